@@ -1,0 +1,47 @@
+# c10k — build, test and benchmark targets. Every target works on a fresh
+# Debian machine with Go; Go modules come from the module proxy.
+
+GO        ?= go
+PKGS      ?= ./...
+BIN       := bin/c10k
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+
+.PHONY: all build test bench fuzz lint vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/c10k
+
+# The full test suite: vet, then every package with the race detector.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+
+# Until the scenario runner lands, the benchmark job is the Go benchmarks
+# of the shared engine (parser, router, balancer, handlers) with -benchmem.
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./servers/...
+
+# Run every fuzz target for FUZZTIME each (default 30s).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
