@@ -1,0 +1,305 @@
+package config
+
+import (
+	"regexp"
+	"time"
+)
+
+// Pos is a place in a config file, for error messages: "FILE:LINE".
+type Pos struct {
+	File string
+	Line int
+}
+
+func (p Pos) String() string { return p.File + ":" + itoa(p.Line) }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// Config is a whole parsed and validated configuration. Every value is
+// already resolved: defaults applied and inheritance done (http → server →
+// location → nested location), so consumers read effective values directly.
+type Config struct {
+	File string // the main file, as given
+
+	// Prefix is the directory of the main file. Relative root and alias
+	// paths are already resolved against it; other relative paths
+	// (AccessLog, ErrorLog, PID) are kept as written and resolve with Path.
+	// With LoadFS it is a path inside the fs.FS.
+	Prefix string
+
+	WorkerProcesses   int // 0 means "auto" (one per CPU); default 1
+	WorkerConnections int // events { worker_connections }; default 512
+
+	ErrorLog      string // error_log path as written; default "logs/error.log"; "stderr" allowed
+	ErrorLogLevel string // debug, info, notice, warn, error (default), crit, alert or emerg
+	PID           string // pid path as written; default "logs/nginx.pid"
+
+	HTTP *HTTP // nil when there is no http block
+}
+
+// HTTP is the http block.
+type HTTP struct {
+	Servers   []*Server            // in file order
+	Upstreams map[string]*Upstream // by name
+}
+
+// Server is one server block.
+type Server struct {
+	Pos     Pos
+	Listens []Listen     // default: *:80 (nginx default when running as root)
+	Names   []ServerName // default: the empty name ""
+
+	// Per-server connection settings (http/server level in nginx).
+	// ClientBodyTimeout and SendTimeout are also location settings in
+	// nginx; here they hold the server-level values, and Location has the
+	// per-location effective ones.
+	ClientHeaderBufferSize   int64         // default 1k
+	LargeClientHeaderBuffers BufferSpec    // default 4 8k
+	ClientHeaderTimeout      time.Duration // default 60s
+	ClientBodyTimeout        time.Duration // default 60s
+	SendTimeout              time.Duration // default 60s
+
+	// Loc holds the server-level values of location settings; requests
+	// that match no location are served with it.
+	Loc *Location
+
+	Locations []*Location // top-level locations, in file order
+}
+
+// BufferSpec is "number size", as large_client_header_buffers 4 8k.
+type BufferSpec struct {
+	Number int
+	Size   int64
+}
+
+// Listen is one listen directive.
+type Listen struct {
+	Pos           Pos
+	Addr          string // "host:port"; host "*" for all IPv4 addresses (also written "0.0.0.0" or omitted); IPv6 as "[::1]:80"
+	DefaultServer bool
+	// SSL, Backlog and ReusePort are socket options and hold the effective
+	// values for Addr: nginx sets them on one listen of an address and they
+	// apply to every server listening there (ssl: any of them).
+	SSL       bool
+	Backlog   int // default 511
+	ReusePort bool
+}
+
+// NameKind says how a server_name matches.
+type NameKind int
+
+const (
+	NameExact  NameKind = iota // example.com
+	NameSuffix                 // *.example.com or .example.com
+	NamePrefix                 // www.example.*
+	NameRegex                  // ~^www\d+\.example\.com$
+)
+
+// ServerName is one server_name argument.
+type ServerName struct {
+	Kind  NameKind
+	Name  string         // lowercased; for NameSuffix the part after "*" (".example.com"), for NamePrefix before "*" ("www.example.")
+	Regex *regexp.Regexp // for NameRegex; Name holds its source without "~"; case-insensitive when the source has an upper-case letter (as nginx)
+	// Dot is true for ".example.com", which also matches "example.com".
+	Dot bool
+}
+
+// MatchKind is a location modifier.
+type MatchKind int
+
+const (
+	MatchPrefix      MatchKind = iota // location /path
+	MatchExact                        // location = /path
+	MatchPrefixFinal                  // location ^~ /path (no regex check when it is the longest prefix)
+	MatchRegex                        // location ~ re
+	MatchRegexFold                    // location ~* re
+	MatchNamed                        // location @name (only for try_files / error_page)
+)
+
+// Location is a location block, or a server's own settings (Server.Loc).
+// Fields hold effective values after inheritance.
+type Location struct {
+	Pos   Pos
+	Match MatchKind
+	Path  string         // the prefix, exact path, regex source, or @name
+	Regex *regexp.Regexp // for MatchRegex / MatchRegexFold (Go syntax; "(?i)" added for ~*)
+
+	Locations []*Location // nested locations, in file order
+
+	// Static files. Relative Root and Alias paths are resolved against
+	// Config.Prefix (nginx uses its own prefix; the config's directory
+	// keeps a site directory self-contained). Paths holding variables
+	// ("$document_root/x") are kept as written.
+	Root     string   // default "html" (resolved against the prefix)
+	Alias    string   // "" when unset; set only in a location, inherited by nested ones; when set it takes precedence over Root
+	Index    []string // default ["index.html"]
+	TryFiles []string // last element is the fallback (uri, =code or @name); nil when unset
+	// TryFilesTemplates holds TryFiles parsed, element by element.
+	TryFilesTemplates []Template
+	Sendfile          bool // default off (nginx default)
+
+	// Types maps a lowercased extension (no dot) to a MIME type. A types
+	// block replaces the inherited table. Default: the built-in copy of
+	// nginx's mime.types, shared by every location: do not modify it.
+	Types       map[string]string
+	DefaultType string // default "text/plain"
+
+	// Return is not inherited (nginx's rewrite phase): a server-level
+	// return (Server.Loc.Return) runs before any location is matched.
+	Return     *Return            // nil when unset
+	ErrorPages map[int]*ErrorPage // status → page; nil when unset; the first of a level wins for a status
+
+	KeepaliveTimeout  time.Duration // default 75s; 0 disables keep-alive
+	KeepaliveHeader   time.Duration // keepalive_timeout's second argument, for "Keep-Alive: timeout=N"; 0 when absent
+	KeepaliveRequests int           // default 1000 (nginx 1.22)
+	ClientMaxBodySize int64         // default 1m; 0 means unlimited
+	ClientBodyTimeout time.Duration // default 60s
+	SendTimeout       time.Duration // default 60s
+	AccessLog         string        // "" for off; a path otherwise, as written (see Config.Path). Default "logs/access.log"
+	AccessLogFormat   string        // "combined" (the only predefined format)
+
+	// Reverse proxy.
+	ProxyPass *ProxyPass // nil when unset (not inherited)
+	// ProxySetHeaders is the effective list: the proxy_set_header lines of
+	// the nearest level that has any (a level's lines replace the inherited
+	// ones), then nginx's implicit Host $proxy_host and Connection close
+	// unless a line names them (case-insensitively).
+	ProxySetHeaders          []HeaderSet
+	ProxyHTTPVersion         string        // "1.0" (default) or "1.1"
+	ProxyConnectTimeout      time.Duration // default 60s
+	ProxyReadTimeout         time.Duration // default 60s
+	ProxySendTimeout         time.Duration // default 60s
+	ProxyBuffering           bool          // default on
+	ProxyNextUpstream        NextUpstream  // default error|timeout
+	ProxyNextUpstreamTries   int           // default 0 (unlimited)
+	ProxyNextUpstreamTimeout time.Duration // default 0 (unlimited)
+}
+
+// Return is a return directive: "return code [text|URL]" or "return URL".
+type Return struct {
+	Code int      // 301, 302, 303, 307, 308 carry a URL; others a text body
+	Text Template // the URL or body; may be empty
+}
+
+// ErrorPage is one error_page target.
+type ErrorPage struct {
+	URI      Template // a local URI, a named location "@x", or an absolute URL (redirect)
+	Response int      // "=code" override: -1 when absent, 0 for "=" alone (use the target's status)
+}
+
+// HeaderSet is one proxy_set_header. An empty Value removes the header.
+type HeaderSet struct {
+	Name  string
+	Value Template
+}
+
+// ProxyPass is the proxy_pass target.
+type ProxyPass struct {
+	Pos      Pos
+	Scheme   string // "http"
+	Host     string // the authority as written: "backend" (an upstream name) or "127.0.0.1:8080"
+	Upstream string // name of the upstream block Host refers to; "" when Host is an address
+	Addr     string // when Upstream is "": Host as "host:port", port 80 when not written
+	URI      string // the URI part, "" when proxy_pass has none (pass the request URI unchanged)
+	HasURI   bool   // true when a URI part was given, even "/"
+}
+
+// NextUpstream is the set of proxy_next_upstream conditions.
+type NextUpstream uint16
+
+const (
+	NextError NextUpstream = 1 << iota
+	NextTimeout
+	NextInvalidHeader
+	NextHTTP500
+	NextHTTP502
+	NextHTTP503
+	NextHTTP504
+	NextHTTP403
+	NextHTTP404
+	NextHTTP429
+	NextNonIdempotent
+	NextOff NextUpstream = 0
+)
+
+// Upstream is an upstream block.
+type Upstream struct {
+	Pos        Pos
+	Name       string
+	Method     Balance
+	HashKey    Template         // for BalanceHash
+	Consistent bool             // hash ... consistent
+	Two        bool             // random two
+	Servers    []UpstreamServer // at least one
+
+	Keepalive         int           // idle connections cached per worker; 0 = off
+	KeepaliveTimeout  time.Duration // default 60s
+	KeepaliveRequests int           // default 1000
+}
+
+// Balance is an upstream balancing method.
+type Balance int
+
+const (
+	BalanceRoundRobin Balance = iota
+	BalanceLeastConn
+	BalanceIPHash
+	BalanceHash
+	BalanceRandom
+)
+
+// UpstreamServer is one "server" line in an upstream block.
+type UpstreamServer struct {
+	Pos         Pos
+	Addr        string        // host:port (port defaults to 80)
+	Weight      int           // default 1
+	MaxFails    int           // default 1; 0 disables accounting
+	FailTimeout time.Duration // default 10s
+	MaxConns    int           // default 0 (unlimited)
+	Backup      bool
+	Down        bool
+}
+
+// Template is a string with nginx variables ("$host:$remote_addr",
+// "${scheme}x"), split at parse time. Variable names are checked
+// against the known set when the config is loaded.
+type Template struct {
+	Raw   string
+	Parts []TemplatePart
+}
+
+// TemplatePart is a literal (Var == "") or a variable reference.
+type TemplatePart struct {
+	Lit string
+	Var string // variable name without "$", lowercased, e.g. "host", "http_user_agent", "arg_id"; "1".."9" for regex captures, or a named capture
+}
+
+// IsStatic reports whether t has no variables.
+func (t Template) IsStatic() bool {
+	for _, p := range t.Parts {
+		if p.Var != "" {
+			return false
+		}
+	}
+	return true
+}
