@@ -303,3 +303,79 @@ func (t Template) IsStatic() bool {
 	}
 	return true
 }
+
+// String returns "exact", "suffix", "prefix" or "regex".
+func (k NameKind) String() string {
+	switch k {
+	case NameExact:
+		return "exact"
+	case NameSuffix:
+		return "suffix"
+	case NamePrefix:
+		return "prefix"
+	case NameRegex:
+		return "regex"
+	}
+	return "NameKind(" + itoa(int(k)) + ")"
+}
+
+// String returns the location modifier: "" for a prefix location, "=",
+// "^~", "~", "~*", or "@" for a named location.
+func (m MatchKind) String() string {
+	switch m {
+	case MatchPrefix:
+		return ""
+	case MatchExact:
+		return "="
+	case MatchPrefixFinal:
+		return "^~"
+	case MatchRegex:
+		return "~"
+	case MatchRegexFold:
+		return "~*"
+	case MatchNamed:
+		return "@"
+	}
+	return "MatchKind(" + itoa(int(m)) + ")"
+}
+
+// String returns the directive selecting the method, "round_robin" for
+// the default.
+func (b Balance) String() string {
+	switch b {
+	case BalanceRoundRobin:
+		return "round_robin"
+	case BalanceLeastConn:
+		return "least_conn"
+	case BalanceIPHash:
+		return "ip_hash"
+	case BalanceHash:
+		return "hash"
+	case BalanceRandom:
+		return "random"
+	}
+	return "Balance(" + itoa(int(b)) + ")"
+}
+
+var nextUpstreamWords = [...]string{
+	"error", "timeout", "invalid_header", "http_500", "http_502", "http_503",
+	"http_504", "http_403", "http_404", "http_429", "non_idempotent",
+}
+
+// String returns the conditions as proxy_next_upstream takes them:
+// "error timeout", or "off".
+func (n NextUpstream) String() string {
+	if n == NextOff {
+		return "off"
+	}
+	s := ""
+	for i, w := range nextUpstreamWords {
+		if n&(1<<i) != 0 {
+			if s != "" {
+				s += " "
+			}
+			s += w
+		}
+	}
+	return s
+}

@@ -1,0 +1,971 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// handler interprets one directive whose context, block and argument
+// count are already checked.
+type handler func(p *parser, lv *level, d *directive) error
+
+// spec describes a directive in some contexts.
+type spec struct {
+	ctx      ctx
+	min, max int  // argument count; max -1 for no limit
+	block    bool // takes a block
+	multi    bool // may repeat in one block
+	fn       handler
+}
+
+// directives maps a name to its specs, one per distinct meaning
+// ("server" in http and in upstream).
+var directives map[string][]spec
+
+// notYetNames and notYetPrefixes are directives c10k recognises but does
+// not implement yet.
+var (
+	notYetNames = map[string]bool{
+		"allow": true, "deny": true, "ssl_protocols": true,
+		"add_header": true, "log_format": true,
+		"cgi_pass": true, "cgi_timeout": true,
+	}
+	notYetPrefixes = []string{"gzip", "ssl_certificate", "proxy_cache", "limit_req", "limit_conn"}
+)
+
+func notYet(name string) bool {
+	if notYetNames[name] {
+		return true
+	}
+	for _, p := range notYetPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+const cAny = cHTTP | cServer | cLoc
+
+func init() {
+	directives = map[string][]spec{
+		// main
+		"worker_processes": {{ctx: cMain, min: 1, max: 1, fn: workerProcesses}},
+		"events":           {{ctx: cMain, block: true, fn: events}},
+		"http":             {{ctx: cMain, block: true, fn: http}},
+		"error_log":        {{ctx: cMain, min: 1, max: 2, fn: errorLog}},
+		"pid": {{ctx: cMain, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+			p.cfg.PID = d.args[0]
+			return nil
+		}}},
+		"worker_connections": {{ctx: cEvents, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+			n, err := parseNumber(d.args[0])
+			if err != nil || n == 0 {
+				return invalid(d, d.args[0])
+			}
+			p.cfg.WorkerConnections = n
+			return nil
+		}}},
+
+		// http
+		"upstream": {{ctx: cHTTP, min: 1, max: 1, block: true, multi: true, fn: upstream}},
+		"server": {
+			{ctx: cHTTP, block: true, multi: true, fn: server},
+			{ctx: cUpstream, min: 1, max: -1, multi: true, fn: upstreamServer},
+		},
+
+		// http, server, location
+		"types":        {{ctx: cAny, block: true, multi: true, fn: types}},
+		"default_type": {{ctx: cAny, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error { lv.loc.DefaultType = d.args[0]; return nil }}},
+		"sendfile":     {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.Sendfile })}},
+		"keepalive_timeout": {
+			{ctx: cAny, min: 1, max: 2, fn: keepaliveTimeout},
+			{ctx: cUpstream, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+				t, err := parseTime(d.args[0])
+				if err != nil {
+					return invalid(d, d.args[0])
+				}
+				lv.ups.KeepaliveTimeout = t
+				return nil
+			}},
+		},
+		"keepalive_requests": {
+			{ctx: cAny, min: 1, max: 1, fn: number(func(l *Location) *int { return &l.KeepaliveRequests })},
+			{ctx: cUpstream, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+				n, err := parseNumber(d.args[0])
+				if err != nil {
+					return invalid(d, d.args[0])
+				}
+				lv.ups.KeepaliveRequests = n
+				return nil
+			}},
+		},
+		"client_max_body_size":        {{ctx: cAny, min: 1, max: 1, fn: size(func(l *Location) *int64 { return &l.ClientMaxBodySize })}},
+		"client_body_timeout":         {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ClientBodyTimeout })}},
+		"send_timeout":                {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.SendTimeout })}},
+		"access_log":                  {{ctx: cAny, min: 1, max: 2, fn: accessLog}},
+		"root":                        {{ctx: cAny, min: 1, max: 1, fn: root}},
+		"index":                       {{ctx: cAny, min: 1, max: -1, multi: true, fn: index}},
+		"error_page":                  {{ctx: cAny, min: 2, max: -1, multi: true, fn: errorPage}},
+		"proxy_set_header":            {{ctx: cAny, min: 2, max: 2, multi: true, fn: proxySetHeader}},
+		"proxy_http_version":          {{ctx: cAny, min: 1, max: 1, fn: proxyHTTPVersion}},
+		"proxy_connect_timeout":       {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ProxyConnectTimeout })}},
+		"proxy_read_timeout":          {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ProxyReadTimeout })}},
+		"proxy_send_timeout":          {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ProxySendTimeout })}},
+		"proxy_buffering":             {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.ProxyBuffering })}},
+		"proxy_next_upstream":         {{ctx: cAny, min: 1, max: -1, fn: proxyNextUpstream}},
+		"proxy_next_upstream_tries":   {{ctx: cAny, min: 1, max: 1, fn: number(func(l *Location) *int { return &l.ProxyNextUpstreamTries })}},
+		"proxy_next_upstream_timeout": {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ProxyNextUpstreamTimeout })}},
+
+		// http, server
+		"client_header_buffer_size": {{ctx: cHTTP | cServer, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+			n, err := parseSize(d.args[0])
+			if err != nil || n == 0 {
+				return invalid(d, d.args[0])
+			}
+			lv.srv.ClientHeaderBufferSize = n
+			return nil
+		}}},
+		"large_client_header_buffers": {{ctx: cHTTP | cServer, min: 2, max: 2, fn: func(p *parser, lv *level, d *directive) error {
+			n, err := parseNumber(d.args[0])
+			if err != nil || n == 0 {
+				return invalid(d, d.args[0])
+			}
+			sz, err := parseSize(d.args[1])
+			if err != nil || sz == 0 {
+				return invalid(d, d.args[1])
+			}
+			lv.srv.LargeClientHeaderBuffers = BufferSpec{Number: n, Size: sz}
+			return nil
+		}}},
+		"client_header_timeout": {{ctx: cHTTP | cServer, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+			t, err := parseTime(d.args[0])
+			if err != nil {
+				return invalid(d, d.args[0])
+			}
+			lv.srv.ClientHeaderTimeout = t
+			return nil
+		}}},
+
+		// server, location
+		"try_files": {{ctx: cServer | cLoc, min: 2, max: -1, fn: tryFiles}},
+		"return":    {{ctx: cServer | cLoc, min: 1, max: 2, fn: ret}},
+
+		// server
+		"listen":      {{ctx: cServer, min: 1, max: -1, multi: true, fn: listen}},
+		"server_name": {{ctx: cServer, min: 1, max: -1, multi: true, fn: serverName}},
+		"location":    {{ctx: cServer | cLoc, min: 1, max: 2, block: true, multi: true, fn: location}},
+
+		// location
+		"alias":      {{ctx: cLoc, min: 1, max: 1, fn: alias}},
+		"proxy_pass": {{ctx: cLoc, min: 1, max: 1, fn: proxyPass}},
+
+		// upstream
+		"least_conn": {{ctx: cUpstream, fn: func(p *parser, lv *level, d *directive) error { return balance(lv, d, BalanceLeastConn) }}},
+		"ip_hash":    {{ctx: cUpstream, fn: func(p *parser, lv *level, d *directive) error { return balance(lv, d, BalanceIPHash) }}},
+		"hash":       {{ctx: cUpstream, min: 1, max: 2, fn: hash}},
+		"random":     {{ctx: cUpstream, min: 0, max: 2, fn: random}},
+		"keepalive": {{ctx: cUpstream, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+			n, err := parseNumber(d.args[0])
+			if err != nil || n == 0 {
+				return invalid(d, d.args[0])
+			}
+			lv.ups.Keepalive = n
+			return nil
+		}}},
+	}
+}
+
+func invalid(d *directive, v string) error {
+	return d.errorf("invalid value %q in %q directive", v, d.name)
+}
+
+func invalidParam(d *directive, v string) error {
+	return d.errorf("invalid parameter %q in %q directive", v, d.name)
+}
+
+func notSupported(d *directive, what string) error {
+	return &Error{Pos: d.pos, Directive: d.name, Err: ErrNotSupported,
+		Msg: fmt.Sprintf("%s in %q directive is not supported yet", what, d.name)}
+}
+
+func onOff(field func(*Location) *bool) handler {
+	return func(p *parser, lv *level, d *directive) error {
+		v, ok := parseFlag(d.args[0])
+		if !ok {
+			return d.errorf(`invalid value %q in %q directive, it must be "on" or "off"`, d.args[0], d.name)
+		}
+		*field(lv.loc) = v
+		return nil
+	}
+}
+
+func number(field func(*Location) *int) handler {
+	return func(p *parser, lv *level, d *directive) error {
+		n, err := parseNumber(d.args[0])
+		if err != nil {
+			return invalid(d, d.args[0])
+		}
+		*field(lv.loc) = n
+		return nil
+	}
+}
+
+func size(field func(*Location) *int64) handler {
+	return func(p *parser, lv *level, d *directive) error {
+		n, err := parseSize(d.args[0])
+		if err != nil {
+			return invalid(d, d.args[0])
+		}
+		*field(lv.loc) = n
+		return nil
+	}
+}
+
+func duration(field func(*Location) *time.Duration) handler {
+	return func(p *parser, lv *level, d *directive) error {
+		t, err := parseTime(d.args[0])
+		if err != nil {
+			return invalid(d, d.args[0])
+		}
+		*field(lv.loc) = t
+		return nil
+	}
+}
+
+func workerProcesses(p *parser, lv *level, d *directive) error {
+	if d.args[0] == "auto" {
+		p.cfg.WorkerProcesses = 0
+		return nil
+	}
+	n, err := parseNumber(d.args[0])
+	if err != nil || n == 0 {
+		return invalid(d, d.args[0])
+	}
+	p.cfg.WorkerProcesses = n
+	return nil
+}
+
+func events(p *parser, lv *level, d *directive) error {
+	return p.block(newLevel(cEvents), d.block)
+}
+
+var logLevels = map[string]bool{
+	"debug": true, "info": true, "notice": true, "warn": true,
+	"error": true, "crit": true, "alert": true, "emerg": true,
+}
+
+func errorLog(p *parser, lv *level, d *directive) error {
+	p.cfg.ErrorLog = d.args[0]
+	if len(d.args) == 2 {
+		if !logLevels[d.args[1]] {
+			return d.errorf("invalid log level %q in %q directive", d.args[1], d.name)
+		}
+		p.cfg.ErrorLogLevel = d.args[1]
+	}
+	return nil
+}
+
+func http(p *parser, lv *level, d *directive) error {
+	h := newLevel(cHTTP)
+	h.loc = p.defaultLocation()
+	h.srv = &Server{
+		ClientHeaderBufferSize:   1 << 10,
+		LargeClientHeaderBuffers: BufferSpec{Number: 4, Size: 8 << 10},
+		ClientHeaderTimeout:      60 * time.Second,
+	}
+	p.http = h
+	p.cfg.HTTP = &HTTP{Upstreams: make(map[string]*Upstream)}
+	return p.block(h, d.block)
+}
+
+func server(p *parser, lv *level, d *directive) error {
+	srv := &Server{Pos: d.pos, Loc: &Location{Pos: d.pos}}
+	s := newLevel(cServer)
+	s.srv, s.loc = srv, srv.Loc
+	if err := p.block(s, d.block); err != nil {
+		return err
+	}
+	p.servers = append(p.servers, s)
+	p.cfg.HTTP.Servers = append(p.cfg.HTTP.Servers, srv)
+	return nil
+}
+
+// types reads a types block: each line is "mime/type ext...". Blocks of
+// one level add to the same table; a level's table replaces the
+// inherited one.
+func types(p *parser, lv *level, d *directive) error {
+	m := lv.loc.Types
+	if lv.n["types"] == 1 || m == nil {
+		m = make(map[string]string)
+		lv.loc.Types = m
+	}
+	for _, t := range d.block {
+		if t.hasBlock {
+			return t.errorf("directive %q is not terminated by \";\"", t.name)
+		}
+		if len(t.args) == 0 {
+			return t.errorf(`invalid number of arguments in "types" directive`)
+		}
+		for _, ext := range t.args {
+			m[strings.ToLower(ext)] = t.name
+		}
+	}
+	return nil
+}
+
+func keepaliveTimeout(p *parser, lv *level, d *directive) error {
+	t, err := parseTime(d.args[0])
+	if err != nil {
+		return invalid(d, d.args[0])
+	}
+	var h time.Duration
+	if len(d.args) == 2 {
+		if h, err = parseTime(d.args[1]); err != nil {
+			return invalid(d, d.args[1])
+		}
+	}
+	lv.loc.KeepaliveTimeout, lv.loc.KeepaliveHeader = t, h
+	return nil
+}
+
+func accessLog(p *parser, lv *level, d *directive) error {
+	if d.args[0] == "off" {
+		if len(d.args) > 1 {
+			return invalidParam(d, d.args[1])
+		}
+		lv.loc.AccessLog, lv.loc.AccessLogFormat = "", ""
+		return nil
+	}
+	format := "combined"
+	if len(d.args) == 2 {
+		format = d.args[1]
+	}
+	if format != "combined" {
+		return d.errorf("unknown log format %q in %q directive", format, d.name)
+	}
+	lv.loc.AccessLog, lv.loc.AccessLogFormat = d.args[0], format
+	return nil
+}
+
+func root(p *parser, lv *level, d *directive) error {
+	if lv.has("alias") {
+		return d.errorf(`"root" directive is duplicate, "alias" directive was specified earlier`)
+	}
+	lv.loc.Root, lv.loc.Alias = p.path(d.args[0]), ""
+	return nil
+}
+
+func alias(p *parser, lv *level, d *directive) error {
+	if lv.has("root") {
+		return d.errorf(`"alias" directive is duplicate, "root" directive was specified earlier`)
+	}
+	if lv.loc.Match == MatchNamed {
+		return d.errorf(`"alias" directive cannot be used inside the named location`)
+	}
+	lv.loc.Alias = p.path(d.args[0])
+	return nil
+}
+
+func index(p *parser, lv *level, d *directive) error {
+	if lv.n["index"] == 1 {
+		lv.loc.Index = nil
+	}
+	for _, a := range d.args {
+		if a == "" {
+			return d.errorf(`index "" in "index" directive is invalid`)
+		}
+	}
+	lv.loc.Index = append(lv.loc.Index, d.args...)
+	return nil
+}
+
+func tryFiles(p *parser, lv *level, d *directive) error {
+	ts := make([]Template, len(d.args))
+	for i, a := range d.args {
+		t, err := p.template(d, a)
+		if err != nil {
+			return err
+		}
+		ts[i] = t
+	}
+	if last := d.args[len(d.args)-1]; strings.HasPrefix(last, "=") {
+		if n, err := parseNumber(last[1:]); err != nil || n > 999 {
+			return d.errorf("invalid code %q in %q directive", last, d.name)
+		}
+	}
+	lv.loc.TryFiles, lv.loc.TryFilesTemplates = d.args, ts
+	return nil
+}
+
+func ret(p *parser, lv *level, d *directive) error {
+	r := &Return{}
+	code, err := parseNumber(d.args[0])
+	text := ""
+	switch {
+	case err == nil && code <= 999:
+		r.Code = code
+		if len(d.args) == 2 {
+			text = d.args[1]
+		}
+	case err == nil || len(d.args) == 2:
+		return d.errorf("invalid return code %q in %q directive", d.args[0], d.name)
+	case strings.HasPrefix(d.args[0], "http://"), strings.HasPrefix(d.args[0], "https://"),
+		strings.HasPrefix(d.args[0], "$scheme"):
+		r.Code, text = 302, d.args[0]
+	default:
+		return d.errorf("invalid return code %q in %q directive", d.args[0], d.name)
+	}
+	if r.Text, err = p.template(d, text); err != nil {
+		return err
+	}
+	lv.loc.Return = r
+	return nil
+}
+
+func errorPage(p *parser, lv *level, d *directive) error {
+	args := d.args
+	uri := args[len(args)-1]
+	args = args[:len(args)-1]
+	response := -1
+	if a := args[len(args)-1]; strings.HasPrefix(a, "=") {
+		args = args[:len(args)-1]
+		if a != "=" {
+			n, err := parseNumber(a[1:])
+			if err != nil || n > 999 {
+				return invalid(d, a)
+			}
+			response = n
+		} else {
+			response = 0
+		}
+		if len(args) == 0 {
+			return d.errorf("invalid number of arguments in %q directive", d.name)
+		}
+	}
+	t, err := p.template(d, uri)
+	if err != nil {
+		return err
+	}
+	if lv.n["error_page"] == 1 {
+		lv.loc.ErrorPages = make(map[int]*ErrorPage)
+	}
+	page := &ErrorPage{URI: t, Response: response}
+	for _, a := range args {
+		code, err := parseNumber(a)
+		if err != nil {
+			return invalid(d, a)
+		}
+		if code < 300 || code > 599 || code == 499 {
+			return d.errorf("value %q must be between 300 and 599 in %q directive", a, d.name)
+		}
+		if _, ok := lv.loc.ErrorPages[code]; !ok {
+			lv.loc.ErrorPages[code] = page
+		}
+	}
+	return nil
+}
+
+func proxySetHeader(p *parser, lv *level, d *directive) error {
+	t, err := p.template(d, d.args[1])
+	if err != nil {
+		return err
+	}
+	lv.headers = append(lv.headers, HeaderSet{Name: d.args[0], Value: t})
+	return nil
+}
+
+func proxyHTTPVersion(p *parser, lv *level, d *directive) error {
+	switch v := d.args[0]; v {
+	case "1.0", "1.1":
+		lv.loc.ProxyHTTPVersion = v
+		return nil
+	}
+	return invalid(d, d.args[0])
+}
+
+var nextUpstreamNames = map[string]NextUpstream{
+	"error":          NextError,
+	"timeout":        NextTimeout,
+	"invalid_header": NextInvalidHeader,
+	"http_500":       NextHTTP500,
+	"http_502":       NextHTTP502,
+	"http_503":       NextHTTP503,
+	"http_504":       NextHTTP504,
+	"http_403":       NextHTTP403,
+	"http_404":       NextHTTP404,
+	"http_429":       NextHTTP429,
+	"non_idempotent": NextNonIdempotent,
+}
+
+func proxyNextUpstream(p *parser, lv *level, d *directive) error {
+	var set NextUpstream
+	off := false
+	for _, a := range d.args {
+		if a == "off" {
+			off = true
+			continue
+		}
+		v, ok := nextUpstreamNames[a]
+		if !ok {
+			return invalid(d, a)
+		}
+		set |= v
+	}
+	if off { // nginx: "off" wins over anything else
+		set = NextOff
+	}
+	lv.loc.ProxyNextUpstream = set
+	return nil
+}
+
+func proxyPass(p *parser, lv *level, d *directive) error {
+	u := d.args[0]
+	var rest string
+	switch l := strings.ToLower(u); {
+	case strings.HasPrefix(l, "http://"):
+		rest = u[len("http://"):]
+	case strings.HasPrefix(l, "https://"):
+		return notSupported(d, "https")
+	default:
+		return d.errorf("invalid URL prefix in %q directive", d.name)
+	}
+	if strings.Contains(u, "$") {
+		return notSupported(d, "variables")
+	}
+	if strings.HasPrefix(rest, "unix:") {
+		return notSupported(d, "unix domain sockets")
+	}
+	pp := &ProxyPass{Pos: d.pos, Scheme: "http", Host: rest}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		pp.Host, pp.URI, pp.HasURI = rest[:i], rest[i:], true
+	}
+	if pp.Host == "" {
+		return d.errorf("no host in %q directive", d.name)
+	}
+	if pp.HasURI {
+		switch lv.loc.Match {
+		case MatchRegex, MatchRegexFold, MatchNamed:
+			return d.errorf(`"proxy_pass" cannot have URI part in location given by regular expression, or inside named location`)
+		}
+	}
+	lv.loc.ProxyPass = pp
+	p.proxies = append(p.proxies, proxyUse{d, pp})
+	return nil
+}
+
+// splitHostPort splits "host", "host:port", "[v6]" or "[v6]:port" and
+// checks the syntax of both; port is "" when absent.
+func splitHostPort(s string) (host, port string, err error) {
+	if strings.HasPrefix(s, "[") {
+		j := strings.IndexByte(s, ']')
+		if j < 0 {
+			return "", "", errValue
+		}
+		a, err := netip.ParseAddr(s[1:j])
+		if err != nil || !a.Is6() {
+			return "", "", errValue
+		}
+		host, rest := s[:j+1], s[j+1:]
+		if rest != "" {
+			if rest[0] != ':' {
+				return "", "", errValue
+			}
+			port = rest[1:]
+		}
+		if rest != "" && !validPort(port) {
+			return "", "", errValue
+		}
+		return host, port, nil
+	}
+	host = s
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if !validPort(port) {
+			return "", "", errValue
+		}
+	}
+	if !validHost(host) {
+		return "", "", errValue
+	}
+	return host, port, nil
+}
+
+func validPort(s string) bool {
+	n, err := parseNumber(s)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isIP(h string) bool {
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
+
+func listen(p *parser, lv *level, d *directive) error {
+	addr, err := listenAddr(d.args[0])
+	if err != nil {
+		if err == ErrNotSupported {
+			return notSupported(d, "unix domain sockets")
+		}
+		return d.errorf("invalid address %q in %q directive", d.args[0], d.name)
+	}
+	l := Listen{Pos: d.pos, Addr: addr, Backlog: 511}
+	opts := false
+	for _, a := range d.args[1:] {
+		switch {
+		case a == "default_server" || a == "default":
+			l.DefaultServer = true
+		case a == "ssl":
+			l.SSL = true
+		case a == "reuseport":
+			l.ReusePort, opts = true, true
+		case strings.HasPrefix(a, "backlog="):
+			n, err := parseNumber(a[len("backlog="):])
+			if err != nil || n == 0 {
+				return d.errorf("invalid backlog %q in %q directive", a, d.name)
+			}
+			l.Backlog, opts = n, true
+		default:
+			return invalidParam(d, a)
+		}
+	}
+	for _, o := range lv.srv.Listens {
+		if o.Addr == addr {
+			return d.errorf("a duplicate listen %s in %q directive", addr, d.name)
+		}
+	}
+	lv.srv.Listens = append(lv.srv.Listens, l)
+	lv.opts = append(lv.opts, opts)
+	return nil
+}
+
+// listenAddr normalizes a listen address to "host:port": a bare port, an
+// address without port (80), "*" or "0.0.0.0" as "*".
+func listenAddr(s string) (string, error) {
+	if strings.HasPrefix(s, "unix:") {
+		return "", ErrNotSupported
+	}
+	if _, err := parseNumber(s); err == nil {
+		if !validPort(s) {
+			return "", errValue
+		}
+		return "*:" + s, nil
+	}
+	var host, port string
+	if strings.HasPrefix(s, "*") {
+		host = "*"
+		switch rest := s[1:]; {
+		case rest == "":
+		case rest[0] == ':' && validPort(rest[1:]):
+			port = rest[1:]
+		default:
+			return "", errValue
+		}
+	} else {
+		var err error
+		if host, port, err = splitHostPort(s); err != nil {
+			return "", err
+		}
+	}
+	if host == "0.0.0.0" {
+		host = "*"
+	}
+	if port == "" {
+		port = "80"
+	}
+	return host + ":" + port, nil
+}
+
+func serverName(p *parser, lv *level, d *directive) error {
+	for _, a := range d.args {
+		n, err := p.serverName(d, a)
+		if err != nil {
+			return err
+		}
+		lv.srv.Names = append(lv.srv.Names, n)
+	}
+	return nil
+}
+
+func (p *parser) serverName(d *directive, a string) (ServerName, error) {
+	if strings.HasPrefix(a, "~") {
+		src := a[1:]
+		expr := src
+		if strings.ContainsAny(src, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+			expr = "(?i)" + src
+		}
+		re, err := p.regexp(d, src, expr)
+		if err != nil {
+			return ServerName{}, err
+		}
+		return ServerName{Kind: NameRegex, Name: src, Regex: re}, nil
+	}
+	if a == "$hostname" {
+		h, err := os.Hostname()
+		if err != nil {
+			return ServerName{}, &Error{Pos: d.pos, Directive: d.name, Err: err,
+				Msg: fmt.Sprintf("cannot get hostname in %q directive: %v", d.name, err)}
+		}
+		a = h
+	}
+	a = strings.ToLower(a)
+	bad := func() (ServerName, error) {
+		return ServerName{}, d.errorf("invalid server name or wildcard %q in %q directive", a, d.name)
+	}
+	switch {
+	case strings.HasPrefix(a, "*."):
+		if len(a) < 3 || strings.Contains(a[1:], "*") {
+			return bad()
+		}
+		return ServerName{Kind: NameSuffix, Name: a[1:]}, nil
+	case strings.HasPrefix(a, "."):
+		if len(a) < 2 || strings.Contains(a, "*") {
+			return bad()
+		}
+		return ServerName{Kind: NameSuffix, Name: a, Dot: true}, nil
+	case strings.HasSuffix(a, ".*"):
+		if len(a) < 3 || strings.Contains(a[:len(a)-1], "*") {
+			return bad()
+		}
+		return ServerName{Kind: NamePrefix, Name: a[:len(a)-1]}, nil
+	case strings.Contains(a, "*"):
+		return bad()
+	}
+	return ServerName{Kind: NameExact, Name: a}, nil
+}
+
+// regexp compiles expr (src as written, for messages) and records its
+// named captures as variables.
+func (p *parser) regexp(d *directive, src, expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, &Error{Pos: d.pos, Directive: d.name, Err: err,
+			Msg: fmt.Sprintf("invalid regular expression %q in %q directive: %v", src, d.name, err)}
+	}
+	for _, n := range re.SubexpNames() {
+		if n != "" {
+			p.captures[strings.ToLower(n)] = true
+		}
+	}
+	return re, nil
+}
+
+func location(p *parser, lv *level, d *directive) error {
+	loc := &Location{Pos: d.pos}
+	mod, name := "", d.args[0]
+	if len(d.args) == 2 {
+		mod, name = d.args[0], d.args[1]
+		switch mod {
+		case "=", "^~", "~", "~*":
+		default:
+			return d.errorf("invalid location modifier %q in %q directive", mod, d.name)
+		}
+	} else {
+		for _, m := range []string{"=", "^~", "~*", "~"} {
+			if strings.HasPrefix(name, m) {
+				mod, name = m, name[len(m):]
+				break
+			}
+		}
+	}
+	loc.Path = name
+	switch mod {
+	case "=":
+		loc.Match = MatchExact
+	case "^~":
+		loc.Match = MatchPrefixFinal
+	case "~", "~*":
+		loc.Match = MatchRegex
+		expr := name
+		if mod == "~*" {
+			loc.Match, expr = MatchRegexFold, "(?i)"+name
+		}
+		re, err := p.regexp(d, name, expr)
+		if err != nil {
+			return err
+		}
+		loc.Regex = re
+	default:
+		if strings.HasPrefix(name, "@") {
+			loc.Match = MatchNamed
+		}
+	}
+	if lv.ctx == cLoc {
+		parent := lv.loc
+		switch {
+		case parent.Match == MatchExact:
+			return d.errorf("location %q cannot be inside the exact location %q", name, parent.Path)
+		case parent.Match == MatchNamed:
+			return d.errorf("location %q could not be inside the named location %q", name, parent.Path)
+		case loc.Match == MatchNamed:
+			return d.errorf("named location %q can be on the server level only", name)
+		case loc.Regex == nil && !strings.HasPrefix(name, parent.Path):
+			return d.errorf("location %q is outside location %q", name, parent.Path)
+		}
+	}
+	for _, k := range lv.kids {
+		if k.loc.Path == name && matchClass(k.loc.Match) == matchClass(loc.Match) && loc.Regex == nil {
+			return d.errorf("duplicate location %q", name)
+		}
+	}
+	c := newLevel(cLoc)
+	c.loc = loc
+	if err := p.block(c, d.block); err != nil {
+		return err
+	}
+	lv.kids = append(lv.kids, c)
+	if lv.ctx == cLoc {
+		lv.loc.Locations = append(lv.loc.Locations, loc)
+	} else {
+		lv.srv.Locations = append(lv.srv.Locations, loc)
+	}
+	return nil
+}
+
+// matchClass groups the location kinds nginx considers duplicates of
+// each other when their paths are equal.
+func matchClass(m MatchKind) MatchKind {
+	if m == MatchPrefixFinal {
+		return MatchPrefix
+	}
+	return m
+}
+
+func upstream(p *parser, lv *level, d *directive) error {
+	name := d.args[0]
+	key := strings.ToLower(name)
+	if _, ok := p.upstreams[key]; ok {
+		return d.errorf("duplicate upstream %q", name)
+	}
+	u := &Upstream{Pos: d.pos, Name: name, KeepaliveTimeout: 60 * time.Second, KeepaliveRequests: 1000}
+	ul := newLevel(cUpstream)
+	ul.ups = u
+	if err := p.block(ul, d.block); err != nil {
+		return err
+	}
+	if len(u.Servers) == 0 {
+		return d.errorf("no servers are inside upstream %q", name)
+	}
+	switch u.Method {
+	case BalanceHash, BalanceIPHash, BalanceRandom:
+		for _, s := range u.Servers {
+			if s.Backup {
+				return &Error{Pos: s.Pos, Directive: "server",
+					Msg: `balancing method does not support parameter "backup" in "server" directive`}
+			}
+		}
+	}
+	p.upstreams[key] = name
+	p.cfg.HTTP.Upstreams[name] = u
+	return nil
+}
+
+func upstreamServer(p *parser, lv *level, d *directive) error {
+	a := d.args[0]
+	if strings.HasPrefix(a, "unix:") {
+		return notSupported(d, "unix domain sockets")
+	}
+	host, port, err := splitHostPort(a)
+	if err != nil {
+		return d.errorf("invalid address %q in %q directive", a, d.name)
+	}
+	if port == "" {
+		port = "80"
+	}
+	s := UpstreamServer{Pos: d.pos, Addr: host + ":" + port, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
+	for _, a := range d.args[1:] {
+		k, v, eq := strings.Cut(a, "=")
+		switch {
+		case a == "backup":
+			s.Backup = true
+		case a == "down":
+			s.Down = true
+		case eq && (k == "weight" || k == "max_fails" || k == "max_conns"):
+			n, err := parseNumber(v)
+			if err != nil || k == "weight" && n == 0 {
+				return invalidParam(d, a)
+			}
+			switch k {
+			case "weight":
+				s.Weight = n
+			case "max_fails":
+				s.MaxFails = n
+			default:
+				s.MaxConns = n
+			}
+		case eq && k == "fail_timeout":
+			t, err := parseTime(v)
+			if err != nil {
+				return invalidParam(d, a)
+			}
+			s.FailTimeout = t
+		default:
+			return invalidParam(d, a)
+		}
+	}
+	lv.ups.Servers = append(lv.ups.Servers, s)
+	return nil
+}
+
+func balance(lv *level, d *directive, m Balance) error {
+	if lv.has("balance") {
+		return d.errorf("load balancing method redefined by %q directive", d.name)
+	}
+	lv.n["balance"]++
+	lv.ups.Method = m
+	return nil
+}
+
+func hash(p *parser, lv *level, d *directive) error {
+	if err := balance(lv, d, BalanceHash); err != nil {
+		return err
+	}
+	t, err := p.template(d, d.args[0])
+	if err != nil {
+		return err
+	}
+	lv.ups.HashKey = t
+	if len(d.args) == 2 {
+		if d.args[1] != "consistent" {
+			return invalidParam(d, d.args[1])
+		}
+		lv.ups.Consistent = true
+	}
+	return nil
+}
+
+func random(p *parser, lv *level, d *directive) error {
+	if err := balance(lv, d, BalanceRandom); err != nil {
+		return err
+	}
+	if len(d.args) >= 1 {
+		if d.args[0] != "two" {
+			return invalidParam(d, d.args[0])
+		}
+		lv.ups.Two = true
+	}
+	if len(d.args) == 2 && d.args[1] != "least_conn" {
+		return invalidParam(d, d.args[1])
+	}
+	return nil
+}
