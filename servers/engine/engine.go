@@ -1,0 +1,512 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/router"
+	"github.com/c10k/c10k/servers/upstream"
+)
+
+// maxRedirects is nginx's limit of internal redirects per request
+// (NGX_HTTP_MAX_URI_CHANGES).
+const maxRedirects = 10
+
+// Field names the engine sets; shared, never modified.
+var (
+	hContentType  = []byte("Content-Type")
+	hLocation     = []byte("Location")
+	hLastModified = []byte("Last-Modified")
+	hETag         = []byte("ETag")
+	hAcceptRanges = []byte("Accept-Ranges")
+	hContentRange = []byte("Content-Range")
+	vBytes        = []byte("bytes")
+	vTextHTML     = []byte("text/html")
+	defaultIndex  = []string{"index.html"}
+)
+
+// state is the per-request routing state kept in a Plan.
+type state struct {
+	e      *Engine
+	req    *http1.Request
+	c      Conn
+	srv    *config.Server
+	loc    *config.Location
+	ug     *upGroup // the proxy group of the current exchange, for $proxy_host
+	host   []byte   // clean Host, "" when absent
+	uri    []byte   // decoded, normalized; changed by internal redirects
+	args   []byte
+	method []byte
+	now    time.Time
+
+	redirects  int
+	redirected bool // uri no longer the client's: proxy sends the escaped uri
+	errPage    bool // serving an error_page (recursive_error_pages off)
+	errStatus  int  // status an error_page target's 2xx turns into; 0 none
+	closing    bool // an error that closes the connection (400, 413, 414, 500, 501)
+
+	hasID bool
+	id    [32]byte
+}
+
+func (st *state) hostName() []byte {
+	if len(st.host) > 0 {
+		return st.host
+	}
+	return []byte(st.serverName())
+}
+
+func (st *state) serverName() string {
+	if st.srv != nil && len(st.srv.Names) > 0 && st.srv.Names[0].Kind == config.NameExact {
+		return st.srv.Names[0].Name
+	}
+	return ""
+}
+
+func (st *state) scheme() string {
+	if st.c.TLS {
+		return "https"
+	}
+	return "http"
+}
+
+// locInfo is what New precomputes per location.
+type locInfo struct {
+	tryFiles []config.Template
+	ug       *upGroup
+}
+
+// upGroup is one balancer: an upstream block or the implicit group of a
+// proxy_pass address.
+type upGroup struct {
+	g    *upstream.Group
+	up   *config.Upstream // nil for an implicit group
+	host string           // $proxy_host
+	port string           // $proxy_port
+}
+
+// prepare walks every location: try_files templates and proxy groups.
+func (e *Engine) prepare(h *config.HTTP) error {
+	groups := make(map[string]*upGroup)
+	var walk func(l *config.Location) error
+	walk = func(l *config.Location) error {
+		if l == nil {
+			return nil
+		}
+		info := &locInfo{}
+		for _, s := range l.TryFiles {
+			info.tryFiles = append(info.tryFiles, parseTemplate(s))
+		}
+		if pp := l.ProxyPass; pp != nil {
+			ug, err := e.group(h, groups, pp)
+			if err != nil {
+				return fmt.Errorf("engine: proxy_pass at %s: %w", pp.Pos, err)
+			}
+			info.ug = ug
+		}
+		e.locs[l] = info
+		for _, n := range l.Locations {
+			if err := walk(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, srv := range h.Servers {
+		if err := walk(srv.Loc); err != nil {
+			return err
+		}
+		for _, l := range srv.Locations {
+			if err := walk(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) group(h *config.HTTP, groups map[string]*upGroup, pp *config.ProxyPass) (*upGroup, error) {
+	name := pp.Upstream
+	if name == "" && h.Upstreams[pp.Host] != nil {
+		name = pp.Host
+	}
+	if name != "" {
+		if ug := groups["u:"+name]; ug != nil {
+			return ug, nil
+		}
+		u := h.Upstreams[name]
+		if u == nil {
+			return nil, fmt.Errorf("%w %q", ErrUpstream, name)
+		}
+		g, err := upstream.New(u)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", name, err)
+		}
+		ug := &upGroup{g: g, up: u, host: name, port: "80"}
+		groups["u:"+name] = ug
+		return ug, nil
+	}
+	host, port := pp.Host, "80"
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host, port = host[:i], host[i+1:]
+	}
+	addr := host + ":" + port
+	if ug := groups["a:"+addr]; ug != nil {
+		return ug, nil
+	}
+	ph := addr
+	if port == "80" {
+		ph = host
+	}
+	ug := &upGroup{g: upstream.NewSingle(addr), host: ph, port: port}
+	groups["a:"+addr] = ug
+	return ug, nil
+}
+
+func (e *Engine) buildListeners(h *config.HTTP) error {
+	index := make(map[string]int)
+	explicit := make(map[string]bool)
+	for _, srv := range h.Servers {
+		listens := srv.Listens
+		if len(listens) == 0 {
+			listens = []config.Listen{{Addr: "*:80"}}
+		}
+		for _, l := range listens {
+			ap, _, err := router.ParseListen(l.Addr)
+			if err != nil {
+				return fmt.Errorf("engine: listen at %s: %w", l.Pos, err)
+			}
+			addr := ap.String()
+			i, ok := index[addr]
+			if !ok {
+				i = len(e.listeners)
+				index[addr] = i
+				e.listeners = append(e.listeners, Listener{Addr: addr, Backlog: 511})
+				setLimits(&e.listeners[i], srv)
+			}
+			ln := &e.listeners[i]
+			if l.Backlog > 0 {
+				ln.Backlog = l.Backlog
+			}
+			ln.ReusePort = ln.ReusePort || l.ReusePort
+			ln.SSL = ln.SSL || l.SSL
+			if l.DefaultServer && !explicit[addr] {
+				explicit[addr] = true
+				setLimits(ln, srv)
+			}
+		}
+	}
+	return nil
+}
+
+func setLimits(ln *Listener, srv *config.Server) {
+	ln.HeaderBufferSize = srv.ClientHeaderBufferSize
+	ln.LargeHeaders = srv.LargeClientHeaderBuffers
+	ln.HeaderTimeout = srv.ClientHeaderTimeout
+}
+
+func (e *Engine) logf(level, format string, p *Plan, args ...any) {
+	if e.errorLog == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	e.errorLog(level, msg+p.st.context())
+}
+
+// context is nginx's log-line tail: client, server, request, host.
+func (st *state) context() string {
+	var b strings.Builder
+	b.WriteString(", client: ")
+	b.WriteString(st.c.Remote.Addr().Unmap().String())
+	b.WriteString(", server: ")
+	b.WriteString(st.serverName())
+	if st.req != nil {
+		b.WriteString(`, request: "`)
+		b.Write(st.req.Method)
+		b.WriteByte(' ')
+		b.Write(st.req.Target)
+		b.WriteString(" HTTP/1.")
+		b.WriteString(strconv.Itoa(st.req.Minor))
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// fail answers with an error status before a location was chosen; the
+// server-level error_page applies.
+func (e *Engine) fail(p *Plan, status int) {
+	if p.st.srv != nil {
+		p.st.loc = p.st.srv.Loc
+	}
+	e.route(p, e.error(p, status))
+}
+
+// route serves loc and follows internal redirects, then finishes p.
+func (e *Engine) route(p *Plan, loc *config.Location) {
+	st := &p.st
+	for loc != nil {
+		loc = e.run(p, loc)
+		if loc == nil {
+			break
+		}
+		st.redirects++
+		if st.redirects > maxRedirects {
+			e.logf("error", "rewrite or internal redirection cycle while internally redirecting to %q", p, st.uri)
+			st.errPage = true
+			e.page(p, 500)
+			break
+		}
+	}
+	e.finish(p)
+}
+
+// run serves the request in loc. It returns the next location for an
+// internal redirect, or nil when p is complete.
+func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
+	st := &p.st
+	st.loc = loc
+	req := st.req
+	if req != nil && req.ContentLength > 0 && loc.ClientMaxBodySize > 0 && req.ContentLength > loc.ClientMaxBodySize {
+		e.logf("error", "client intended to send too large body: %d bytes", p, req.ContentLength)
+		return e.error(p, 413)
+	}
+	if loc.Return != nil {
+		return e.doReturn(p, loc.Return)
+	}
+	info := e.locs[loc]
+	if info != nil && len(info.tryFiles) > 0 {
+		if next, done := e.tryFiles(p, info.tryFiles); done {
+			return next
+		}
+	}
+	if loc.ProxyPass != nil && info != nil && info.ug != nil {
+		e.startProxy(p, info.ug)
+		return nil
+	}
+	return e.static(p)
+}
+
+// finish decides keep-alive, timeouts and body handling.
+func (e *Engine) finish(p *Plan) {
+	st := &p.st
+	if st.errStatus != 0 && p.Proxy == nil && p.Status >= 200 && p.Status < 300 {
+		p.Status = st.errStatus
+	}
+	if st.req != nil && string(st.req.Method) == "HEAD" {
+		p.HeadOnly = true
+	}
+	if p.Status < 200 || p.Status == 204 || p.Status == 304 {
+		p.HeadOnly = true
+	}
+	if p.HeadOnly && p.File != nil {
+		p.File.Close()
+		p.File = nil
+	}
+	loc := st.loc
+	if loc == nil || st.req == nil || st.srv == nil {
+		p.KeepAlive = false
+		return
+	}
+	kt := loc.KeepaliveTimeout
+	if e.keepalive != 0 && kt == 75*time.Second {
+		kt = e.keepalive
+	}
+	p.KeepaliveTimeout = kt
+	p.KeepAlive = st.req.KeepAlive && kt > 0 && st.c.Requests+1 < loc.KeepaliveRequests &&
+		!st.closing && !p.Close
+	if p.ContentLength < 0 && st.req.Minor == 0 && p.Proxy == nil {
+		p.KeepAlive = false
+	}
+	p.MaxBody = loc.ClientMaxBodySize
+	p.ReadBody = p.Proxy != nil
+	p.SendTimeout = st.srv.SendTimeout
+	p.BodyTimeout = st.srv.ClientBodyTimeout
+}
+
+// closes lists the statuses after which nginx closes the connection
+// (ngx_http_special_response_handler).
+func closes(status int) bool {
+	switch status {
+	case 400, 413, 414, 495, 496, 497, 500, 501:
+		return true
+	}
+	return false
+}
+
+// error answers status, through the location's error_page when it has
+// one. It returns the next location for an internal redirect.
+func (e *Engine) error(p *Plan, status int) *config.Location {
+	st := &p.st
+	if closes(status) {
+		st.closing = true
+	}
+	if st.errPage || st.loc == nil || st.srv == nil {
+		e.page(p, status)
+		return nil
+	}
+	ep := st.loc.ErrorPages[status]
+	if ep == nil {
+		e.page(p, status)
+		return nil
+	}
+	st.errPage = true
+	switch {
+	case ep.Response > 0:
+		st.errStatus = ep.Response
+	case ep.Response < 0:
+		st.errStatus = status
+	default:
+		st.errStatus = 0
+	}
+	n := len(p.arena)
+	p.arena = p.eval(p.arena, ep.URI)
+	target := p.arena[n:]
+	if len(target) == 0 {
+		e.page(p, status)
+		return nil
+	}
+	if st.req != nil && string(st.method) != "HEAD" {
+		st.method = methodGET
+	}
+	switch target[0] {
+	case '@':
+		if l := router.Named(st.srv, target); l != nil {
+			return l
+		}
+		e.logf("error", "could not find named location %q", p, target)
+		e.page(p, 500)
+		return nil
+	case '/':
+		e.setURI(p, target)
+		return router.Match(st.srv, st.uri)
+	}
+	code := 302
+	switch ep.Response {
+	case 301, 302, 303, 307, 308:
+		code = ep.Response
+	}
+	st.errStatus = 0
+	e.redirect(p, code, target)
+	return nil
+}
+
+var methodGET = []byte("GET")
+
+// setURI makes u (maybe with "?args") the request's URI for an internal
+// redirect; u is a URI as written in the config, used undecoded as nginx
+// does.
+func (e *Engine) setURI(p *Plan, u []byte) {
+	st := &p.st
+	if i := bytes.IndexByte(u, '?'); i >= 0 {
+		st.args = u[i+1:]
+		u = u[:i]
+	}
+	st.uri = u
+	st.redirected = true
+}
+
+// page fills p with nginx's built-in response for status.
+func (e *Engine) page(p *Plan, status int) {
+	if closes(status) {
+		p.st.closing = true
+	}
+	if p.File != nil {
+		p.File.Close()
+		p.File = nil
+	}
+	p.Status = status
+	p.Header = p.Header[:0]
+	p.Proxy = nil
+	p.Offset = 0
+	p.Body = e.pages[status]
+	p.ContentLength = int64(len(p.Body))
+	if p.Body != nil {
+		p.addHeader(hContentType, vTextHTML)
+	}
+}
+
+func (p *Plan) addHeader(name, value []byte) {
+	p.Header = append(p.Header, http1.Field{Name: name, Value: value})
+}
+
+// addString adds a header whose value is copied into the arena.
+func (p *Plan) addString(name []byte, value string) {
+	n := len(p.arena)
+	p.arena = append(p.arena, value...)
+	p.addHeader(name, p.arena[n:])
+}
+
+// redirect answers code with a Location made absolute as nginx does.
+func (e *Engine) redirect(p *Plan, code int, url []byte) {
+	e.page(p, code)
+	n := len(p.arena)
+	p.arena = e.absolute(p, p.arena, url)
+	p.addHeader(hLocation, p.arena[n:])
+}
+
+// absolute appends url to dst, prefixed with scheme://host[:port] when
+// it starts with "/" (absolute_redirect on, port_in_redirect on), with
+// controls and spaces percent-encoded so that no template can split the
+// header.
+func (e *Engine) absolute(p *Plan, dst, url []byte) []byte {
+	st := &p.st
+	if len(url) > 0 && url[0] == '/' {
+		dst = append(dst, st.scheme()...)
+		dst = append(dst, "://"...)
+		h := st.hostName()
+		if len(h) == 0 {
+			h = st.c.Local.Addr().Unmap().AppendTo(nil)
+		}
+		dst = append(dst, h...)
+		port := st.c.Local.Port()
+		if port != 0 && !(port == 80 && !st.c.TLS) && !(port == 443 && st.c.TLS) {
+			dst = append(dst, ':')
+			dst = strconv.AppendUint(dst, uint64(port), 10)
+		}
+	}
+	return escapeCTL(dst, url)
+}
+
+// doReturn runs the return directive.
+func (e *Engine) doReturn(p *Plan, r *config.Return) *config.Location {
+	st := &p.st
+	switch r.Code {
+	case 444:
+		e.page(p, 444)
+		p.Close = true
+		st.closing = true
+		return nil
+	case 301, 302, 303, 307, 308:
+		n := len(p.arena)
+		p.arena = p.eval(p.arena, r.Text)
+		e.redirect(p, r.Code, p.arena[n:])
+		return nil
+	}
+	if r.Text.Raw == "" && len(r.Text.Parts) == 0 {
+		if r.Code >= 400 {
+			return e.error(p, r.Code)
+		}
+		e.page(p, r.Code)
+		return nil
+	}
+	e.page(p, r.Code)
+	n := len(p.arena)
+	p.arena = p.eval(p.arena, r.Text)
+	p.Header = p.Header[:0]
+	p.Body = p.arena[n:]
+	p.ContentLength = int64(len(p.Body))
+	p.addString(hContentType, defaultType(st.loc))
+	return nil
+}
+
+func defaultType(loc *config.Location) string {
+	if loc.DefaultType == "" {
+		return "text/plain"
+	}
+	return loc.DefaultType
+}

@@ -1,0 +1,351 @@
+package engine
+
+import (
+	"strconv"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/upstream"
+)
+
+// dropRequest lists the client fields never passed upstream: nginx's
+// ngx_http_proxy_headers defaults set them (Host, Connection,
+// Content-Length, Transfer-Encoding) or clear them (TE, Keep-Alive,
+// Expect, Upgrade). Everything else is passed as nginx does, including
+// Proxy-Connection, Trailer and Proxy-Authorization, unless a
+// proxy_set_header names it.
+var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Encoding", "TE", "Keep-Alive", "Expect", "Upgrade"}
+
+// dropResponse lists upstream response fields not passed to the client:
+// hop-by-hop fields (the framing is ours) and Server and Date, which
+// the serializer sets as nginx does.
+var dropResponse = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection", "Upgrade", "TE", "Trailer", "Server", "Date", "Content-Length"}
+
+var defaultSets = []config.HeaderSet{
+	{Name: "Host", Value: config.Template{Raw: "$proxy_host", Parts: []config.TemplatePart{{Var: "proxy_host"}}}},
+	{Name: "Connection", Value: config.Template{Raw: "close", Parts: []config.TemplatePart{{Lit: "close"}}}},
+}
+
+func (x *Proxy) reset() {
+	*x = Proxy{
+		head:    x.head[:0],
+		key:     nil,
+		reqLine: x.reqLine[:0],
+		upURI:   x.upURI[:0],
+		bodyLen: -1,
+	}
+}
+
+// startProxy makes p a proxy exchange for the current location.
+func (e *Engine) startProxy(p *Plan, ug *upGroup) {
+	st := &p.st
+	x := &p.px
+	x.reset()
+	x.e, x.p, x.loc, x.ug = e, p, st.loc, ug
+	x.start = st.now
+	st.ug = ug
+	p.Proxy = x
+	p.Status = 0
+	p.Header = p.Header[:0]
+	p.Body, p.File = nil, nil
+	req := st.req
+	if req.ContentLength >= 0 {
+		x.bodyLen = req.ContentLength
+	}
+	x.reqLine = append(x.reqLine, req.Method...)
+	x.reqLine = append(x.reqLine, ' ')
+	x.reqLine = append(x.reqLine, req.Target...)
+	x.reqLine = append(x.reqLine, ' ')
+	x.reqLine = appendProto(x.reqLine, req)
+
+	switch {
+	case ug.up == nil:
+	case ug.up.Method == config.BalanceIPHash:
+		a := st.c.Remote.Addr().Unmap()
+		if a.Is4() {
+			b := a.As4()
+			x.key = append(x.keyBuf[:0], b[:]...)
+		} else {
+			b := a.As16()
+			x.key = append(x.keyBuf[:0], b[:]...)
+		}
+	case ug.up.Method == config.BalanceHash:
+		n := len(p.arena)
+		p.arena = p.eval(p.arena, ug.up.HashKey)
+		x.key = p.arena[n:]
+	}
+	x.buildHead()
+}
+
+// buildHead writes the request line and fields; Head adds the framing.
+func (x *Proxy) buildHead() {
+	st, loc := &x.p.st, x.loc
+	h := x.head[:0]
+	h = append(h, st.method...)
+	h = append(h, ' ')
+	uriStart := len(h)
+	pp := loc.ProxyPass
+	switch {
+	case pp.HasURI && !st.redirected && (loc.Match == config.MatchPrefix || loc.Match == config.MatchPrefixFinal):
+		h = append(h, pp.URI...)
+		rest := st.uri
+		if len(rest) >= len(loc.Path) && string(rest[:len(loc.Path)]) == loc.Path {
+			rest = rest[len(loc.Path):]
+		}
+		h = escapeURI(h, rest)
+		h = appendArgs(h, st.args)
+	case pp.HasURI && !st.redirected && loc.Match == config.MatchExact:
+		h = append(h, pp.URI...)
+		h = appendArgs(h, st.args)
+	case st.redirected:
+		h = escapeURI(h, st.uri)
+		h = appendArgs(h, st.args)
+	default:
+		h = append(h, st.req.Path...)
+		if st.req.Query != nil {
+			h = append(h, '?')
+			h = append(h, st.req.Query...)
+		}
+	}
+	x.upURI = append(x.upURI[:0], h[uriStart:]...)
+	if loc.ProxyHTTPVersion == "1.1" {
+		h = append(h, " HTTP/1.1\r\n"...)
+	} else {
+		h = append(h, " HTTP/1.0\r\n"...)
+	}
+	x.connClose = loc.ProxyHTTPVersion != "1.1"
+
+	sets := loc.ProxySetHeaders
+	hasHost, hasConn := false, false
+	for i := range sets {
+		switch {
+		case equalFold([]byte(sets[i].Name), "Host"):
+			hasHost = true
+		case equalFold([]byte(sets[i].Name), "Connection"):
+			hasConn = true
+		}
+	}
+	for i := range sets {
+		h = x.setHeader(h, &sets[i])
+	}
+	if !hasHost {
+		h = x.setHeader(h, &defaultSets[0])
+	}
+	if !hasConn {
+		h = x.setHeader(h, &defaultSets[1])
+	}
+next:
+	for _, f := range st.req.Header {
+		for _, d := range dropRequest {
+			if equalFold(f.Name, d) {
+				continue next
+			}
+		}
+		for i := range sets {
+			if equalFold(f.Name, sets[i].Name) {
+				continue next
+			}
+		}
+		h = append(h, f.Name...)
+		h = append(h, ": "...)
+		h = append(h, f.Value...)
+		h = append(h, "\r\n"...)
+	}
+	x.head = h
+	x.headLen = len(h)
+}
+
+// setHeader appends one proxy_set_header field. An empty value removes
+// the field; a value with CR, LF, NUL or other bytes invalid in a field
+// (possible through $uri, which is decoded) is dropped with a log line,
+// so that no variable can inject a header.
+func (x *Proxy) setHeader(h []byte, s *config.HeaderSet) []byte {
+	p := x.p
+	n := len(p.arena)
+	p.arena = p.eval(p.arena, s.Value)
+	v := p.arena[n:]
+	if equalFold([]byte(s.Name), "Connection") {
+		x.connClose = x.loc.ProxyHTTPVersion != "1.1" || hasToken(v, "close")
+	}
+	if len(v) == 0 {
+		return h
+	}
+	if !http1.ValidFieldValue(v) {
+		x.e.logf("warn", "proxy_set_header %q value dropped: invalid characters", p, s.Name)
+		return h
+	}
+	h = append(h, s.Name...)
+	h = append(h, ": "...)
+	h = append(h, v...)
+	return append(h, "\r\n"...)
+}
+
+func appendArgs(dst, args []byte) []byte {
+	if len(args) == 0 {
+		return dst
+	}
+	dst = append(dst, '?')
+	return append(dst, args...)
+}
+
+func (x *Proxy) appendHead() []byte {
+	h := x.head[:x.headLen]
+	if x.bodyLen >= 0 {
+		h = append(h, "Content-Length: "...)
+		h = strconv.AppendInt(h, x.bodyLen, 10)
+		h = append(h, "\r\n"...)
+	}
+	h = append(h, "\r\n"...)
+	x.head = h
+	return h
+}
+
+func (x *Proxy) nextPeer() (string, bool) {
+	if x.done || x.e == nil {
+		return "", false
+	}
+	now := x.e.now()
+	if x.peer != nil { // an attempt the core did not end: count it as an error
+		x.ug.g.Done(x.peer, true, now)
+		x.peer = nil
+	}
+	peer := x.next
+	x.next = nil
+	if peer == nil {
+		var err error
+		if peer, err = x.ug.g.Pick(&x.try, x.key, now); err != nil {
+			if x.try.Attempts() == 0 {
+				x.log("no live upstreams while connecting to upstream", nil)
+			}
+			status := 502
+			if x.lastFail == upstream.FailTimeout {
+				status = 504
+			}
+			return x.giveUp(status)
+		}
+	}
+	x.peer = peer
+	return peer.Addr, true
+}
+
+// giveUp ends the exchange with status (through error_page). When an
+// error_page hands the request to another proxy location, the same
+// Proxy continues with it.
+func (x *Proxy) giveUp(status int) (string, bool) {
+	x.done = true
+	e, p := x.e, x.p
+	p.Proxy = nil
+	e.route(p, e.error(p, status))
+	if p.Proxy != nil {
+		return x.nextPeer()
+	}
+	return "", false
+}
+
+func (x *Proxy) failed(f Failure, sent bool) bool {
+	if x.peer == nil || x.done {
+		if sent {
+			x.p.KeepAlive = false
+		}
+		return false
+	}
+	now := x.e.now()
+	cond := x.loc.ProxyNextUpstream
+	peer := x.peer
+	x.peer = nil
+	x.ug.g.Done(peer, upstream.CountsAsFailure(cond, f, 0), now)
+	x.lastFail = f
+	detail := x.detail
+	x.detail = ""
+	if detail == "" {
+		switch f {
+		case upstream.FailTimeout:
+			detail = "upstream timed out (110: Connection timed out)"
+		case upstream.FailInvalidHeader:
+			detail = "upstream sent invalid header"
+		default:
+			detail = "upstream prematurely closed connection"
+		}
+	}
+	x.log(detail+" while reading response header from upstream", peer)
+	if sent {
+		x.done = true
+		x.p.KeepAlive = false
+		return false
+	}
+	if upstream.Retry(cond, f, 0, x.p.st.method, false, x.try.Attempts(), x.loc.ProxyNextUpstreamTries, now.Sub(x.start), x.loc.ProxyNextUpstreamTimeout) {
+		return true
+	}
+	status := 502
+	if f == upstream.FailTimeout {
+		status = 504
+	}
+	x.giveUp(status)
+	return x.p.Proxy != nil
+}
+
+// log writes an nginx-style error line: msg, client, server, request,
+// upstream, host.
+func (x *Proxy) log(msg string, peer *upstream.Peer) {
+	if x.e.errorLog != nil {
+		x.e.errorLog("error", msg+x.p.st.context()+x.upstreamText(peer))
+	}
+}
+
+func (x *Proxy) upstreamText(peer *upstream.Peer) string {
+	s := ""
+	if x.p.st.req != nil && x.p.st.req.Host != nil {
+		s = `, host: "` + string(x.p.st.req.Host) + `"`
+	}
+	if peer == nil {
+		return `, upstream: "http://` + x.ug.host + string(x.upURI) + `"` + s
+	}
+	return `, upstream: "http://` + peer.Addr + string(x.upURI) + `"` + s
+}
+
+func (x *Proxy) response(resp *http1.Response) bool {
+	p, st := x.p, &x.p.st
+	if x.peer == nil || x.done {
+		return false
+	}
+	now := x.e.now()
+	cond := x.loc.ProxyNextUpstream
+	if upstream.Retry(cond, 0, resp.Status, st.method, false, x.try.Attempts(), x.loc.ProxyNextUpstreamTries, now.Sub(x.start), x.loc.ProxyNextUpstreamTimeout) {
+		// As nginx, pass this response through when no other peer is left.
+		x.ug.g.Done(x.peer, upstream.CountsAsFailure(cond, 0, resp.Status), now)
+		x.peer = nil
+		if next, err := x.ug.g.Pick(&x.try, x.key, now); err == nil {
+			x.next = next
+			return true
+		}
+	}
+	p.Status = resp.Status
+	if st.errStatus != 0 && resp.Status >= 200 && resp.Status < 300 {
+		p.Status = st.errStatus
+	}
+	p.Header = p.Header[:0]
+next:
+	for _, f := range resp.Header {
+		for _, d := range dropResponse {
+			if equalFold(f.Name, d) {
+				continue next
+			}
+		}
+		n := len(p.arena)
+		p.arena = append(p.arena, f.Name...)
+		m := len(p.arena)
+		p.arena = append(p.arena, f.Value...)
+		p.addHeader(p.arena[n:m], p.arena[m:])
+	}
+	p.ContentLength = resp.ContentLength
+	if resp.Chunked {
+		p.ContentLength = -1
+	}
+	if string(st.req.Method) == "HEAD" || resp.Status < 200 || resp.Status == 204 || resp.Status == 304 {
+		p.HeadOnly = true
+	}
+	if p.ContentLength < 0 && !p.HeadOnly && st.req.Minor == 0 {
+		p.KeepAlive = false
+	}
+	return false
+}

@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/upstream"
+)
+
+func proxyEngine(t testing.TB, logs *[]string, now *time.Time) *Engine {
+	srv := defServer("html", "example.com")
+	b := srv.Loc
+	pass := func(host, uri string, hasURI bool, edit func(*config.Location)) func(*config.Location) {
+		return func(l *config.Location) {
+			l.ProxyPass = &config.ProxyPass{Scheme: "http", Host: host, URI: uri, HasURI: hasURI}
+			if edit != nil {
+				edit(l)
+			}
+		}
+	}
+	srv.Locations = []*config.Location{
+		with(b, config.MatchPrefix, "/name/", pass("127.0.0.1", "/remote/", true, nil)),
+		with(b, config.MatchPrefix, "/plain/", pass("127.0.0.1:8080", "", false, nil)),
+		with(b, config.MatchExact, "/exact", pass("127.0.0.1:8080", "/other", true, nil)),
+		with(b, config.MatchRegex, `^/re/`, pass("127.0.0.1:8080", "/x/", true, nil)),
+		with(b, config.MatchPrefix, "/set/", pass("app", "", false, func(l *config.Location) {
+			l.ProxyHTTPVersion = "1.1"
+			l.ProxySetHeaders = []config.HeaderSet{
+				{Name: "Host", Value: tpl("$host")},
+				{Name: "X-Real-IP", Value: tpl("$remote_addr")},
+				{Name: "X-Forwarded-For", Value: tpl("$proxy_add_x_forwarded_for")},
+				{Name: "Connection", Value: tpl("")},
+				{Name: "X-Uri", Value: tpl("$uri")},
+				{Name: "User-Agent", Value: tpl("")},
+			}
+		})),
+		with(b, config.MatchPrefix, "/app/", pass("app", "", false, func(l *config.Location) {
+			l.ProxyNextUpstream |= config.NextHTTP502
+			l.ErrorPages = map[int]*config.ErrorPage{504: {URI: tpl("@down"), Response: -1}}
+		})),
+		with(b, config.MatchNamed, "@down", func(l *config.Location) { l.Return = &config.Return{Code: 200, Text: tpl("down")} }),
+	}
+	app := &config.Upstream{Name: "app", KeepaliveTimeout: time.Minute, KeepaliveRequests: 1000, Keepalive: 8}
+	for _, a := range []string{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"} {
+		app.Servers = append(app.Servers, config.UpstreamServer{Addr: a, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second})
+	}
+	return newEngine(t, &config.HTTP{Servers: []*config.Server{srv}, Upstreams: map[string]*config.Upstream{"app": app}}, Options{
+		Now:      func() time.Time { return *now },
+		ErrorLog: func(level, msg string) { *logs = append(*logs, level+": "+msg) },
+	})
+}
+
+func TestProxyHead(t *testing.T) {
+	var logs []string
+	now := testNow
+	e := proxyEngine(t, &logs, &now)
+	tests := []struct {
+		name, method, target string
+		fields               []string
+		body                 int64
+		want                 string
+		pool                 int
+	}{
+		{"replace prefix", "GET", "/name/a%20b/../c%3f?q=1", nil, -1,
+			"GET /remote/c%3F?q=1 HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 0},
+		{"replace escaped", "GET", "/name/a%20b", nil, -1,
+			"GET /remote/a%20b HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 0},
+		{"unchanged", "GET", "/plain/a%20b/../c?q=1", nil, -1,
+			"GET /plain/a%20b/../c?q=1 HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n", 0},
+		{"exact", "GET", "/exact?a", nil, -1,
+			"GET /other?a HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n", 0},
+		{"regex unchanged", "GET", "/re/y", nil, -1,
+			"GET /re/y HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n", 0},
+		{"hop-by-hop", "POST", "/plain/", []string{"Connection", "keep-alive, X-Foo", "Keep-Alive", "300", "TE", "trailers",
+			"Upgrade", "websocket", "Transfer-Encoding", "chunked", "Expect", "100-continue", "Accept", "*/*", "Proxy-Connection", "x"}, 42,
+			"POST /plain/ HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\nAccept: */*\r\nProxy-Connection: x\r\nContent-Length: 42\r\n\r\n", 0},
+		{"set headers", "GET", "/set/%0d%0ax", []string{"X-Forwarded-For", "1.1.1.1", "User-Agent", "curl", "X-Real-IP", "spoof"}, -1,
+			"GET /set/%0d%0ax HTTP/1.1\r\nHost: example.com\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-For: 1.1.1.1, 192.0.2.7\r\n\r\n", 8},
+	}
+	var p Plan
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.Serve(request(tt.method, tt.target, append([]string{"Host", "Example.com"}, tt.fields...)...), conn, &p)
+			x := p.Proxy
+			if x == nil {
+				t.Fatalf("no proxy: %s", result(&p))
+			}
+			if !p.ReadBody || p.MaxBody != 1<<20 {
+				t.Errorf("ReadBody %v MaxBody %d", p.ReadBody, p.MaxBody)
+			}
+			if tt.body >= 0 {
+				x.SetBody(tt.body)
+			}
+			if _, ok := x.Next(); !ok {
+				t.Fatal("Next: no peer")
+			}
+			if got := string(x.Head()); got != tt.want {
+				t.Errorf("Head:\n%q\nwant\n%q", got, tt.want)
+			}
+			if got := string(x.Head()); got != tt.want {
+				t.Errorf("second Head differs: %q", got)
+			}
+			if idle, _, _ := x.Pool(); idle != tt.pool {
+				t.Errorf("Pool idle %d, want %d", idle, tt.pool)
+			}
+			x.Done()
+		})
+	}
+	if len(logs) == 0 || !strings.Contains(logs[0], "X-Uri") {
+		t.Errorf("injection not logged: %q", logs)
+	}
+}
+
+func TestProxyResponse(t *testing.T) {
+	var logs []string
+	now := testNow
+	e := proxyEngine(t, &logs, &now)
+	var p Plan
+	e.Serve(request("GET", "/plain/", "Host", "example.com"), conn, &p)
+	x := p.Proxy
+	x.Next()
+	resp := &http1.Response{Major: 1, Minor: 1, Status: 200, Chunked: true, ContentLength: -1, Header: http1.Header{
+		{Name: []byte("Server"), Value: []byte("gunicorn")}, {Name: []byte("Date"), Value: []byte("x")},
+		{Name: []byte("Connection"), Value: []byte("keep-alive")}, {Name: []byte("Transfer-Encoding"), Value: []byte("chunked")},
+		{Name: []byte("Keep-Alive"), Value: []byte("timeout=5")}, {Name: []byte("Content-Type"), Value: []byte("text/html")},
+		{Name: []byte("Set-Cookie"), Value: []byte("a=1")}, {Name: []byte("Set-Cookie"), Value: []byte("b=2")},
+	}}
+	if x.Response(resp) {
+		t.Fatal("retry on 200")
+	}
+	x.Done()
+	if got, want := result(&p), "200 | Content-Type: text/html | Set-Cookie: a=1 | Set-Cookie: b=2"; got != want {
+		t.Errorf("response %q, want %q", got, want)
+	}
+	if p.ContentLength != -1 || !p.KeepAlive {
+		t.Errorf("ContentLength %d KeepAlive %v", p.ContentLength, p.KeepAlive)
+	}
+	// HTTP/1.0 client and unknown length: close.
+	req := request("HEAD", "/plain/", "Host", "example.com")
+	req.Minor = 0
+	e.Serve(req, conn, &p)
+	p.Proxy.Next()
+	resp.Status = 200
+	p.Proxy.Response(resp)
+	if !p.HeadOnly {
+		t.Errorf("HEAD response not HeadOnly")
+	}
+	p.Proxy.Done()
+}
+
+func TestProxyRetry(t *testing.T) {
+	var logs []string
+	now := testNow
+	e := proxyEngine(t, &logs, &now)
+	var p Plan
+
+	// error, then 502 (listed), then success: three peers tried in turn.
+	e.Serve(request("GET", "/app/x", "Host", "example.com"), conn, &p)
+	x := p.Proxy
+	seen := map[string]bool{}
+	a1, ok := x.Next()
+	seen[a1] = true
+	x.SetError(errString("connect() failed (111: Connection refused)"))
+	if !ok || !x.Failed(upstream.FailError, false) {
+		t.Fatal("no retry after error")
+	}
+	a2, _ := x.Next()
+	seen[a2] = true
+	if !x.Response(&http1.Response{Status: 502, ContentLength: 0}) {
+		t.Fatal("no retry after 502")
+	}
+	a3, ok := x.Next()
+	seen[a3] = true
+	if !ok || len(seen) != 3 {
+		t.Fatalf("peers %v", seen)
+	}
+	if x.Response(&http1.Response{Status: 200, ContentLength: 5}) {
+		t.Fatal("retry on 200")
+	}
+	x.Done()
+	if p.Status != 200 || p.ContentLength != 5 {
+		t.Errorf("plan %s", result(&p))
+	}
+	if len(logs) == 0 || !strings.Contains(logs[0], `connect() failed (111: Connection refused) while reading response header from upstream, client: 192.0.2.7, server: example.com, request: "GET /app/x HTTP/1.1", upstream: "http://`+a1+`/app/x"`) {
+		t.Errorf("log %q", logs)
+	}
+
+	// POST is not retried: 502 right away. a1 failed before (max_fails 1).
+	now = now.Add(time.Second)
+	e.Serve(request("POST", "/app/x", "Host", "example.com"), conn, &p)
+	x = p.Proxy
+	if _, ok := x.Next(); !ok {
+		t.Fatal("no peer")
+	}
+	if x.Failed(upstream.FailError, false) {
+		t.Fatal("POST retried")
+	}
+	if p.Status != 502 || p.Proxy != nil || !strings.Contains(string(p.Body), "502 Bad Gateway") {
+		t.Errorf("plan %s", result(&p))
+	}
+
+	// Timeouts on every live peer: 504 through error_page @down (status kept).
+	now = now.Add(time.Minute) // failures expire
+	e.Serve(request("GET", "/app/y", "Host", "example.com"), conn, &p)
+	x = p.Proxy
+	for i := 0; ; i++ {
+		if _, ok := x.Next(); !ok {
+			break
+		}
+		if !x.Failed(upstream.FailTimeout, false) {
+			break
+		}
+		if i > 5 {
+			t.Fatal("endless retries")
+		}
+	}
+	if p.Status != 504 || string(p.Body) != "down" {
+		t.Errorf("after timeouts: %s %q", result(&p), p.Body)
+	}
+
+	// Failure after bytes reached the client: no retry, close.
+	now = now.Add(time.Minute)
+	e.Serve(request("GET", "/app/z", "Host", "example.com"), conn, &p)
+	x = p.Proxy
+	x.Next()
+	x.Response(&http1.Response{Status: 200, ContentLength: 100})
+	if x.Failed(upstream.FailError, true) || p.KeepAlive {
+		t.Errorf("sent failure: retry or keep-alive")
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
