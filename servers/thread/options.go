@@ -1,0 +1,62 @@
+package thread
+
+import (
+	"io"
+	"time"
+)
+
+// Defaults of Options, those of Apache 2.4's worker MPM.
+const (
+	DefaultWorkers          = 400             // MaxRequestWorkers
+	DefaultBacklog          = 511             // ListenBacklog
+	DefaultKeepAliveTimeout = 5 * time.Second // KeepAliveTimeout
+	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultProxyBuffer      = 1 << 20
+)
+
+// Options are the knobs of the thread core; the zero value gives Apache's
+// defaults.
+type Options struct {
+	// Workers is the number of worker threads, the most connections
+	// served at once (Apache MaxRequestWorkers). Default 400.
+	Workers int
+
+	// Backlog, when positive, overrides the listen backlog of every
+	// listener; zero uses the listen directive's backlog= (511 by default,
+	// like Apache's ListenBacklog).
+	Backlog int
+
+	// KeepAliveTimeout is the idle time allowed between requests when the
+	// config does not set keepalive_timeout. Give the same value to
+	// engine.Options.KeepaliveTimeout; the core uses it only when a plan
+	// carries no timeout. Default 5s.
+	KeepAliveTimeout time.Duration
+
+	// ShutdownTimeout bounds how long a graceful stop waits for in-flight
+	// requests before their connections are shut down. Default 10s.
+	ShutdownTimeout time.Duration
+
+	// ProxyBuffer is how much of an upstream response a worker reads into
+	// memory with proxy_buffering on before it falls back to streaming.
+	// Default 1 MiB.
+	ProxyBuffer int
+
+	// ErrorLog receives nginx-style error-log lines; nil discards them.
+	ErrorLog io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.KeepAliveTimeout <= 0 {
+		o.KeepAliveTimeout = DefaultKeepAliveTimeout
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.ProxyBuffer <= 0 {
+		o.ProxyBuffer = DefaultProxyBuffer
+	}
+	return o
+}

@@ -1,0 +1,497 @@
+package thread
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/upstream"
+)
+
+const (
+	upstreamHeadBuffer = 32 << 10
+	stageConnect       = "while connecting to upstream"
+)
+
+// upConn is an upstream connection: owned by one worker while in use, by
+// the pool while idle.
+type upConn struct {
+	sock
+	requests int       // requests sent on it
+	since    time.Time // when it went idle
+}
+
+// upstreamState is a worker's reusable proxy state.
+type upstreamState struct {
+	head   []byte // upstream response head; the plan's header aliases it
+	hn     int    // bytes in head
+	hs     int    // end of the parsed head within head
+	rd     []byte // upstream body reads
+	mem    []byte // proxy_buffering memory
+	resp   http1.Response
+	parser http1.Parser
+	dec    http1.Body
+	conn   upConn
+	got    bool // any response byte arrived on the current attempt
+}
+
+// upstreamPool caches idle upstream connections, keyed by peer address,
+// at most Proxy.Pool's idle count per peer (nginx keeps its cache per
+// worker process; this core is one process). Its lock is held only to
+// push or pop a connection.
+type upstreamPool struct {
+	mu   sync.Mutex
+	idle map[string][]upConn
+}
+
+func (p *upstreamPool) init() { p.idle = make(map[string][]upConn) }
+
+// get pops the most recently used live connection to addr.
+func (p *upstreamPool) get(addr string, timeout time.Duration, max int, now time.Time) (upConn, bool) {
+	for {
+		p.mu.Lock()
+		l := p.idle[addr]
+		if len(l) == 0 {
+			p.mu.Unlock()
+			return upConn{}, false
+		}
+		c := l[len(l)-1]
+		p.idle[addr] = l[:len(l)-1]
+		p.mu.Unlock()
+		if (timeout > 0 && now.Sub(c.since) > timeout) || (max > 0 && c.requests >= max) || !alive(c.fd) {
+			unix.Close(c.fd)
+			continue
+		}
+		return c, true
+	}
+}
+
+// put caches c, evicting the least recently used beyond max.
+func (p *upstreamPool) put(addr string, c upConn, max int) {
+	p.mu.Lock()
+	l := append(p.idle[addr], c)
+	var evict upConn
+	evicted := false
+	if len(l) > max {
+		evict, evicted = l[0], true
+		l = append(l[:0], l[1:]...)
+	}
+	p.idle[addr] = l
+	p.mu.Unlock()
+	if evicted {
+		unix.Close(evict.fd)
+	}
+}
+
+func (p *upstreamPool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, l := range p.idle {
+		for _, c := range l {
+			unix.Close(c.fd)
+		}
+		delete(p.idle, k)
+	}
+}
+
+// alive reports whether an idle upstream connection is still usable: a
+// readable idle socket means the peer closed it or sent garbage.
+func alive(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n == 0
+}
+
+// classify maps an upstream I/O error to the balancer's failure kinds.
+func classify(err error) upstream.Failure {
+	switch {
+	case err == errTimeout, errors.Is(err, unix.ETIMEDOUT):
+		return upstream.FailTimeout
+	case errors.Is(err, errInvalidHead):
+		return upstream.FailInvalidHeader
+	}
+	return upstream.FailError
+}
+
+var errInvalidHead = errors.New("upstream sent invalid header")
+
+// proxy runs a reverse-proxy plan: read the client body, then for each
+// attempt connect (or reuse), send, read the head, and stream or buffer
+// the body to the client. It returns whether the client connection
+// stays open.
+func (w *worker) proxy(p *engine.Plan) bool {
+	h := &w.http
+	u := &h.up
+	px := p.Proxy
+	if u.head == nil {
+		u.head = make([]byte, upstreamHeadBuffer)
+		u.rd = make([]byte, streamChunk)
+	}
+	hasBody := h.req.HasBody()
+	h.body = h.body[:0]
+	if hasBody {
+		if p.MaxBody > 0 && h.req.ContentLength > p.MaxBody {
+			return w.reject(p, 413)
+		}
+		if h.req.Expect100 && h.req.Minor >= 1 && h.start == h.end && h.rs == h.re {
+			h.sock.setWriteTimeout(p.SendTimeout)
+			if err := h.sock.write(http1.Continue100); err != nil {
+				w.closeClient(h.c.fd, false)
+				return false
+			}
+		}
+		n, err := w.readBody(true, p.MaxBody, p.BodyTimeout)
+		if err == errTooLarge {
+			return w.reject(p, 413)
+		}
+		if err != nil {
+			return w.bodyFailed(p, err)
+		}
+		px.SetBody(n)
+	}
+	isHead := bytes.Equal(h.req.Method, methodHead)
+	for {
+		// The engine sets HeadOnly when it finishes a plan (an error
+		// response, the upstream's response) but never clears it, and a
+		// proxy plan starts with it set: clear it before each call.
+		p.HeadOnly = false
+		addr, ok := px.Next()
+		if !ok {
+			break
+		}
+		// Per attempt: an error_page may have moved the exchange to
+		// another location.
+		connectTO, sendTO, readTO := px.Timeouts()
+		stage, err := w.attempt(px, addr, connectTO, sendTO, readTO, isHead)
+		if err != nil {
+			px.SetError(upstreamError(err, stage))
+			w.dropUpstream()
+			p.HeadOnly = false
+			if px.Failed(classify(err), false) {
+				continue
+			}
+			break
+		}
+		p.HeadOnly = false
+		if px.Response(&u.resp) {
+			w.dropUpstream()
+			continue
+		}
+		return w.proxyBody(p, px, addr, isHead)
+	}
+	p.Proxy = nil
+	return w.finish(p)
+}
+
+var methodHead = []byte("HEAD")
+
+// attempt sends the request to addr and reads the response head. A
+// pooled connection that fails before any response byte is retried once
+// on a fresh connection without counting a failure, as nginx does.
+func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readTO time.Duration, isHead bool) (stage string, err error) {
+	h := &w.http
+	u := &h.up
+	idle, idleTO, maxReq := px.Pool()
+	pooled := false
+	if idle > 0 {
+		u.conn, pooled = w.s.pool.get(addr, idleTO, maxReq, time.Now())
+	}
+	for {
+		if !pooled {
+			if w.s.killed.Load() {
+				return stageConnect, errClosed
+			}
+			ap, err := netip.ParseAddrPort(addr)
+			if err != nil {
+				if ap, err = resolve(addr); err != nil {
+					return stageConnect, err
+				}
+			}
+			fd, err := dial(ap, connectTO)
+			if err != nil {
+				return stageConnect, err
+			}
+			u.conn = upConn{sock: sock{fd: fd}}
+		}
+		w.setUpstream(u.conn.fd, false)
+		u.conn.requests++
+		u.got = false
+		stage, err = w.exchange(px, sendTO, readTO, isHead)
+		if err == nil {
+			return "", nil
+		}
+		if pooled && !u.got && (err == errClosed || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) {
+			w.dropUpstream()
+			pooled = false
+			continue
+		}
+		return stage, err
+	}
+}
+
+// exchange writes the request head and body on the current upstream
+// connection and reads the response head, skipping 1xx responses.
+func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead bool) (stage string, err error) {
+	h := &w.http
+	u := &h.up
+	c := &u.conn
+	if err := c.setWriteTimeout(sendTO); err != nil {
+		return "while sending request to upstream", err
+	}
+	if err := c.setReadTimeout(readTO); err != nil {
+		return "while reading response header from upstream", err
+	}
+	if err := c.writev2(&h.iov, px.Head(), h.body); err != nil {
+		return "while sending request to upstream", err
+	}
+	u.hn = 0
+	u.parser.Reset()
+	for {
+		if u.hn == len(u.head) {
+			return "while reading response header from upstream", errInvalidHead
+		}
+		n, err := c.read(u.head[u.hn:])
+		if err != nil {
+			return "while reading response header from upstream", err
+		}
+		u.got = true
+		u.hn += n
+		for {
+			m, err := u.parser.ParseResponse(u.head[:u.hn], &u.resp, isHead)
+			if err == http1.ErrIncomplete {
+				break
+			}
+			if err != nil {
+				return "while reading response header from upstream", errInvalidHead
+			}
+			if u.resp.Interim() {
+				u.hn = copy(u.head, u.head[m:u.hn])
+				if u.hn == 0 {
+					break
+				}
+				continue
+			}
+			u.hs = m
+			return "", nil
+		}
+	}
+}
+
+// dropUpstream closes the current upstream connection.
+func (w *worker) dropUpstream() {
+	w.setUpstream(-1, true)
+}
+
+// releaseUpstream returns the current upstream connection to the pool
+// when the exchange allows it, else closes it.
+func (w *worker) releaseUpstream(px *engine.Proxy, addr string) {
+	u := &w.http.up
+	idle, _, maxReq := px.Pool()
+	if idle <= 0 || !u.resp.KeepAlive || !u.dec.Done() || (maxReq > 0 && u.conn.requests >= maxReq) || w.s.closing.Load() {
+		w.dropUpstream()
+		return
+	}
+	w.setUpstream(-1, false)
+	u.conn.since = time.Now()
+	w.s.pool.put(addr, u.conn, idle)
+}
+
+// proxyBody sends the client response head and the upstream body:
+// buffered in memory first (up to Options.ProxyBuffer) with
+// proxy_buffering on, so the upstream is released before a slow client
+// is written to; streamed as it arrives otherwise.
+func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead bool) bool {
+	h := &w.http
+	u := &h.up
+	resp := &u.resp
+	resp.InitBody(&u.dec)
+	pending := u.head[u.hs:u.hn]
+
+	u.mem = u.mem[:0]
+	if px.Buffering() {
+		for !u.dec.Done() && len(u.mem) < w.s.opts.ProxyBuffer {
+			if len(pending) == 0 {
+				n, err := u.conn.read(u.rd)
+				if err == errClosed {
+					err = u.dec.EOF()
+					if err == nil {
+						break // close-delimited body complete
+					}
+				}
+				if err != nil {
+					return w.upstreamBroken(p, px, err, false)
+				}
+				pending = u.rd[:n]
+			}
+			data, n, err := u.dec.Decode(pending)
+			if err != nil {
+				return w.upstreamBroken(p, px, errInvalidHead, false)
+			}
+			pending = pending[n:]
+			u.mem = append(u.mem, data...)
+		}
+		if u.dec.Done() {
+			w.releaseUpstream(px, addr)
+			if p.ContentLength < 0 && !p.HeadOnly {
+				p.ContentLength = int64(len(u.mem))
+			}
+			p.Body = u.mem
+			ok := w.respond(p, false)
+			px.Done()
+			return ok && w.afterResponse(p)
+		}
+	}
+
+	// Stream: head, what is buffered, then the rest as it arrives.
+	head := w.appendHead(h.out[:0], p, p.ContentLength)
+	h.out = head[:0]
+	chunkOut := p.ContentLength < 0 && h.req.Minor >= 1 && !p.HeadOnly
+	h.sock.setWriteTimeout(p.SendTimeout)
+	var err error
+	if chunkOut && len(u.mem) > 0 {
+		head = http1.AppendChunk(head, u.mem)
+		err = h.sock.write(head)
+	} else {
+		err = h.sock.writev2(&h.iov, head, u.mem)
+	}
+	h.out = head[:0]
+	if err != nil {
+		return w.clientBroken(px, err)
+	}
+	for !u.dec.Done() {
+		if len(pending) == 0 {
+			n, rerr := u.conn.read(u.rd)
+			if rerr == errClosed {
+				if rerr = u.dec.EOF(); rerr == nil {
+					break
+				}
+			}
+			if rerr != nil {
+				return w.upstreamBroken(p, px, rerr, true)
+			}
+			pending = u.rd[:n]
+		}
+		data, n, derr := u.dec.Decode(pending)
+		if derr != nil {
+			return w.upstreamBroken(p, px, errInvalidHead, true)
+		}
+		pending = pending[n:]
+		if len(data) == 0 || p.HeadOnly {
+			continue
+		}
+		if chunkOut {
+			out := http1.AppendChunk(h.out[:0], data)
+			h.out = out[:0]
+			err = h.sock.write(out)
+		} else {
+			err = h.sock.write(data)
+		}
+		if err != nil {
+			return w.clientBroken(px, err)
+		}
+	}
+	w.releaseUpstream(px, addr)
+	px.Done()
+	if chunkOut {
+		out := http1.AppendLastChunk(h.out[:0])
+		h.out = out[:0]
+		if err := h.sock.write(out); err != nil {
+			w.closeClient(h.c.fd, false)
+			return false
+		}
+	}
+	return w.afterResponse(p)
+}
+
+// upstreamBroken handles an upstream failure while its body is read.
+// Before anything reached the client the plan becomes the error
+// response; after, the client connection is closed (the body is cut).
+func (w *worker) upstreamBroken(p *engine.Plan, px *engine.Proxy, err error, sent bool) bool {
+	px.SetError(upstreamError(err, "while reading upstream"))
+	w.dropUpstream()
+	px.Failed(classify(err), sent)
+	if sent {
+		w.closeClient(w.http.c.fd, false)
+		return false
+	}
+	p.Proxy = nil
+	return w.finish(p)
+}
+
+// clientBroken handles a client write failure mid-response: the upstream
+// was fine, so the attempt counts as a success, but both sides close.
+func (w *worker) clientBroken(px *engine.Proxy, err error) bool {
+	w.logClient("info", err, "while sending to client")
+	w.dropUpstream()
+	px.Done()
+	w.closeClient(w.http.c.fd, false)
+	return false
+}
+
+// reject answers the current request with status and closes.
+func (w *worker) reject(p *engine.Plan, status int) bool {
+	h := &w.http
+	p.Reset()
+	w.s.e.Reject(status, h.conn, p)
+	if w.respond(p, true) {
+		w.closeClient(h.c.fd, true)
+	}
+	return false
+}
+
+// bodyFailed ends a request whose body could not be read: a malformed
+// body is answered (400, 413) before closing, an I/O failure just closes.
+func (w *worker) bodyFailed(p *engine.Plan, err error) bool {
+	w.logClient("info", err, "while reading client request body")
+	if err == errTooLarge {
+		return w.reject(p, 413)
+	}
+	if st := http1.StatusOf(err); st >= 400 && err != errClosed && err != errTimeout {
+		var he *http1.Error
+		if errors.As(err, &he) {
+			return w.reject(p, st)
+		}
+	}
+	w.closeClient(w.http.c.fd, false)
+	return false
+}
+
+// finish sends a local plan whose request body has been dealt with.
+func (w *worker) finish(p *engine.Plan) bool {
+	if !w.respond(p, false) {
+		return false
+	}
+	return w.afterResponse(p)
+}
+
+// afterResponse closes the connection unless the plan keeps it alive.
+func (w *worker) afterResponse(p *engine.Plan) bool {
+	if p.KeepAlive && !w.s.closing.Load() {
+		return true
+	}
+	w.closeClient(w.http.c.fd, p.Status >= 400)
+	return false
+}
+
+// upstreamError is the text the engine logs for a failed attempt, like
+// nginx: "connect() failed (111: Connection refused)". nil leaves the
+// engine's text for the failure kind.
+func upstreamError(err error, stage string) error {
+	var errno unix.Errno
+	switch {
+	case err == errTimeout, err == errClosed, err == errInvalidHead:
+		return nil
+	case stage == stageConnect && errors.As(err, &errno):
+		return fmt.Errorf("connect() failed %s", errnoText(errno))
+	case errors.As(err, &errno):
+		return fmt.Errorf("recv() failed %s", errnoText(errno))
+	}
+	return err
+}

@@ -1,0 +1,369 @@
+package thread
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/http1"
+)
+
+// Server is the thread core. It binds the engine's listeners and serves
+// them with a fixed pool of worker threads, one connection per thread.
+//
+// Accept model (Apache's worker MPM): one listener thread waits until a
+// worker is idle, then blocks in poll(2) on all listening sockets and an
+// eventfd used to wake it for shutdown, accepts one connection and hands
+// it to that idle worker. While every worker is busy nothing is accepted:
+// new connections wait in the kernel's listen backlog, which is the C10k
+// stall this core exists to show. A worker serves its connection through
+// every keep-alive request until it closes or idles out, then reports
+// idle again.
+type Server struct {
+	e    *engine.Engine
+	opts Options
+	log  *errorLog
+	pool upstreamPool
+	date http1.DateCache
+
+	// serve handles one accepted connection on a worker thread; the HTTP
+	// handler by default, a fake in tests.
+	serve func(w *worker, c *accepted)
+
+	mu      sync.Mutex
+	started bool
+	ls      []*listener
+
+	workers []*worker
+	idle    chan *worker
+	connID  atomic.Uint64
+
+	closing atomic.Bool // graceful stop: finish requests, keep-alive off
+	killed  atomic.Bool // forced stop: connections are being shut down
+}
+
+// listener is one bound listening socket.
+type listener struct {
+	fd   int
+	addr netip.AddrPort // bound address
+	conf engine.Listener
+	// route is the Conn.Local the engine sees: the bound address, except
+	// for a configured port 0 (tests), where the engine only knows the
+	// configured address and routes by it.
+	route netip.AddrPort
+}
+
+func newListener(fd int, addr netip.AddrPort, conf engine.Listener) *listener {
+	l := &listener{fd: fd, addr: addr, conf: conf, route: addr}
+	if ap, err := resolve(conf.Addr); err == nil && ap.Port() == 0 {
+		l.route = ap
+	}
+	return l
+}
+
+// accepted is a connection handed from the listener thread to a worker.
+type accepted struct {
+	fd     int
+	id     uint64
+	remote netip.AddrPort
+	l      *listener
+}
+
+// Stats is a snapshot of a Server's counters.
+type Stats struct {
+	Workers   int    // worker threads in the pool
+	Busy      int    // workers holding a connection
+	Idle      int    // workers waiting for a connection
+	KeepAlive int    // busy workers idly waiting for a connection's next request
+	Accepted  uint64 // connections accepted since Serve
+	Requests  uint64 // requests completed since Serve
+}
+
+// New returns a Server for e. It binds nothing yet: see Listen and Serve.
+func New(e *engine.Engine, opts Options) (*Server, error) {
+	if e == nil {
+		return nil, errors.New("thread: nil engine")
+	}
+	s := newServer(opts)
+	s.e = e
+	s.serve = (*worker).serveHTTP
+	return s, nil
+}
+
+func newServer(opts Options) *Server {
+	s := &Server{opts: opts.withDefaults()}
+	s.log = newErrorLog(s.opts.ErrorLog)
+	s.pool.init()
+	return s
+}
+
+// Listen binds every listener of the engine now, so that bind errors
+// surface before serving and Addrs is known. Serve calls it when the
+// caller did not.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ls != nil {
+		return nil
+	}
+	if s.started {
+		return ErrServing
+	}
+	var ls []*listener
+	for _, c := range s.e.Listeners() {
+		backlog := c.Backlog
+		if s.opts.Backlog > 0 || backlog <= 0 {
+			backlog = s.opts.Backlog
+		}
+		if backlog <= 0 {
+			backlog = DefaultBacklog
+		}
+		fd, ap, err := listenFD(c.Addr, backlog, c.ReusePort)
+		if err != nil {
+			closeListeners(ls)
+			return err
+		}
+		ls = append(ls, newListener(fd, ap, c))
+	}
+	if len(ls) == 0 {
+		return ErrNoListeners
+	}
+	s.ls = ls
+	return nil
+}
+
+// Addrs returns the bound addresses, in the order of the engine's
+// listeners; nil before Listen.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addrs := make([]net.Addr, 0, len(s.ls))
+	for _, l := range s.ls {
+		addrs = append(addrs, net.TCPAddrFromAddrPort(l.addr))
+	}
+	return addrs
+}
+
+// Stats returns a snapshot of the pool and its counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Workers: s.opts.Workers}
+	s.mu.Lock()
+	ws := s.workers
+	s.mu.Unlock()
+	if ws == nil {
+		st.Idle = st.Workers
+	}
+	for _, w := range ws {
+		switch w.state.Load() {
+		case stateIdle:
+			st.Idle++
+		case stateWait:
+			st.KeepAlive++
+			st.Busy++
+		default:
+			st.Busy++
+		}
+		st.Accepted += w.accepted.Load()
+		st.Requests += w.requests.Load()
+	}
+	return st
+}
+
+// Serve binds the engine's listeners (unless Listen did) and serves them
+// until ctx is cancelled. Then it stops gracefully: it stops accepting,
+// closes idle keep-alive connections, lets in-flight requests finish for
+// up to Options.ShutdownTimeout, shuts down what is left, and returns nil.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.run(ctx)
+}
+
+// ServeListeners serves sockets the caller already bound and listens on
+// (tests, socket activation) until ctx is cancelled, like Serve. The i-th
+// file is read with the limits of the engine's i-th listener when there is
+// one. The files stay the caller's; the Server uses duplicates.
+func (s *Server) ServeListeners(ctx context.Context, files ...*os.File) error {
+	if len(files) == 0 {
+		return ErrNoListeners
+	}
+	s.mu.Lock()
+	if s.started || s.ls != nil {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	var confs []engine.Listener
+	if s.e != nil {
+		confs = s.e.Listeners()
+	}
+	var ls []*listener
+	for i, f := range files {
+		fd, ap, err := fileFD(f)
+		if err != nil {
+			closeListeners(ls)
+			s.mu.Unlock()
+			return err
+		}
+		conf := engine.Listener{Addr: ap.String()}
+		if i < len(confs) {
+			conf = confs[i]
+		}
+		ls = append(ls, newListener(fd, ap, conf))
+	}
+	s.ls = ls
+	s.mu.Unlock()
+	return s.run(ctx)
+}
+
+func closeListeners(ls []*listener) {
+	for _, l := range ls {
+		unix.Close(l.fd)
+	}
+}
+
+func (s *Server) run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.started = true
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		s.mu.Unlock()
+		closeListeners(s.ls)
+		return fmt.Errorf("thread: eventfd: %w", err)
+	}
+	// Every worker is an OS thread, plus the runtime's own; the Go
+	// default limit of 10000 threads would crash a C10k-sized pool.
+	if need := s.opts.Workers + 1000; need > 10000 {
+		debug.SetMaxThreads(need)
+	}
+	s.idle = make(chan *worker, s.opts.Workers)
+	s.workers = make([]*worker, s.opts.Workers)
+	for i := range s.workers {
+		s.workers[i] = newWorker(s, i)
+	}
+	s.mu.Unlock()
+
+	var workers errgroup.Group
+	for _, w := range s.workers {
+		workers.Go(func() error { w.run(); return nil })
+	}
+	var acceptor errgroup.Group
+	stop := make(chan struct{})
+	acceptor.Go(func() error { s.accept(wake, stop); return nil })
+
+	<-ctx.Done()
+	close(stop)
+
+	// Stop accepting: wake the listener thread and close the sockets;
+	// new connections are now refused by the kernel.
+	s.closing.Store(true)
+	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	unix.Write(wake, one)
+	acceptor.Wait()
+	unix.Close(wake)
+	closeListeners(s.ls)
+
+	// Close connections idling between requests; busy ones close after
+	// their current response (keep-alive is off from now on).
+	for _, w := range s.workers {
+		w.kill(false)
+	}
+	done := make(chan struct{})
+	var waiter errgroup.Group
+	waiter.Go(func() error { workers.Wait(); close(done); return nil })
+	timer := time.NewTimer(s.opts.ShutdownTimeout)
+	select {
+	case <-done:
+		timer.Stop()
+	case <-timer.C:
+		s.killed.Store(true)
+		for _, w := range s.workers {
+			w.kill(true)
+		}
+	}
+	waiter.Wait()
+	s.pool.closeAll()
+	return nil
+}
+
+// accept is the listener thread. It takes an idle worker, then waits for
+// a connection on any listening socket, and hands it over.
+func (s *Server) accept(wake int, stop <-chan struct{}) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer func() {
+		for _, w := range s.workers {
+			close(w.conns)
+		}
+	}()
+	pfds := make([]unix.PollFd, len(s.ls)+1)
+	for i, l := range s.ls {
+		pfds[i] = unix.PollFd{Fd: int32(l.fd), Events: unix.POLLIN}
+	}
+	pfds[len(s.ls)] = unix.PollFd{Fd: int32(wake), Events: unix.POLLIN}
+	next := 0 // round-robin start, so one busy address cannot starve another
+	for {
+		var w *worker
+		select {
+		case w = <-s.idle:
+		case <-stop:
+			return
+		}
+		for w != nil {
+			for i := range pfds {
+				pfds[i].Revents = 0
+			}
+			_, err := unix.Poll(pfds, -1)
+			if err != nil {
+				if err == unix.EINTR {
+					continue
+				}
+				s.log.logf("alert", 0, "poll() on listening sockets failed %s", errnoText(err))
+				return
+			}
+			if pfds[len(s.ls)].Revents != 0 {
+				return
+			}
+			for k := range s.ls {
+				i := (next + k) % len(s.ls)
+				if pfds[i].Revents == 0 {
+					continue
+				}
+				l := s.ls[i]
+				fd, sa, err := unix.Accept4(l.fd, unix.SOCK_CLOEXEC)
+				if err != nil {
+					switch err {
+					case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
+					case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+						// Like nginx: log and back off instead of spinning.
+						s.log.logf("crit", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
+						time.Sleep(100 * time.Millisecond)
+					default:
+						s.log.logf("alert", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
+					}
+					continue
+				}
+				next = i + 1
+				w.conns <- accepted{fd: fd, id: s.connID.Add(1), remote: addrPort(sa), l: l}
+				w = nil
+				break
+			}
+		}
+	}
+}
