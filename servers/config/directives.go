@@ -330,6 +330,7 @@ func keepaliveTimeout(p *parser, lv *level, d *directive) error {
 		}
 	}
 	lv.loc.KeepaliveTimeout, lv.loc.KeepaliveHeader = t, h
+	lv.loc.KeepaliveSet = true
 	return nil
 }
 
@@ -356,7 +357,12 @@ func root(p *parser, lv *level, d *directive) error {
 	if lv.has("alias") {
 		return d.errorf(`"root" directive is duplicate, "alias" directive was specified earlier`)
 	}
+	t, err := p.pathTemplate(d)
+	if err != nil {
+		return err
+	}
 	lv.loc.Root, lv.loc.Alias = p.path(d.args[0]), ""
+	lv.loc.RootTemplate, lv.loc.AliasTemplate = t, Template{}
 	return nil
 }
 
@@ -367,8 +373,30 @@ func alias(p *parser, lv *level, d *directive) error {
 	if lv.loc.Match == MatchNamed {
 		return d.errorf(`"alias" directive cannot be used inside the named location`)
 	}
-	lv.loc.Alias = p.path(d.args[0])
+	t, err := p.pathTemplate(d)
+	if err != nil {
+		return err
+	}
+	lv.loc.Alias, lv.loc.AliasTemplate = p.path(d.args[0]), t
 	return nil
+}
+
+// pathTemplate parses the root or alias path of d, resolved against the
+// prefix, when it holds variables; otherwise it returns an empty
+// Template.
+func (p *parser) pathTemplate(d *directive) (Template, error) {
+	if !strings.Contains(d.args[0], "$") {
+		return Template{}, nil
+	}
+	if _, err := p.template(d, d.args[0]); err != nil {
+		return Template{}, err
+	}
+	t, err := splitTemplate(p.path(d.args[0]))
+	if err != nil { // the prefix itself holds a "$"
+		return Template{}, &Error{Pos: d.pos, Directive: d.name, Err: err,
+			Msg: fmt.Sprintf("%v in the prefix of %q directive", err, d.name)}
+	}
+	return t, nil
 }
 
 func index(p *parser, lv *level, d *directive) error {
@@ -554,8 +582,21 @@ func proxyPass(p *parser, lv *level, d *directive) error {
 		}
 	}
 	lv.loc.ProxyPass = pp
+	lv.loc.AutoRedirect = autoRedirect(lv.loc)
 	p.proxies = append(p.proxies, proxyUse{d, pp})
 	return nil
+}
+
+// autoRedirect reports whether a location that passes requests on gets
+// nginx's auto_redirect: its path ends with "/" and it takes part in
+// prefix matching (prefix, ^~ or exact; ngx_http_proxy_pass sets the
+// flag on any name ending in "/", but only those are looked up by path).
+func autoRedirect(l *Location) bool {
+	switch l.Match {
+	case MatchPrefix, MatchPrefixFinal, MatchExact:
+		return strings.HasSuffix(l.Path, "/")
+	}
+	return false
 }
 
 // splitHostPort splits "host", "host:port", "[v6]" or "[v6]:port" and

@@ -6,6 +6,10 @@ import "errors"
 // nginx knows but c10k does not implement yet.
 var ErrNotSupported = errors.New("not supported yet")
 
+// ErrUnknownVariable is wrapped by ParseTemplate errors for a variable
+// name c10k does not provide.
+var ErrUnknownVariable = errors.New("unknown variable")
+
 // Error is a configuration error at a place in a file.
 type Error struct {
 	Pos       Pos

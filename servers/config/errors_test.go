@@ -42,6 +42,8 @@ func TestErrors(t *testing.T) {
 		{"not yet ssl_certificate_key", srv("ssl_certificate_key k.pem;"), nil, `site.conf:3: directive "ssl_certificate_key" is not supported yet`},
 		{"not yet log_format", "http {\nlog_format main x;\n}", nil, `site.conf:2: directive "log_format" is not supported yet`},
 		{"not yet cgi_pass", srv("location / {", "cgi_pass /bin/x;", "}"), nil, `site.conf:4: directive "cgi_pass" is not supported yet`},
+		{"unknown variable in root", srv("location / {", "root /x/$nosuch;", "}"), nil, `site.conf:4: unknown "nosuch" variable in "root" directive`},
+		{"unknown variable in alias", srv("location ~ ^/(?P<name>.*)$ {", "alias /x/$name$other;", "}"), nil, `site.conf:4: unknown "other" variable in "alias" directive`},
 		{"root in main", "root /x;\n", nil, `site.conf:1: "root" directive is not allowed here`},
 		{"listen in http", "http {\n listen 80;\n}", nil, `site.conf:2: "listen" directive is not allowed here`},
 		{"proxy_pass in server", srv("proxy_pass http://127.0.0.1;"), nil, `site.conf:3: "proxy_pass" directive is not allowed here`},

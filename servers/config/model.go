@@ -141,8 +141,18 @@ const (
 type Location struct {
 	Pos   Pos
 	Match MatchKind
-	Path  string         // the prefix, exact path, regex source, or @name
-	Regex *regexp.Regexp // for MatchRegex / MatchRegexFold (Go syntax; "(?i)" added for ~*)
+	Path  string // the prefix, exact path, regex source, or @name
+	// Regex is the compiled expression of a ~ or ~* location: Load and
+	// Parse always set it for MatchRegex and MatchRegexFold (Go syntax,
+	// with "(?i)" prepended for ~*), and leave it nil for every other
+	// kind. The router relies on it.
+	Regex *regexp.Regexp
+	// AutoRedirect is nginx's auto_redirect flag: set on a prefix, ^~ or
+	// exact location whose path ends with "/" and that has proxy_pass.
+	// A request for the path without the trailing slash, when no
+	// location matches it exactly, is then redirected (301) to the path.
+	// Not inherited.
+	AutoRedirect bool
 
 	Locations []*Location // nested locations, in file order
 
@@ -150,10 +160,15 @@ type Location struct {
 	// Config.Prefix (nginx uses its own prefix; the config's directory
 	// keeps a site directory self-contained). Paths holding variables
 	// ("$document_root/x") are kept as written.
-	Root     string   // default "html" (resolved against the prefix)
-	Alias    string   // "" when unset; set only in a location, inherited by nested ones; when set it takes precedence over Root
-	Index    []string // default ["index.html"]
-	TryFiles []string // last element is the fallback (uri, =code or @name); nil when unset
+	Root  string // default "html" (resolved against the prefix)
+	Alias string // "" when unset; set only in a location, inherited by nested ones; when set it takes precedence over Root
+	// RootTemplate and AliasTemplate are Root and Alias parsed, when
+	// they hold variables (regex captures such as "/data/$1" among them);
+	// a path without variables leaves them empty.
+	RootTemplate  Template
+	AliasTemplate Template
+	Index         []string // default ["index.html"]
+	TryFiles      []string // last element is the fallback (uri, =code or @name); nil when unset
 	// TryFilesTemplates holds TryFiles parsed, element by element.
 	TryFilesTemplates []Template
 	Sendfile          bool // default off (nginx default)
@@ -169,7 +184,11 @@ type Location struct {
 	Return     *Return            // nil when unset
 	ErrorPages map[int]*ErrorPage // status → page; nil when unset; the first of a level wins for a status
 
-	KeepaliveTimeout  time.Duration // default 75s; 0 disables keep-alive
+	KeepaliveTimeout time.Duration // default 75s; 0 disables keep-alive
+	// KeepaliveSet is true when keepalive_timeout was written at this
+	// level or at an enclosing one KeepaliveTimeout is inherited from;
+	// false when KeepaliveTimeout is nginx's default.
+	KeepaliveSet      bool
 	KeepaliveHeader   time.Duration // keepalive_timeout's second argument, for "Keep-Alive: timeout=N"; 0 when absent
 	KeepaliveRequests int           // default 1000 (nginx 1.22)
 	ClientMaxBodySize int64         // default 1m; 0 means unlimited
@@ -180,10 +199,13 @@ type Location struct {
 
 	// Reverse proxy.
 	ProxyPass *ProxyPass // nil when unset (not inherited)
-	// ProxySetHeaders is the effective list: the proxy_set_header lines of
-	// the nearest level that has any (a level's lines replace the inherited
-	// ones), then nginx's implicit Host $proxy_host and Connection close
-	// unless a line names them (case-insensitively).
+	// ProxySetHeaders is the effective list, complete: the
+	// proxy_set_header lines of the nearest level that has any (a level's
+	// lines replace the inherited ones), then nginx's implicit
+	// "Host $proxy_host" and "Connection close" unless a line names them
+	// (case-insensitively). The implicit defaults are added here and only
+	// here: consumers send the list as it is (an empty value drops the
+	// field). EffectiveProxyHeaders builds it for a hand-made Location.
 	ProxySetHeaders          []HeaderSet
 	ProxyHTTPVersion         string        // "1.0" (default) or "1.1"
 	ProxyConnectTimeout      time.Duration // default 60s

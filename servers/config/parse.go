@@ -201,7 +201,7 @@ func (p *parser) path(s string) string {
 // template parses a directive argument as a Template; its variables are
 // checked when the whole config is read (named captures may come later).
 func (p *parser) template(d *directive, s string) (Template, error) {
-	t, err := parseTemplate(s)
+	t, err := splitTemplate(s)
 	if err != nil {
 		return t, &Error{Pos: d.pos, Directive: d.name, Err: err,
 			Msg: fmt.Sprintf("%v in %q directive", err, d.name)}
@@ -246,7 +246,7 @@ func (p *parser) finish() error {
 	for _, u := range p.templates {
 		for _, part := range u.t.Parts {
 			v := part.Var
-			if v == "" || KnownVariable(v) || p.captures[v] || len(v) == 1 && v[0] >= '0' && v[0] <= '9' {
+			if v == "" || KnownVariable(v) || p.captures[v] || isCapture(v) {
 				continue
 			}
 			return u.d.errorf("unknown %q variable in %q directive", v, u.d.name)
@@ -340,7 +340,12 @@ var implicitHeaders = []HeaderSet{
 	{Name: "Connection", Value: Template{Raw: "close", Parts: []TemplatePart{{Lit: "close"}}}},
 }
 
-func effectiveHeaders(explicit []HeaderSet) []HeaderSet {
+// EffectiveProxyHeaders returns explicit, the proxy_set_header lines of
+// a level, followed by nginx's implicit "Host $proxy_host" and
+// "Connection close" unless a line names them (case-insensitively): the
+// value Location.ProxySetHeaders holds. Code that builds a Location by
+// hand uses it to get the same list.
+func EffectiveProxyHeaders(explicit []HeaderSet) []HeaderSet {
 	hs := make([]HeaderSet, 0, len(explicit)+len(implicitHeaders))
 	hs = append(hs, explicit...)
 next:
@@ -408,8 +413,9 @@ func inheritLoc(c, parent *level) {
 	switch {
 	case !c.has("root") && !c.has("alias"):
 		l.Root, l.Alias = p.Root, p.Alias
+		l.RootTemplate, l.AliasTemplate = p.RootTemplate, p.AliasTemplate
 	case c.has("alias"):
-		l.Root = p.Root
+		l.Root, l.RootTemplate = p.Root, p.RootTemplate
 	}
 	if !c.has("index") {
 		l.Index = p.Index
@@ -431,6 +437,7 @@ func inheritLoc(c, parent *level) {
 	}
 	if !c.has("keepalive_timeout") {
 		l.KeepaliveTimeout, l.KeepaliveHeader = p.KeepaliveTimeout, p.KeepaliveHeader
+		l.KeepaliveSet = p.KeepaliveSet
 	}
 	if !c.has("keepalive_requests") {
 		l.KeepaliveRequests = p.KeepaliveRequests
@@ -450,7 +457,7 @@ func inheritLoc(c, parent *level) {
 	if !c.has("proxy_set_header") {
 		c.headers = parent.headers
 	}
-	l.ProxySetHeaders = effectiveHeaders(c.headers)
+	l.ProxySetHeaders = EffectiveProxyHeaders(c.headers)
 	if !c.has("proxy_http_version") {
 		l.ProxyHTTPVersion = p.ProxyHTTPVersion
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -149,9 +150,32 @@ type errTemplate string
 
 func (e errTemplate) Error() string { return string(e) }
 
-// parseTemplate splits s at its variables: "$name" (letters, digits,
-// underscore), "${name}", and "$1".."$9" for regex captures.
-func parseTemplate(s string) (Template, error) {
+// ParseTemplate splits s at its variables ("$name" with letters, digits
+// and underscores, "${name}", and "$0".."$9" for regex captures) and
+// checks that each is a variable c10k provides (see KnownVariable) or a
+// numbered capture. Named regex captures are known only within a config,
+// so ParseTemplate rejects them; Load and Parse accept them when a regex
+// of the config defines the name.
+func ParseTemplate(s string) (Template, error) {
+	t, err := splitTemplate(s)
+	if err != nil {
+		return Template{}, err
+	}
+	for _, part := range t.Parts {
+		if v := part.Var; v != "" && !KnownVariable(v) && !isCapture(v) {
+			return Template{}, fmt.Errorf("%w %q", ErrUnknownVariable, v)
+		}
+	}
+	return t, nil
+}
+
+// isCapture reports whether name is a numbered regex capture, "0".."9".
+func isCapture(name string) bool {
+	return len(name) == 1 && name[0] >= '0' && name[0] <= '9'
+}
+
+// splitTemplate splits s at its variables without checking their names.
+func splitTemplate(s string) (Template, error) {
 	t := Template{Raw: s}
 	lit := 0
 	for i := 0; i < len(s); {
@@ -214,6 +238,7 @@ var knownVariables = map[string]bool{
 	"status": true, "body_bytes_sent": true, "request_time": true,
 	"upstream_addr": true, "upstream_status": true,
 	"upstream_response_time": true,
+	"https":                  true, "document_root": true, "realpath_root": true,
 }
 
 var variablePrefixes = []string{"http_", "arg_", "cookie_", "sent_http_", "upstream_http_"}

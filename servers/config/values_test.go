@@ -72,7 +72,7 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
-func TestParseTemplate(t *testing.T) {
+func TestSplitTemplate(t *testing.T) {
 	tests := []struct {
 		in   string
 		want []TemplatePart
@@ -91,33 +91,34 @@ func TestParseTemplate(t *testing.T) {
 		{"${x", nil, `the closing bracket in "x" variable is missing`},
 	}
 	for _, tt := range tests {
-		got, err := parseTemplate(tt.in)
+		got, err := splitTemplate(tt.in)
 		if tt.err != "" {
 			if err == nil || err.Error() != tt.err {
-				t.Errorf("parseTemplate(%q) error = %v, want %s", tt.in, err, tt.err)
+				t.Errorf("splitTemplate(%q) error = %v, want %s", tt.in, err, tt.err)
 			}
 			continue
 		}
 		if err != nil || got.Raw != tt.in || !reflect.DeepEqual(got.Parts, tt.want) {
-			t.Errorf("parseTemplate(%q) = %+v, %v; want parts %+v", tt.in, got, err, tt.want)
+			t.Errorf("splitTemplate(%q) = %+v, %v; want parts %+v", tt.in, got, err, tt.want)
 		}
 	}
-	if s, _ := parseTemplate("a$b"); s.IsStatic() {
+	if s, _ := splitTemplate("a$b"); s.IsStatic() {
 		t.Error(`"a$b" is static`)
 	}
-	if s, _ := parseTemplate("ab"); !s.IsStatic() {
+	if s, _ := splitTemplate("ab"); !s.IsStatic() {
 		t.Error(`"ab" is not static`)
 	}
 }
 
 func TestKnownVariable(t *testing.T) {
 	for _, v := range []string{"host", "request_uri", "proxy_add_x_forwarded_for", "http_x_forwarded_proto",
-		"arg_id", "cookie_session", "sent_http_content_type", "upstream_http_server", "upstream_response_time"} {
+		"arg_id", "cookie_session", "sent_http_content_type", "upstream_http_server", "upstream_response_time",
+		"https", "document_root", "realpath_root"} {
 		if !KnownVariable(v) {
 			t.Errorf("KnownVariable(%q) = false", v)
 		}
 	}
-	for _, v := range []string{"", "foo", "http_", "arg_", "Host", "1", "document_root"} {
+	for _, v := range []string{"", "foo", "http_", "arg_", "Host", "1", "root"} {
 		if KnownVariable(v) {
 			t.Errorf("KnownVariable(%q) = true", v)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/c10k/c10k/servers/http1"
 	"github.com/c10k/c10k/servers/router"
 	"github.com/c10k/c10k/servers/upstream"
+	"golang.org/x/sys/unix"
 )
 
 // Options are the knobs of an Engine that are not in the config.
@@ -26,10 +27,10 @@ type Options struct {
 	// timestamp); nil discards them.
 	ErrorLog func(level, msg string)
 	// KeepaliveTimeout, when non-zero, overrides keepalive_timeout for
-	// locations where the config does not set it explicitly (the thread
-	// core uses this for Apache's 5 s default). The config model does not
-	// record whether keepalive_timeout was written, so a value equal to
-	// nginx's default (75s) counts as not set.
+	// locations where the config does not set it, at their level or an
+	// enclosing one (config.Location.KeepaliveSet); the thread core uses
+	// it for Apache's 5 s default. An explicit "keepalive_timeout 75s"
+	// is kept.
 	KeepaliveTimeout time.Duration
 }
 
@@ -153,6 +154,9 @@ type Plan struct {
 	arena []byte // header values, URIs, evaluated templates
 	px    Proxy  // the exchange Proxy points to
 	st    state
+
+	stat     unix.Stat_t // fstat of the file being served
+	fileName string      // name of the last File, reused when the next has the same path
 }
 
 // Reset clears p for the next request, keeping allocated capacity. It
@@ -160,8 +164,9 @@ type Plan struct {
 func (p *Plan) Reset() {
 	px := p.px
 	*p = Plan{
-		Header: p.Header[:0],
-		arena:  p.arena[:0],
+		Header:   p.Header[:0],
+		arena:    p.arena[:0],
+		fileName: p.fileName,
 	}
 	px.reset()
 	p.px = px
@@ -199,7 +204,7 @@ func (e *Engine) Serve(req *http1.Request, c Conn, p *Plan) {
 	}
 	st.uri, p.arena = uri[n:], uri
 	st.args = req.Query
-	e.route(p, router.Match(st.srv, st.uri))
+	e.route(p, e.match(p, st.uri))
 }
 
 // Reject fills p with the error response for a request head the parser

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,33 @@ type state struct {
 
 	hasID bool
 	id    [32]byte
+
+	info         *locInfo // of loc
+	autoRedirect bool     // loc was found by nginx's auto_redirect rule
+
+	// The regex location match whose captures ($1, named) templates
+	// see: the last one of the request, as in nginx. caps holds the
+	// capture indexes into reURI, computed on first use.
+	re       *regexp.Regexp
+	reURI    []byte
+	capsDone bool
+	caps     [2 * maxCaptures]int
+}
+
+// maxCaptures is the number of regex groups (the whole match included)
+// whose captures templates can use; later groups evaluate to "".
+const maxCaptures = 32
+
+// match finds the location for uri (router.Find), remembering a regex
+// match for its captures and an auto-redirect for run.
+func (e *Engine) match(p *Plan, uri []byte) *config.Location {
+	st := &p.st
+	r := router.Find(st.srv, uri)
+	if r.Regex != nil {
+		st.re, st.reURI, st.capsDone = r.Regex.Regex, uri, false
+	}
+	st.autoRedirect = r.Redirect
+	return r.Loc
 }
 
 func (st *state) hostName() []byte {
@@ -78,8 +106,13 @@ func (st *state) scheme() string {
 // locInfo is what New precomputes per location.
 type locInfo struct {
 	tryFiles []config.Template
+	root     config.Template // root with variables; no Parts when static
+	alias    config.Template // alias with variables; no Parts when static
 	ug       *upGroup
 }
+
+// noInfo stands for the precomputed parts of a location New did not see.
+var noInfo locInfo
 
 // upGroup is one balancer: an upstream block or the implicit group of a
 // proxy_pass address.
@@ -98,9 +131,23 @@ func (e *Engine) prepare(h *config.HTTP) error {
 		if l == nil {
 			return nil
 		}
-		info := &locInfo{}
-		for _, s := range l.TryFiles {
-			info.tryFiles = append(info.tryFiles, parseTemplate(s))
+		info := &locInfo{tryFiles: l.TryFilesTemplates}
+		if len(info.tryFiles) != len(l.TryFiles) { // a Location not made by config
+			info.tryFiles = make([]config.Template, len(l.TryFiles))
+			for i, s := range l.TryFiles {
+				t, err := config.ParseTemplate(s)
+				if err != nil {
+					return fmt.Errorf("engine: try_files at %s: %w", l.Pos, err)
+				}
+				info.tryFiles[i] = t
+			}
+		}
+		var err error
+		if info.root, err = pathTemplate(l.Root, l.RootTemplate); err != nil {
+			return fmt.Errorf("engine: root at %s: %w", l.Pos, err)
+		}
+		if info.alias, err = pathTemplate(l.Alias, l.AliasTemplate); err != nil {
+			return fmt.Errorf("engine: alias at %s: %w", l.Pos, err)
 		}
 		if pp := l.ProxyPass; pp != nil {
 			ug, err := e.group(h, groups, pp)
@@ -128,6 +175,16 @@ func (e *Engine) prepare(h *config.HTTP) error {
 		}
 	}
 	return nil
+}
+
+// pathTemplate returns the template of a root or alias path s that holds
+// variables: t as config parsed it, or s parsed for a Location not made
+// by config. A static path gives a Template without Parts.
+func pathTemplate(s string, t config.Template) (config.Template, error) {
+	if strings.IndexByte(s, '$') < 0 || t.Raw == s {
+		return t, nil
+	}
+	return config.ParseTemplate(s)
 }
 
 func (e *Engine) group(h *config.HTTP, groups map[string]*upGroup, pp *config.ProxyPass) (*upGroup, error) {
@@ -270,21 +327,36 @@ func (e *Engine) route(p *Plan, loc *config.Location) {
 func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 	st := &p.st
 	st.loc = loc
+	info := e.locs[loc]
+	if info == nil { // a location New did not see: serve it without precomputed parts
+		info = &noInfo
+	}
+	st.info = info
+	autoRedirect := st.autoRedirect
+	st.autoRedirect = false
 	req := st.req
 	if req != nil && req.ContentLength > 0 && loc.ClientMaxBodySize > 0 && req.ContentLength > loc.ClientMaxBodySize {
 		e.logf("error", "client intended to send too large body: %d bytes", p, req.ContentLength)
 		return e.error(p, 413)
 	}
+	if autoRedirect {
+		// ngx_http_core_find_config_phase: 301 to the location's own
+		// name, with the arguments.
+		n := len(p.arena)
+		p.arena = append(p.arena, loc.Path...)
+		p.arena = appendArgs(p.arena, st.args)
+		e.redirect(p, 301, p.arena[n:])
+		return nil
+	}
 	if loc.Return != nil {
 		return e.doReturn(p, loc.Return)
 	}
-	info := e.locs[loc]
-	if info != nil && len(info.tryFiles) > 0 {
+	if len(info.tryFiles) > 0 {
 		if next, done := e.tryFiles(p, info.tryFiles); done {
 			return next
 		}
 	}
-	if loc.ProxyPass != nil && info != nil && info.ug != nil {
+	if loc.ProxyPass != nil && info.ug != nil {
 		e.startProxy(p, info.ug)
 		return nil
 	}
@@ -313,7 +385,7 @@ func (e *Engine) finish(p *Plan) {
 		return
 	}
 	kt := loc.KeepaliveTimeout
-	if e.keepalive != 0 && kt == 75*time.Second {
+	if e.keepalive != 0 && !loc.KeepaliveSet {
 		kt = e.keepalive
 	}
 	p.KeepaliveTimeout = kt
@@ -375,15 +447,10 @@ func (e *Engine) error(p *Plan, status int) *config.Location {
 	}
 	switch target[0] {
 	case '@':
-		if l := router.Named(st.srv, target); l != nil {
-			return l
-		}
-		e.logf("error", "could not find named location %q", p, target)
-		e.page(p, 500)
-		return nil
+		return e.named(p, target)
 	case '/':
 		e.setURI(p, target)
-		return router.Match(st.srv, st.uri)
+		return e.match(p, st.uri)
 	}
 	code := 302
 	switch ep.Response {
@@ -396,6 +463,16 @@ func (e *Engine) error(p *Plan, status int) *config.Location {
 }
 
 var methodGET = []byte("GET")
+
+// named returns the named location "@name" for an internal redirect; a
+// missing one is a 500.
+func (e *Engine) named(p *Plan, name []byte) *config.Location {
+	if l := router.Named(p.st.srv, name); l != nil {
+		return l
+	}
+	e.logf("error", "could not find named location %q", p, name)
+	return e.error(p, 500)
+}
 
 // setURI makes u (maybe with "?args") the request's URI for an internal
 // redirect; u is a URI as written in the config, used undecoded as nginx
@@ -420,6 +497,9 @@ func (e *Engine) page(p *Plan, status int) {
 		p.File = nil
 	}
 	p.Status = status
+	if _, ok := badRequestPages[status]; ok {
+		p.Status = 400 // nginx sends its internal 494-497 as 400
+	}
 	p.Header = p.Header[:0]
 	p.Proxy = nil
 	p.Offset = 0

@@ -26,6 +26,7 @@ func defLoc(match config.MatchKind, path string) *config.Location {
 		ProxyHTTPVersion: "1.0", ProxyConnectTimeout: 60 * time.Second, ProxyReadTimeout: 60 * time.Second,
 		ProxySendTimeout: 60 * time.Second, ProxyBuffering: true,
 		ProxyNextUpstream: config.NextError | config.NextTimeout,
+		ProxySetHeaders:   config.EffectiveProxyHeaders(nil),
 	}
 	switch match {
 	case config.MatchRegex:
@@ -61,7 +62,14 @@ func defServer(root string, names ...string) *config.Server {
 	return s
 }
 
-func tpl(s string) config.Template { return parseTemplate(s) }
+// tpl parses a template the config would accept; it panics otherwise.
+func tpl(s string) config.Template {
+	t, err := config.ParseTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
 
 func newEngine(t testing.TB, h *config.HTTP, opts Options) *Engine {
 	t.Helper()

@@ -21,11 +21,6 @@ var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Enc
 // the serializer sets as nginx does.
 var dropResponse = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection", "Upgrade", "TE", "Trailer", "Server", "Date", "Content-Length"}
 
-var defaultSets = []config.HeaderSet{
-	{Name: "Host", Value: config.Template{Raw: "$proxy_host", Parts: []config.TemplatePart{{Var: "proxy_host"}}}},
-	{Name: "Connection", Value: config.Template{Raw: "close", Parts: []config.TemplatePart{{Lit: "close"}}}},
-}
-
 func (x *Proxy) reset() {
 	*x = Proxy{
 		head:    x.head[:0],
@@ -115,24 +110,11 @@ func (x *Proxy) buildHead() {
 	}
 	x.connClose = loc.ProxyHTTPVersion != "1.1"
 
+	// ProxySetHeaders already holds nginx's implicit Host and
+	// Connection lines (config.EffectiveProxyHeaders).
 	sets := loc.ProxySetHeaders
-	hasHost, hasConn := false, false
-	for i := range sets {
-		switch {
-		case equalFold([]byte(sets[i].Name), "Host"):
-			hasHost = true
-		case equalFold([]byte(sets[i].Name), "Connection"):
-			hasConn = true
-		}
-	}
 	for i := range sets {
 		h = x.setHeader(h, &sets[i])
-	}
-	if !hasHost {
-		h = x.setHeader(h, &defaultSets[0])
-	}
-	if !hasConn {
-		h = x.setHeader(h, &defaultSets[1])
 	}
 next:
 	for _, f := range st.req.Header {

@@ -28,14 +28,14 @@ func proxyEngine(t testing.TB, logs *[]string, now *time.Time) *Engine {
 		with(b, config.MatchRegex, `^/re/`, pass("127.0.0.1:8080", "/x/", true, nil)),
 		with(b, config.MatchPrefix, "/set/", pass("app", "", false, func(l *config.Location) {
 			l.ProxyHTTPVersion = "1.1"
-			l.ProxySetHeaders = []config.HeaderSet{
+			l.ProxySetHeaders = config.EffectiveProxyHeaders([]config.HeaderSet{
 				{Name: "Host", Value: tpl("$host")},
 				{Name: "X-Real-IP", Value: tpl("$remote_addr")},
 				{Name: "X-Forwarded-For", Value: tpl("$proxy_add_x_forwarded_for")},
 				{Name: "Connection", Value: tpl("")},
 				{Name: "X-Uri", Value: tpl("$uri")},
 				{Name: "User-Agent", Value: tpl("")},
-			}
+			})
 		})),
 		with(b, config.MatchPrefix, "/app/", pass("app", "", false, func(l *config.Location) {
 			l.ProxyNextUpstream |= config.NextHTTP502

@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/c10k/c10k/servers/config"
-	"github.com/c10k/c10k/servers/router"
+	"golang.org/x/sys/unix"
 )
 
 const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
@@ -38,19 +40,17 @@ func (e *Engine) static(p *Plan) *config.Location {
 	if !ok {
 		return e.error(p, 404)
 	}
-	// O_NONBLOCK: opening a FIFO must not block; regular files ignore it.
-	f, err := os.OpenFile(string(path), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	fd, err := p.open(path)
 	if err != nil {
 		return e.error(p, e.fileError(p, path, err, "open()"))
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
+	if err := fstat(fd, &p.stat); err != nil {
+		unix.Close(fd)
 		return e.error(p, e.fileError(p, path, err, "fstat()"))
 	}
-	switch {
-	case fi.IsDir():
-		f.Close()
+	switch p.stat.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		unix.Close(fd)
 		n := len(p.arena)
 		p.arena = escapeURI(p.arena, st.uri)
 		p.arena = append(p.arena, '/')
@@ -60,15 +60,63 @@ func (e *Engine) static(p *Plan) *config.Location {
 		}
 		e.redirect(p, 301, p.arena[n:])
 		return nil
-	case !fi.Mode().IsRegular():
-		f.Close()
+	case unix.S_IFREG:
+	default:
+		unix.Close(fd)
 		e.logf("error", "%q is not a regular file", p, path)
 		return e.error(p, 404)
-	case post:
-		f.Close()
+	}
+	if post {
+		unix.Close(fd)
 		return e.error(p, 405)
 	}
-	return e.serveFile(p, f, fi)
+	sec, nsec := p.stat.Mtim.Unix()
+	f := os.NewFile(uintptr(fd), p.name(path))
+	return e.serveFile(p, f, p.stat.Size, time.Unix(sec, nsec))
+}
+
+// open opens path read-only as os.OpenFile would, without allocating:
+// the NUL-terminated name is built in the arena. O_NONBLOCK keeps
+// opening a FIFO from blocking (regular files ignore it); O_CLOEXEC
+// keeps the descriptor from CGI children.
+func (p *Plan) open(path []byte) (int, error) {
+	if bytes.IndexByte(path, 0) >= 0 {
+		return -1, syscall.EINVAL // as os.Open for a name with a NUL
+	}
+	p.arena = append(p.arena, path...)
+	p.arena = append(p.arena, 0)
+	name := p.arena[len(p.arena)-len(path)-1:]
+	cwd := unix.AT_FDCWD
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&name[0])),
+			uintptr(unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC), 0, 0, 0)
+		switch errno {
+		case 0:
+			return int(fd), nil
+		case unix.EINTR:
+			continue
+		}
+		return -1, errno
+	}
+}
+
+func fstat(fd int, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstat(fd, st)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// name returns path as a string for os.NewFile, reusing the previous
+// one of this Plan when it is the same file (a keep-alive client asking
+// for it again).
+func (p *Plan) name(path []byte) string {
+	if string(path) != p.fileName {
+		p.fileName = string(path)
+	}
+	return p.fileName
 }
 
 // fileError maps an open/stat error to nginx's status and logs it.
@@ -94,13 +142,20 @@ func unwrap(err error) error {
 }
 
 // mapPath appends the file system path of uri to the arena: root + uri,
-// or alias + the part of uri after the location prefix. ok is false when
-// an alias join would create a "." or ".." segment (location /i with
-// alias /data/i/ and a request for /i../x).
+// or alias + the part of uri after the location prefix. A root or alias
+// with variables is evaluated first (regex captures included). ok is
+// false when an alias join would create a "." or ".." segment (location
+// /i with alias /data/i/ and a request for /i../x), or when a variable
+// put one anywhere in the path.
 func (e *Engine) mapPath(p *Plan, uri []byte) (path []byte, ok bool) {
-	loc := p.st.loc
+	loc, info := p.st.loc, p.st.info
 	n := len(p.arena)
 	if loc.Alias == "" {
+		if len(info.root.Parts) > 0 {
+			p.arena = p.eval(p.arena, info.root)
+			p.arena = append(p.arena, uri...)
+			return p.arena[n:], !dotSegment(p.arena[n:])
+		}
 		root := loc.Root
 		if root == "" {
 			root = "html"
@@ -118,14 +173,24 @@ func (e *Engine) mapPath(p *Plan, uri []byte) (path []byte, ok bool) {
 	default:
 		rest = nil // a regex alias names the whole path
 	}
+	if len(info.alias.Parts) > 0 {
+		p.arena = p.eval(p.arena, info.alias)
+		p.arena = append(p.arena, rest...)
+		return p.arena[n:], !dotSegment(p.arena[n:])
+	}
 	p.arena = append(p.arena, loc.Alias...)
 	p.arena = append(p.arena, rest...)
 	path = p.arena[n:]
-	start := bytes.LastIndexByte([]byte(loc.Alias), '/')
+	start := strings.LastIndexByte(loc.Alias, '/')
 	if start < 0 {
 		start = 0
 	}
-	for s := path[start:]; len(s) > 0; {
+	return path, !dotSegment(path[start:])
+}
+
+// dotSegment reports whether path has a "." or ".." segment.
+func dotSegment(path []byte) bool {
+	for s := path; len(s) > 0; {
 		if s[0] == '/' {
 			s = s[1:]
 		}
@@ -134,11 +199,11 @@ func (e *Engine) mapPath(p *Plan, uri []byte) (path []byte, ok bool) {
 			i = len(s)
 		}
 		if seg := s[:i]; string(seg) == "." || string(seg) == ".." {
-			return path, false
+			return true
 		}
 		s = s[i:]
 	}
-	return path, true
+	return false
 }
 
 // index serves a URI ending in "/": the first existing index file is an
@@ -159,7 +224,7 @@ func (e *Engine) index(p *Plan) *config.Location {
 		}
 		if name[0] == '/' {
 			e.setURI(p, []byte(name))
-			return router.Match(st.srv, st.uri)
+			return e.match(p, st.uri)
 		}
 		n := len(p.arena)
 		p.arena = append(p.arena, dir...)
@@ -171,7 +236,7 @@ func (e *Engine) index(p *Plan) *config.Location {
 			p.arena = append(p.arena, name...)
 			st.uri = p.arena[m:]
 			st.redirected = true
-			return router.Match(st.srv, st.uri)
+			return e.match(p, st.uri)
 		}
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return e.error(p, e.fileError(p, p.arena[n:], err, "open()"))
@@ -226,22 +291,17 @@ func (e *Engine) tryFiles(p *Plan, args []config.Template) (next *config.Locatio
 		}
 		return e.error(p, code), true
 	case len(v) > 0 && v[0] == '@':
-		if l := router.Named(st.srv, v); l != nil {
-			return l, true
-		}
-		e.logf("error", "could not find named location %q", p, v)
-		return e.error(p, 500), true
+		return e.named(p, v), true
 	}
 	e.setURI(p, v)
-	return router.Match(st.srv, st.uri), true
+	return e.match(p, st.uri), true
 }
 
 // serveFile answers with an open regular file: conditional requests
 // (304/412), a single byte range (206/416), or the whole file. Multiple
 // ranges get the whole file (200): nginx would send multipart/byteranges.
-func (e *Engine) serveFile(p *Plan, f *os.File, fi os.FileInfo) *config.Location {
+func (e *Engine) serveFile(p *Plan, f *os.File, size int64, mtime time.Time) *config.Location {
 	st := &p.st
-	size, mtime := fi.Size(), fi.ModTime()
 	n := len(p.arena)
 	p.arena = mtime.UTC().AppendFormat(p.arena, httpDate)
 	lm := p.arena[n:]

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/http1"
 )
 
 func staticEngine(t *testing.T) (*Engine, string) {
@@ -137,8 +138,8 @@ func TestStatic(t *testing.T) {
 				t.Errorf("body %q, want %q", got, tt.body)
 			}
 			if tt.body == "" && tt.status >= 400 && tt.method != "HEAD" {
-				want := "<html>\r\n<head><title>" + strconv.Itoa(tt.status) + " " + statusText[tt.status] + "</title></head>\r\n<body>\r\n<center><h1>" +
-					strconv.Itoa(tt.status) + " " + statusText[tt.status] + "</h1></center>\r\n<hr><center>c10k</center>\r\n</body>\r\n</html>\r\n"
+				want := "<html>\r\n<head><title>" + strconv.Itoa(tt.status) + " " + http1.StatusText(tt.status) + "</title></head>\r\n<body>\r\n<center><h1>" +
+					strconv.Itoa(tt.status) + " " + http1.StatusText(tt.status) + "</h1></center>\r\n<hr><center>c10k</center>\r\n</body>\r\n</html>\r\n"
 				if got != want {
 					t.Errorf("body %q, want %q", got, want)
 				}

@@ -1,34 +1,53 @@
 package engine
 
-import "strconv"
+import (
+	"strconv"
 
-// statusText holds the reason phrases of the statuses the engine sends.
-var statusText = map[int]string{
-	200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
-	301: "Moved Permanently", 302: "Moved Temporarily", 303: "See Other", 304: "Not Modified",
-	307: "Temporary Redirect", 308: "Permanent Redirect",
-	400: "Bad Request", 401: "Authorization Required", 402: "Payment Required", 403: "Forbidden",
-	404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable", 408: "Request Time-out",
-	409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
-	413: "Request Entity Too Large", 414: "Request-URI Too Large", 415: "Unsupported Media Type",
-	416: "Requested Range Not Satisfiable", 421: "Misdirected Request", 429: "Too Many Requests",
-	494: "Request Header Or Cookie Too Large",
-	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-	503: "Service Temporarily Unavailable", 504: "Gateway Time-out", 505: "HTTP Version Not Supported",
-	507: "Insufficient Storage",
+	"github.com/c10k/c10k/servers/http1"
+)
+
+// pageCodes are the statuses nginx has a built-in page for
+// (ngx_http_error_pages in ngx_http_special_response.c); others get an
+// empty body.
+var pageCodes = []int{
+	301, 302, 303, 307, 308,
+	400, 401, 402, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 421, 429,
+	500, 501, 502, 503, 504, 505, 507,
 }
 
-// pages builds nginx's built-in error pages (ngx_http_special_response.c)
-// for every status with a page: 3xx redirects and 4xx/5xx errors.
+// pageText holds the titles where nginx's page differs from the reason
+// phrase of the status line (http1.StatusText).
+var pageText = map[int]string{
+	302: "Found",
+	401: "Authorization Required",
+}
+
+// badRequestPages are nginx's internal 4xx codes: the client gets status
+// 400 with a page naming the cause.
+var badRequestPages = map[int]string{
+	494: "Request Header Or Cookie Too Large",
+	495: "The SSL certificate error",
+	496: "No required SSL certificate was sent",
+	497: "The plain HTTP request was sent to HTTPS port",
+}
+
+// pages builds nginx's built-in response pages for every status that has
+// one, with software in the footer.
 func pages(software string) map[int][]byte {
-	m := make(map[int][]byte)
-	for code, text := range statusText {
-		if code < 301 || code == 304 {
-			continue
+	tail := "<hr><center>" + software + "</center>\r\n</body>\r\n</html>\r\n"
+	m := make(map[int][]byte, len(pageCodes)+len(badRequestPages))
+	for _, code := range pageCodes {
+		text, ok := pageText[code]
+		if !ok {
+			text = http1.StatusText(code)
 		}
 		line := strconv.Itoa(code) + " " + text
 		m[code] = []byte("<html>\r\n<head><title>" + line + "</title></head>\r\n<body>\r\n<center><h1>" +
-			line + "</h1></center>\r\n<hr><center>" + software + "</center>\r\n</body>\r\n</html>\r\n")
+			line + "</h1></center>\r\n" + tail)
+	}
+	for code, text := range badRequestPages {
+		m[code] = []byte("<html>\r\n<head><title>400 " + text + "</title></head>\r\n<body>\r\n" +
+			"<center><h1>400 Bad Request</h1></center>\r\n<center>" + text + "</center>\r\n" + tail)
 	}
 	return m
 }

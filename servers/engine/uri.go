@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"errors"
-
-	"github.com/c10k/c10k/servers/config"
 )
 
 var (
@@ -123,65 +121,4 @@ func escapeCTL(dst, s []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
-}
-
-// parseTemplate splits s at its variables ("$name", "${name}") like the
-// config parser does; used for try_files and index arguments.
-func parseTemplate(s string) config.Template {
-	t := config.Template{Raw: s}
-	lit := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' {
-			continue
-		}
-		j, name := i+1, ""
-		if j < len(s) && s[j] == '{' {
-			k := j + 1
-			for k < len(s) && s[k] != '}' {
-				k++
-			}
-			if k == len(s) {
-				break
-			}
-			name, j = s[j+1:k], k+1
-		} else {
-			k := j
-			for k < len(s) && isNameByte(s[k]) {
-				k++
-			}
-			name, j = s[j:k], k
-		}
-		if name == "" {
-			continue
-		}
-		if i > lit {
-			t.Parts = append(t.Parts, config.TemplatePart{Lit: s[lit:i]})
-		}
-		t.Parts = append(t.Parts, config.TemplatePart{Var: toLower(name)})
-		lit = j
-		i = j - 1
-	}
-	if lit < len(s) {
-		t.Parts = append(t.Parts, config.TemplatePart{Lit: s[lit:]})
-	}
-	return t
-}
-
-func isNameByte(c byte) bool {
-	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-}
-
-func toLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

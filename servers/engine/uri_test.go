@@ -61,18 +61,3 @@ func TestEscapeURI(t *testing.T) {
 		t.Errorf("escapeURI = %q, want %q", got, want)
 	}
 }
-
-func TestParseTemplate(t *testing.T) {
-	tt := parseTemplate("$uri/ ${URI}x $ $arg_a")
-	var got string
-	for _, p := range tt.Parts {
-		if p.Var != "" {
-			got += "[" + p.Var + "]"
-		} else {
-			got += p.Lit
-		}
-	}
-	if want := "[uri]/ [uri]x $ [arg_a]"; got != want {
-		t.Errorf("parseTemplate = %q, want %q", got, want)
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/http1"
@@ -143,10 +144,49 @@ func (p *Plan) variable(dst []byte, name string) []byte {
 		if v, ok := argValue(st.args, name[4:]); ok {
 			return append(dst, v...)
 		}
+		return dst
 	case len(name) > 7 && name[:7] == "cookie_":
 		return appendCookie(dst, req.Header, name[7:])
 	}
-	return dst
+	return p.capture(dst, name)
+}
+
+// capture appends the regex capture name ("0".."9" or a group name,
+// case-insensitive) of the request's last regex location match; "" when
+// there is none or the group did not take part. The indexes are computed
+// once per match into the Plan's fixed array; only that first use
+// allocates (regexp has no way to fill a caller's slice).
+func (p *Plan) capture(dst []byte, name string) []byte {
+	st := &p.st
+	if st.re == nil {
+		return dst
+	}
+	g := -1
+	if len(name) == 1 && '0' <= name[0] && name[0] <= '9' {
+		g = int(name[0] - '0')
+	} else {
+		for i, n := range st.re.SubexpNames() {
+			if i > 0 && strings.EqualFold(n, name) {
+				g = i
+				break
+			}
+		}
+	}
+	if g < 0 || g > st.re.NumSubexp() || g >= maxCaptures {
+		return dst
+	}
+	if !st.capsDone {
+		st.capsDone = true
+		for i := range st.caps {
+			st.caps[i] = -1
+		}
+		copy(st.caps[:], st.re.FindSubmatchIndex(st.reURI))
+	}
+	a, b := st.caps[2*g], st.caps[2*g+1]
+	if a < 0 {
+		return dst
+	}
+	return append(dst, st.reURI[a:b]...)
 }
 
 func appendProto(dst []byte, req *http1.Request) []byte {
