@@ -31,6 +31,7 @@ func runServe(ctx context.Context, args []string) int {
 	fs.IntVar(&o.Backlog, "backlog", 0, "thread core: listen backlog for every address (0: the listen directive's backlog=, 511 by default)")
 	fs.DurationVar(&o.KeepAliveTimeout, "keepalive-timeout", thread.DefaultKeepAliveTimeout, "thread core: keep-alive timeout where the config sets no keepalive_timeout")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", thread.DefaultShutdownTimeout, "how long a stop waits for in-flight requests")
+	procs := fs.Int("gomaxprocs", 0, "thread core: GOMAXPROCS while serving; 0: one per worker thread (--workers), so that no worker waits for a Go P; -1: the Go runtime's own setting")
 	errorLog := fs.String("error-log", "", "error log `file` (default stderr)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: c10k serve -c FILE [-t] [--core thread] [flags]\n\nflags:\n")
@@ -61,6 +62,15 @@ func runServe(ctx context.Context, args []string) int {
 	}
 	if o.Workers <= 0 || o.Backlog < 0 || o.KeepAliveTimeout <= 0 || o.ShutdownTimeout <= 0 {
 		fmt.Fprintln(os.Stderr, "c10k serve: --workers, --keepalive-timeout and --shutdown-timeout must be positive, --backlog not negative")
+		return 2
+	}
+	switch {
+	case *procs == 0:
+		o.Procs = o.Workers // see the thread package's documentation
+	case *procs > 0:
+		o.Procs = *procs
+	case *procs < -1:
+		fmt.Fprintln(os.Stderr, "c10k serve: --gomaxprocs must be positive, 0 (one per worker) or -1 (the Go default)")
 		return 2
 	}
 

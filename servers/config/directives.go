@@ -602,6 +602,11 @@ func autoRedirect(l *Location) bool {
 // splitHostPort splits "host", "host:port", "[v6]" or "[v6]:port" and
 // checks the syntax of both; port is "" when absent.
 func splitHostPort(s string) (host, port string, err error) {
+	return splitHostPortCheck(s, validPort)
+}
+
+// splitHostPortCheck is splitHostPort with the port checked by valid.
+func splitHostPortCheck(s string, valid func(string) bool) (host, port string, err error) {
 	if strings.HasPrefix(s, "[") {
 		j := strings.IndexByte(s, ']')
 		if j < 0 {
@@ -618,7 +623,7 @@ func splitHostPort(s string) (host, port string, err error) {
 			}
 			port = rest[1:]
 		}
-		if rest != "" && !validPort(port) {
+		if rest != "" && !valid(port) {
 			return "", "", errValue
 		}
 		return host, port, nil
@@ -626,7 +631,7 @@ func splitHostPort(s string) (host, port string, err error) {
 	host = s
 	if i := strings.IndexByte(s, ':'); i >= 0 {
 		host, port = s[:i], s[i+1:]
-		if !validPort(port) {
+		if !valid(port) {
 			return "", "", errValue
 		}
 	}
@@ -639,6 +644,15 @@ func splitHostPort(s string) (host, port string, err error) {
 func validPort(s string) bool {
 	n, err := parseNumber(s)
 	return err == nil && n >= 1 && n <= 65535
+}
+
+// validListenPort is validPort for listen, which also takes port 0: a
+// c10k extension (nginx rejects it) that binds an ephemeral port, so
+// that tests can run a config without choosing free ports. Upstream
+// addresses keep rejecting 0.
+func validListenPort(s string) bool {
+	n, err := parseNumber(s)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 func validHost(h string) bool {
@@ -707,7 +721,7 @@ func listenAddr(s string) (string, error) {
 		return "", ErrNotSupported
 	}
 	if _, err := parseNumber(s); err == nil {
-		if !validPort(s) {
+		if !validListenPort(s) {
 			return "", errValue
 		}
 		return "*:" + s, nil
@@ -717,14 +731,14 @@ func listenAddr(s string) (string, error) {
 		host = "*"
 		switch rest := s[1:]; {
 		case rest == "":
-		case rest[0] == ':' && validPort(rest[1:]):
+		case rest[0] == ':' && validListenPort(rest[1:]):
 			port = rest[1:]
 		default:
 			return "", errValue
 		}
 	} else {
 		var err error
-		if host, port, err = splitHostPort(s); err != nil {
+		if host, port, err = splitHostPortCheck(s, validListenPort); err != nil {
 			return "", err
 		}
 	}

@@ -18,3 +18,7 @@ package config
 //     with "first wins" (return, access_log) is an error when repeated, and
 //     two balancing methods in one upstream are an error, not a warning.
 //   - Errors point at the line of the directive's name.
+//   - "listen" takes port 0 ("listen 127.0.0.1:0"), which nginx rejects:
+//     the core binds an ephemeral port, so that tests can run a config
+//     without choosing free ports. Upstream "server" and "proxy_pass"
+//     addresses still reject port 0.

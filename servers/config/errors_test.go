@@ -96,6 +96,7 @@ func TestErrors(t *testing.T) {
 		// listen.
 		{"listen unix", srv("listen unix:/tmp/s;"), nil, `site.conf:3: unix domain sockets in "listen" directive is not supported yet`},
 		{"listen bad port", srv("listen 70000;"), nil, `site.conf:3: invalid address "70000" in "listen" directive`},
+		{"listen negative port", srv("listen 127.0.0.1:-1;"), nil, `site.conf:3: invalid address "127.0.0.1:-1" in "listen" directive`},
 		{"listen bad addr", srv("listen 1.2.3.4:x;"), nil, `site.conf:3: invalid address "1.2.3.4:x" in "listen" directive`},
 		{"listen bare v6", srv("listen ::1:80;"), nil, `site.conf:3: invalid address "::1:80" in "listen" directive`},
 		{"listen bad param", srv("listen 80 http2;"), nil, `site.conf:3: invalid parameter "http2" in "listen" directive`},
@@ -143,6 +144,7 @@ func TestErrors(t *testing.T) {
 		{"upstream server param", "http {\nupstream a {\nserver 127.0.0.1 weight=0;\n}\n}", nil, `site.conf:3: invalid parameter "weight=0" in "server" directive`},
 		{"upstream server unknown param", "http {\nupstream a {\nserver 127.0.0.1 slow_start=1s;\n}\n}", nil, `site.conf:3: invalid parameter "slow_start=1s" in "server" directive`},
 		{"upstream server addr", "http {\nupstream a {\nserver a:b;\n}\n}", nil, `site.conf:3: invalid address "a:b" in "server" directive`},
+		{"upstream server port 0", "http {\nupstream a {\nserver 127.0.0.1:0;\n}\n}", nil, `site.conf:3: invalid address "127.0.0.1:0" in "server" directive`},
 		{"upstream unix", "http {\nupstream a {\nserver unix:/tmp/x;\n}\n}", nil, `site.conf:3: unix domain sockets in "server" directive is not supported yet`},
 		{"hash param", "http {\nupstream a {\nhash $uri ketama;\nserver 127.0.0.1;\n}\n}", nil, `site.conf:3: invalid parameter "ketama" in "hash" directive`},
 		{"random param", "http {\nupstream a {\nrandom three;\nserver 127.0.0.1;\n}\n}", nil, `site.conf:3: invalid parameter "three" in "random" directive`},

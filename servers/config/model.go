@@ -95,7 +95,7 @@ type BufferSpec struct {
 // Listen is one listen directive.
 type Listen struct {
 	Pos           Pos
-	Addr          string // "host:port"; host "*" for all IPv4 addresses (also written "0.0.0.0" or omitted); IPv6 as "[::1]:80"
+	Addr          string // "host:port"; host "*" for all IPv4 addresses (also written "0.0.0.0" or omitted); IPv6 as "[::1]:80"; port 0 binds an ephemeral port (a c10k extension for tests)
 	DefaultServer bool
 	// SSL, Backlog and ReusePort are socket options and hold the effective
 	// values for Addr: nginx sets them on one listen of an address and they

@@ -288,6 +288,11 @@ func TestListen(t *testing.T) {
 		{"[::]:80", Listen{Addr: "[::]:80", Backlog: 511}},
 		{"[::1]", Listen{Addr: "[::1]:80", Backlog: 511}},
 		{"localhost:8080", Listen{Addr: "localhost:8080", Backlog: 511}},
+		// Port 0 (an ephemeral port) is a c10k extension for tests.
+		{"127.0.0.1:0", Listen{Addr: "127.0.0.1:0", Backlog: 511}},
+		{"*:0", Listen{Addr: "*:0", Backlog: 511}},
+		{"0", Listen{Addr: "*:0", Backlog: 511}},
+		{"[::1]:0", Listen{Addr: "[::1]:0", Backlog: 511}},
 	}
 	for _, tt := range tests {
 		cfg := load(t, "http { server {\nlisten "+tt.in+";\n} }")

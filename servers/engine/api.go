@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
@@ -46,6 +47,7 @@ type Engine struct {
 	keepalive time.Duration // Options.KeepaliveTimeout
 	router    *router.Router
 	listeners []Listener
+	routes    []listenRoute // per listener: its configured address
 	locs      map[*config.Location]*locInfo
 	pages     map[int][]byte
 	hostname  string
@@ -86,6 +88,10 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// Software returns the Server header value (Options.Software, "c10k" by
+// default) that cores give the serializer and the error pages name.
+func (e *Engine) Software() string { return e.software }
+
 // Listener is one distinct listening address of the config.
 type Listener struct {
 	Addr      string // host:port as it should be bound ("0.0.0.0:80" for "*:80")
@@ -107,7 +113,17 @@ func (e *Engine) Listeners() []Listener {
 
 // Conn describes the client connection a request arrived on.
 type Conn struct {
-	Local    netip.AddrPort // the accepting socket's address (selects virtual servers)
+	// Listener is the index into Listeners() of the listener the
+	// connection was accepted on; it selects the virtual servers, so a
+	// core may bind "listen 127.0.0.1:0" to an ephemeral port. Out of
+	// range (a socket the engine did not configure), Local selects them.
+	Listener int
+	// Local is the connection's real local address: the bound port and,
+	// for a wildcard listen, the address the client connected to
+	// (getsockname). It gives $server_addr, $server_port and the port of
+	// redirects, and for a wildcard listener the address whose explicit
+	// "listen ip:port" servers apply, as in nginx.
+	Local    netip.AddrPort
 	Remote   netip.AddrPort
 	TLS      bool
 	Requests int // requests already completed on this connection
@@ -129,6 +145,9 @@ type Plan struct {
 	Offset        int64
 	ContentLength int64 // -1 when unknown (chunked to 1.1 clients, close-delimited to 1.0)
 	HeadOnly      bool  // HEAD request, or a 1xx/204/304 status: send the head only
+	// Sendfile is the location's "sendfile": on, the core sends File with
+	// sendfile(2); off, it reads the file into a buffer and writes that.
+	Sendfile bool
 
 	// Close says the core must close the connection without sending
 	// anything: nginx's "return 444". Status is 444 then.
@@ -183,7 +202,7 @@ func (e *Engine) Serve(req *http1.Request, c Conn, p *Plan) {
 	if p.arena == nil {
 		p.arena = make([]byte, 0, 4096)
 	}
-	st.srv = e.router.Server(c.Local, req.Host)
+	st.srv = e.router.Server(e.routeAddr(c), req.Host)
 	if len(req.Host) > 0 {
 		h, ok := router.CleanHost(p.arena, req.Host)
 		if !ok {
@@ -262,6 +281,7 @@ type Proxy struct {
 	start     time.Time
 	lastFail  Failure
 	detail    string
+	stage     Stage
 	done      bool
 }
 
@@ -297,6 +317,41 @@ func (x *Proxy) SetError(err error) {
 		x.detail = err.Error()
 	}
 }
+
+// Stage is how far an upstream attempt got; a failure's log line names
+// it as nginx does ("... while connecting to upstream").
+type Stage int
+
+// The stages of an attempt, in order.
+const (
+	StageConnect    Stage = iota // connecting to upstream
+	StageSend                    // sending request to upstream
+	StageReadHeader              // reading response header from upstream
+	StageRead                    // reading upstream: the response body
+)
+
+// String returns the log-line wording of s: "while connecting to
+// upstream".
+func (s Stage) String() string {
+	switch s {
+	case StageConnect:
+		return "while connecting to upstream"
+	case StageSend:
+		return "while sending request to upstream"
+	case StageReadHeader:
+		return "while reading response header from upstream"
+	case StageRead:
+		return "while reading upstream"
+	}
+	return "stage " + strconv.Itoa(int(s))
+}
+
+// SetStage records how far the current attempt got, for the log line of
+// its failure. Next starts every attempt at StageConnect and Response
+// moves it to StageRead; in between, the core reports the stage it
+// failed in (StageSend, StageReadHeader) before Failed, or each stage as
+// it enters it.
+func (x *Proxy) SetStage(s Stage) { x.stage = s }
 
 // Response turns the upstream response head into the client response
 // head in p (hop-by-hop fields dropped, framing decided). It returns

@@ -29,7 +29,8 @@ func BenchmarkProxyHead(b *testing.B) {
 	var logs []string
 	now := time.Now()
 	e := proxyEngine(b, &logs, &now)
-	req := request("GET", "/set/api/v1/items?id=7", "Host", "example.com", "User-Agent", "bench", "Accept", "*/*", "X-Forwarded-For", "10.1.1.1")
+	req := request("GET", "/set/api/v1/items?id=7", "Host", "example.com", "User-Agent", "bench", "Accept", "*/*", "X-Forwarded-For", "10.1.1.1",
+		"Connection", "keep-alive, X-Trace", "X-Trace", "1")
 	var p Plan
 	b.ReportAllocs()
 	for b.Loop() {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -72,8 +73,17 @@ const maxCaptures = 32
 
 // match finds the location for uri (router.Find), remembering a regex
 // match for its captures and an auto-redirect for run.
+//
+// A server-level return (nginx's server rewrite phase) comes before the
+// lookup, for the request and for every internal redirect to a URI (not
+// to a named location, as in nginx): match then returns the server's own
+// level, Server.Loc, whose Return run answers with.
 func (e *Engine) match(p *Plan, uri []byte) *config.Location {
 	st := &p.st
+	if st.srv != nil && st.srv.Loc != nil && st.srv.Loc.Return != nil {
+		st.autoRedirect = false
+		return st.srv.Loc
+	}
 	r := router.Find(st.srv, uri)
 	if r.Regex != nil {
 		st.re, st.reURI, st.capsDone = r.Regex.Regex, uri, false
@@ -234,7 +244,7 @@ func (e *Engine) buildListeners(h *config.HTTP) error {
 			listens = []config.Listen{{Addr: "*:80"}}
 		}
 		for _, l := range listens {
-			ap, _, err := router.ParseListen(l.Addr)
+			ap, wild, err := router.ParseListen(l.Addr)
 			if err != nil {
 				return fmt.Errorf("engine: listen at %s: %w", l.Pos, err)
 			}
@@ -244,6 +254,7 @@ func (e *Engine) buildListeners(h *config.HTTP) error {
 				i = len(e.listeners)
 				index[addr] = i
 				e.listeners = append(e.listeners, Listener{Addr: addr, Backlog: 511})
+				e.routes = append(e.routes, listenRoute{ap, wild})
 				setLimits(&e.listeners[i], srv)
 			}
 			ln := &e.listeners[i]
@@ -259,6 +270,29 @@ func (e *Engine) buildListeners(h *config.HTTP) error {
 		}
 	}
 	return nil
+}
+
+// listenRoute is the configured address of a listener, by which the
+// router chooses its virtual servers.
+type listenRoute struct {
+	addr netip.AddrPort
+	wild bool // all addresses of the family: the connection's local address decides
+}
+
+// routeAddr is the address the virtual servers of c are chosen by: the
+// configured address of c's listener (its port 0 stays 0 whatever port
+// the core bound), with c's real local address for a wildcard listen,
+// so that explicit "listen ip:port" servers of the same port apply as in
+// nginx.
+func (e *Engine) routeAddr(c Conn) netip.AddrPort {
+	if c.Listener < 0 || c.Listener >= len(e.routes) {
+		return c.Local
+	}
+	r := e.routes[c.Listener]
+	if r.wild && c.Local.Addr().IsValid() {
+		return netip.AddrPortFrom(c.Local.Addr(), r.addr.Port())
+	}
+	return r.addr
 }
 
 func setLimits(ln *Listener, srv *config.Server) {
@@ -334,6 +368,11 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 	st.info = info
 	autoRedirect := st.autoRedirect
 	st.autoRedirect = false
+	if st.srv != nil && loc == st.srv.Loc && loc.Return != nil {
+		// The server level's return runs before the location lookup and
+		// so before its client_max_body_size check.
+		return e.doReturn(p, loc.Return)
+	}
 	req := st.req
 	if req != nil && req.ContentLength > 0 && loc.ClientMaxBodySize > 0 && req.ContentLength > loc.ClientMaxBodySize {
 		e.logf("error", "client intended to send too large body: %d bytes", p, req.ContentLength)
@@ -369,17 +408,17 @@ func (e *Engine) finish(p *Plan) {
 	if st.errStatus != 0 && p.Proxy == nil && p.Status >= 200 && p.Status < 300 {
 		p.Status = st.errStatus
 	}
-	if st.req != nil && string(st.req.Method) == "HEAD" {
-		p.HeadOnly = true
-	}
-	if p.Status < 200 || p.Status == 204 || p.Status == 304 {
-		p.HeadOnly = true
-	}
+	// A proxy plan has no status yet: Response decides HeadOnly from
+	// the upstream's. A plan finished again (an error after a failed
+	// exchange) is decided anew.
+	p.HeadOnly = p.Proxy == nil && (headOnlyStatus(p.Status) ||
+		st.req != nil && string(st.req.Method) == "HEAD")
 	if p.HeadOnly && p.File != nil {
 		p.File.Close()
 		p.File = nil
 	}
 	loc := st.loc
+	p.Sendfile = loc != nil && loc.Sendfile
 	if loc == nil || st.req == nil || st.srv == nil {
 		p.KeepAlive = false
 		return
@@ -398,6 +437,12 @@ func (e *Engine) finish(p *Plan) {
 	p.ReadBody = p.Proxy != nil
 	p.SendTimeout = st.srv.SendTimeout
 	p.BodyTimeout = st.srv.ClientBodyTimeout
+}
+
+// headOnlyStatus reports a status whose response has no body: 1xx,
+// 204 and 304.
+func headOnlyStatus(status int) bool {
+	return status < 200 || status == 204 || status == 304
 }
 
 // closes lists the statuses after which nginx closes the connection

@@ -104,6 +104,7 @@ func TestHandlers(t *testing.T) {
 			c := conn
 			if tt.local != "" {
 				c.Local = netip.MustParseAddrPort(tt.local)
+				c.Listener = listenerIndex(t, e, tt.local)
 			}
 			e.Serve(req, c, &p)
 			if p.Status != tt.status {
@@ -127,6 +128,79 @@ func TestHandlers(t *testing.T) {
 	e.Serve(request("GET", "/r444", "Host", "example.com"), conn, &p)
 	if !p.Close || p.KeepAlive {
 		t.Errorf("444: Close %v KeepAlive %v", p.Close, p.KeepAlive)
+	}
+}
+
+// listenerIndex returns the index of the listener with address addr.
+func listenerIndex(t *testing.T, e *Engine, addr string) int {
+	t.Helper()
+	for i, l := range e.Listeners() {
+		if l.Addr == addr {
+			return i
+		}
+	}
+	t.Fatalf("no listener %s in %+v", addr, e.Listeners())
+	return -1
+}
+
+// TestEphemeralListeners checks "listen ...:0": virtual servers are chosen
+// by the configured listener, while $server_port and redirects use the
+// port the core really bound.
+func TestEphemeralListeners(t *testing.T) {
+	root := docroot(t, map[string]string{"dir/index.html": "dir"})
+	mk := func(addr, name string) *config.Server {
+		s := defServer(root, name)
+		s.Listens = []config.Listen{{Addr: addr}}
+		s.Locations = []*config.Location{
+			with(s.Loc, config.MatchPrefix, "/", nil),
+			with(s.Loc, config.MatchExact, "/who", func(l *config.Location) {
+				l.Return = &config.Return{Code: 200, Text: tpl("$server_name $server_addr:$server_port")}
+			}),
+		}
+		return s
+	}
+	e := newEngine(t, &config.HTTP{Servers: []*config.Server{
+		mk("127.0.0.1:0", "a.test"),
+		mk("127.0.0.1:0", "b.test"),
+		mk("127.0.0.2:0", "c.test"),
+		mk("*:0", "w.test"),
+		mk("*:80", "port80.test"),
+	}}, Options{})
+	tests := []struct {
+		name     string
+		listener string // configured address
+		local    string // bound address
+		host     string
+		target   string
+		status   int
+		body     string
+		location string
+	}{
+		{"default", "127.0.0.1:0", "127.0.0.1:40001", "unknown", "/who", 200, "a.test 127.0.0.1:40001", ""},
+		{"by name", "127.0.0.1:0", "127.0.0.1:40001", "b.test", "/who", 200, "b.test 127.0.0.1:40001", ""},
+		{"other address", "127.0.0.2:0", "127.0.0.2:40002", "b.test", "/who", 200, "c.test 127.0.0.2:40002", ""},
+		{"wildcard", "0.0.0.0:0", "10.0.0.9:40003", "a.test", "/who", 200, "w.test 10.0.0.9:40003", ""},
+		{"wildcard, explicit address", "0.0.0.0:0", "127.0.0.2:40003", "x", "/who", 200, "c.test 127.0.0.2:40003", ""},
+		{"bound port in redirect", "127.0.0.1:0", "127.0.0.1:40001", "b.test", "/dir", 301, "", "http://b.test:40001/dir/"},
+		{"port 80 unchanged", "0.0.0.0:80", "127.0.0.1:80", "port80.test", "/dir", 301, "", "http://port80.test/dir/"},
+	}
+	var p Plan
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := conn
+			c.Local = netip.MustParseAddrPort(tt.local)
+			c.Listener = listenerIndex(t, e, tt.listener)
+			e.Serve(request("GET", tt.target, "Host", tt.host), c, &p)
+			if p.Status != tt.status {
+				t.Fatalf("status %d, want %d (%s)", p.Status, tt.status, result(&p))
+			}
+			if got := body(t, &p); tt.body != "" && got != tt.body {
+				t.Errorf("body %q, want %q", got, tt.body)
+			}
+			if got := header(&p, "Location"); got != tt.location {
+				t.Errorf("Location %q, want %q", got, tt.location)
+			}
+		})
 	}
 }
 
@@ -215,6 +289,114 @@ func TestListeners(t *testing.T) {
 		g := got[i]
 		if g.Addr != want[i].Addr || g.Backlog != want[i].Backlog || g.ReusePort != want[i].ReusePort || g.HeaderBufferSize != want[i].HeaderBufferSize {
 			t.Errorf("listener %d = %+v, want %+v", i, g, want[i])
+		}
+	}
+}
+
+// TestServerReturn checks that a server-level return runs before any
+// location is matched (nginx's server rewrite phase), also for internal
+// redirects to a URI, but not for those to a named location.
+func TestServerReturn(t *testing.T) {
+	root := docroot(t, map[string]string{"a.txt": "A", "err.html": "err page"})
+	mk := func(r *config.Return, edit func(*config.Location)) *Engine {
+		srv := defServer(root, "example.com")
+		srv.Locations = []*config.Location{
+			with(srv.Loc, config.MatchPrefix, "/", nil),
+			with(srv.Loc, config.MatchExact, "/x", func(l *config.Location) {
+				l.Return = &config.Return{Code: 200, Text: tpl("location x")}
+			}),
+			with(srv.Loc, config.MatchPrefix, "/small/", func(l *config.Location) { l.ClientMaxBodySize = 1 }),
+			with(srv.Loc, config.MatchNamed, "@named", func(l *config.Location) {
+				l.Return = &config.Return{Code: 200, Text: tpl("named")}
+			}),
+		}
+		srv.Loc.Return = r
+		if edit != nil {
+			edit(srv.Loc)
+		}
+		return newEngine(t, &config.HTTP{Servers: []*config.Server{srv}}, Options{})
+	}
+	moved := &config.Return{Code: 301, Text: tpl("https://example.com$request_uri")}
+	errPage := func(uri string) func(*config.Location) {
+		return func(l *config.Location) {
+			l.ErrorPages = map[int]*config.ErrorPage{403: {URI: tpl(uri), Response: -1}}
+		}
+	}
+	tests := []struct {
+		name          string
+		e             *Engine
+		target        string
+		contentLength int64
+		status        int
+		body          string
+		location      string
+	}{
+		{"no server return", mk(nil, nil), "/x", 0, 200, "location x", ""},
+		{"before exact location", mk(moved, nil), "/x", 0, 301, "", "https://example.com/x"},
+		{"before prefix location", mk(moved, nil), "/a.txt?q=1", 0, 301, "", "https://example.com/a.txt?q=1"},
+		{"before body size check", mk(moved, nil), "/small/", 100, 301, "", "https://example.com/small/"},
+		{"text", mk(&config.Return{Code: 200, Text: tpl("server $uri")}, nil), "/x", 0, 200, "server /x", ""},
+		// The error_page's internal redirect meets the return again;
+		// recursive_error_pages off, the built-in page answers.
+		{"error_page to URI", mk(&config.Return{Code: 403}, errPage("/err.html")), "/x", 0, 403, "<html>", ""},
+		{"error_page to named", mk(&config.Return{Code: 403}, errPage("@named")), "/x", 0, 403, "named", ""},
+	}
+	var p Plan
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := request("POST", tt.target, "Host", "example.com")
+			req.ContentLength = tt.contentLength
+			tt.e.Serve(req, conn, &p)
+			if p.Status != tt.status {
+				t.Fatalf("status %d, want %d (%s) %q", p.Status, tt.status, result(&p), p.Body)
+			}
+			if got := body(t, &p); tt.body != "" && !strings.HasPrefix(got, tt.body) {
+				t.Errorf("body %q, want %q", got, tt.body)
+			}
+			if got := header(&p, "Location"); got != tt.location {
+				t.Errorf("Location %q, want %q", got, tt.location)
+			}
+		})
+	}
+}
+
+// TestSendfile checks that the plan carries the serving location's
+// sendfile setting.
+func TestSendfile(t *testing.T) {
+	root := docroot(t, map[string]string{"on/a.txt": "A", "off/a.txt": "B"})
+	srv := defServer(root, "example.com")
+	srv.Locations = []*config.Location{
+		with(srv.Loc, config.MatchPrefix, "/on/", func(l *config.Location) { l.Sendfile = true }),
+		with(srv.Loc, config.MatchPrefix, "/off/", func(l *config.Location) { l.Sendfile = false }),
+	}
+	e := newEngine(t, &config.HTTP{Servers: []*config.Server{srv}}, Options{})
+	tests := []struct {
+		target string
+		want   bool
+	}{
+		{"/on/a.txt", true},
+		{"/off/a.txt", false},
+		{"/on/a.txt", true}, // a reused plan does not keep the last value
+	}
+	var p Plan
+	for _, tt := range tests {
+		e.Serve(request("GET", tt.target, "Host", "example.com"), conn, &p)
+		if p.File == nil || p.Sendfile != tt.want {
+			t.Errorf("%s: File %v Sendfile %v, want a file with Sendfile %v", tt.target, p.File != nil, p.Sendfile, tt.want)
+		}
+		body(t, &p)
+	}
+}
+
+func TestSoftware(t *testing.T) {
+	tests := []struct{ opt, want string }{
+		{"", "c10k"},
+		{"Apache/2.4.62", "Apache/2.4.62"},
+	}
+	for _, tt := range tests {
+		e := newEngine(t, &config.HTTP{Servers: []*config.Server{defServer("html")}}, Options{Software: tt.opt})
+		if got := e.Software(); got != tt.want {
+			t.Errorf("Software() with Options.Software %q = %q, want %q", tt.opt, got, tt.want)
 		}
 	}
 }

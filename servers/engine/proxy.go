@@ -11,10 +11,11 @@ import (
 // dropRequest lists the client fields never passed upstream: nginx's
 // ngx_http_proxy_headers defaults set them (Host, Connection,
 // Content-Length, Transfer-Encoding) or clear them (TE, Keep-Alive,
-// Expect, Upgrade). Everything else is passed as nginx does, including
-// Proxy-Connection, Trailer and Proxy-Authorization, unless a
-// proxy_set_header names it.
-var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Encoding", "TE", "Keep-Alive", "Expect", "Upgrade"}
+// Expect, Upgrade), plus Proxy-Connection, a hop-by-hop field of old
+// clients. Everything else is passed as nginx does, including Trailer
+// and Proxy-Authorization, unless a proxy_set_header names it, except
+// the fields the client's Connection header lists (see buildHead).
+var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Encoding", "TE", "Keep-Alive", "Expect", "Upgrade", "Proxy-Connection"}
 
 // dropResponse lists upstream response fields not passed to the client:
 // hop-by-hop fields (the framing is ours) and Server and Date, which
@@ -119,12 +120,15 @@ func (x *Proxy) buildHead() {
 next:
 	for _, f := range st.req.Header {
 		for _, d := range dropRequest {
-			if equalFold(f.Name, d) {
+			if http1.EqualFold(f.Name, d) {
 				continue next
 			}
 		}
+		if connectionListed(st.req.Header, f.Name) {
+			continue
+		}
 		for i := range sets {
-			if equalFold(f.Name, sets[i].Name) {
+			if http1.EqualFold(f.Name, sets[i].Name) {
 				continue next
 			}
 		}
@@ -137,6 +141,18 @@ next:
 	x.headLen = len(h)
 }
 
+// connectionListed reports whether name is one of the connection options
+// the client's Connection fields list: hop-by-hop fields that must not
+// be forwarded (RFC 9110 section 7.6.1). nginx 1.22 forwards them.
+func connectionListed(h http1.Header, name []byte) bool {
+	for _, f := range h {
+		if http1.EqualFold(f.Name, "Connection") && http1.HasToken(f.Value, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // setHeader appends one proxy_set_header field. An empty value removes
 // the field; a value with CR, LF, NUL or other bytes invalid in a field
 // (possible through $uri, which is decoded) is dropped with a log line,
@@ -146,8 +162,8 @@ func (x *Proxy) setHeader(h []byte, s *config.HeaderSet) []byte {
 	n := len(p.arena)
 	p.arena = p.eval(p.arena, s.Value)
 	v := p.arena[n:]
-	if equalFold([]byte(s.Name), "Connection") {
-		x.connClose = x.loc.ProxyHTTPVersion != "1.1" || hasToken(v, "close")
+	if http1.EqualFold([]byte(s.Name), "Connection") {
+		x.connClose = x.loc.ProxyHTTPVersion != "1.1" || http1.HasToken(v, "close")
 	}
 	if len(v) == 0 {
 		return h
@@ -207,6 +223,7 @@ func (x *Proxy) nextPeer() (string, bool) {
 		}
 	}
 	x.peer = peer
+	x.stage = StageConnect
 	return peer.Addr, true
 }
 
@@ -249,7 +266,7 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 			detail = "upstream prematurely closed connection"
 		}
 	}
-	x.log(detail+" while reading response header from upstream", peer)
+	x.log(detail+" "+x.stage.String(), peer)
 	if sent {
 		x.done = true
 		x.p.KeepAlive = false
@@ -301,6 +318,7 @@ func (x *Proxy) response(resp *http1.Response) bool {
 			return true
 		}
 	}
+	x.stage = StageRead
 	p.Status = resp.Status
 	if st.errStatus != 0 && resp.Status >= 200 && resp.Status < 300 {
 		p.Status = st.errStatus
@@ -309,7 +327,7 @@ func (x *Proxy) response(resp *http1.Response) bool {
 next:
 	for _, f := range resp.Header {
 		for _, d := range dropResponse {
-			if equalFold(f.Name, d) {
+			if http1.EqualFold(f.Name, d) {
 				continue next
 			}
 		}
@@ -323,9 +341,7 @@ next:
 	if resp.Chunked {
 		p.ContentLength = -1
 	}
-	if string(st.req.Method) == "HEAD" || resp.Status < 200 || resp.Status == 204 || resp.Status == 304 {
-		p.HeadOnly = true
-	}
+	p.HeadOnly = string(st.req.Method) == "HEAD" || headOnlyStatus(resp.Status)
 	if p.ContentLength < 0 && !p.HeadOnly && st.req.Minor == 0 {
 		p.KeepAlive = false
 	}

@@ -76,7 +76,12 @@ func TestProxyHead(t *testing.T) {
 			"GET /re/y HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n", 0},
 		{"hop-by-hop", "POST", "/plain/", []string{"Connection", "keep-alive, X-Foo", "Keep-Alive", "300", "TE", "trailers",
 			"Upgrade", "websocket", "Transfer-Encoding", "chunked", "Expect", "100-continue", "Accept", "*/*", "Proxy-Connection", "x"}, 42,
-			"POST /plain/ HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\nAccept: */*\r\nProxy-Connection: x\r\nContent-Length: 42\r\n\r\n", 0},
+			"POST /plain/ HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\nAccept: */*\r\nContent-Length: 42\r\n\r\n", 0},
+		// RFC 9110 section 7.6.1: the fields Connection names are
+		// hop-by-hop, in any case and in any of several Connection lines.
+		{"connection-listed fields", "GET", "/plain/", []string{"Connection", "foo", "Foo", "bar", "X-Keep", "1",
+			"connection", " X-Trace ,, x-other", "x-trace", "t", "X-Other", "o", "X-Foo-Bar", "kept"}, -1,
+			"GET /plain/ HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\nX-Keep: 1\r\nX-Foo-Bar: kept\r\n\r\n", 0},
 		{"set headers", "GET", "/set/%0d%0ax", []string{"X-Forwarded-For", "1.1.1.1", "User-Agent", "curl", "X-Real-IP", "spoof"}, -1,
 			"GET /set/%0d%0ax HTTP/1.1\r\nHost: example.com\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-For: 1.1.1.1, 192.0.2.7\r\n\r\n", 8},
 	}
@@ -151,6 +156,115 @@ func TestProxyResponse(t *testing.T) {
 	p.Proxy.Done()
 }
 
+// TestProxyFailureLog checks the error-log line of a failed attempt:
+// the error text, then the stage the core reported, nginx's wording.
+func TestProxyFailureLog(t *testing.T) {
+	tests := []struct {
+		name     string
+		stage    Stage // -1: not reported
+		err      string
+		fail     Failure
+		response bool // Response came first: the body failed
+		want     string
+	}{
+		{"refused", StageConnect, "connect() failed (111: Connection refused)", upstream.FailError, false,
+			"connect() failed (111: Connection refused) while connecting to upstream"},
+		{"connect timeout", -1, "", upstream.FailTimeout, false,
+			"upstream timed out (110: Connection timed out) while connecting to upstream"},
+		{"send", StageSend, "writev() failed (32: Broken pipe)", upstream.FailError, false,
+			"writev() failed (32: Broken pipe) while sending request to upstream"},
+		{"header closed", StageReadHeader, "", upstream.FailError, false,
+			"upstream prematurely closed connection while reading response header from upstream"},
+		{"invalid header", StageReadHeader, "", upstream.FailInvalidHeader, false,
+			"upstream sent invalid header while reading response header from upstream"},
+		{"body timeout", -1, "", upstream.FailTimeout, true,
+			"upstream timed out (110: Connection timed out) while reading upstream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs []string
+			now := testNow
+			e := proxyEngine(t, &logs, &now)
+			var p Plan
+			e.Serve(request("GET", "/plain/a", "Host", "example.com"), conn, &p)
+			x := p.Proxy
+			addr, ok := x.Next()
+			if !ok {
+				t.Fatal("Next: no peer")
+			}
+			if tt.response && x.Response(&http1.Response{Status: 200, ContentLength: 10}) {
+				t.Fatal("retry on 200")
+			}
+			if tt.stage >= 0 {
+				x.SetStage(tt.stage)
+			}
+			if tt.err != "" {
+				x.SetError(errString(tt.err))
+			}
+			x.Failed(tt.fail, false)
+			want := "error: " + tt.want + `, client: 192.0.2.7, server: example.com, request: "GET /plain/a HTTP/1.1", upstream: "http://` +
+				addr + `/plain/a", host: "example.com"`
+			if len(logs) != 1 || logs[0] != want {
+				t.Errorf("log %q\nwant %q", logs, want)
+			}
+		})
+	}
+}
+
+// TestProxyHeadOnly checks that a proxy plan's HeadOnly follows the
+// upstream response, and an error plan after a failed exchange its own
+// status, whatever an earlier step set.
+func TestProxyHeadOnly(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string
+		status   int  // upstream status; 0: no response
+		fail     bool // the attempt fails after Response (before anything was sent)
+		want     bool
+		wantPlan int
+	}{
+		{"before Response", "GET", 0, false, false, 0},
+		{"200", "GET", 200, false, false, 200},
+		{"HEAD 200", "HEAD", 200, false, true, 200},
+		{"204", "GET", 204, false, true, 204},
+		{"304", "GET", 304, false, true, 304},
+		{"304 then failed", "GET", 304, true, false, 502},
+		{"HEAD failed", "HEAD", 200, true, true, 502},
+	}
+	var logs []string
+	now := testNow
+	e := proxyEngine(t, &logs, &now)
+	var p Plan
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.Serve(request(tt.method, "/plain/x", "Host", "example.com"), conn, &p)
+			x := p.Proxy
+			if x == nil || p.HeadOnly {
+				t.Fatalf("Serve: Proxy %v HeadOnly %v, want a proxy plan without HeadOnly", x != nil, p.HeadOnly)
+			}
+			if _, ok := x.Next(); !ok {
+				t.Fatal("Next: no peer")
+			}
+			if tt.status != 0 && x.Response(&http1.Response{Status: tt.status, ContentLength: -1}) {
+				t.Fatal("Response asks to retry")
+			}
+			if tt.fail {
+				if x.Failed(upstream.FailError, false) {
+					if _, ok := x.Next(); ok {
+						t.Fatal("Next after the last peer failed")
+					}
+				}
+			} else {
+				x.Done()
+			}
+			if p.HeadOnly != tt.want || p.Status != tt.wantPlan {
+				t.Errorf("HeadOnly %v status %d, want %v %d", p.HeadOnly, p.Status, tt.want, tt.wantPlan)
+			}
+			now = now.Add(time.Minute) // past fail_timeout for the next case
+		})
+	}
+}
+
 func TestProxyRetry(t *testing.T) {
 	var logs []string
 	now := testNow
@@ -184,7 +298,7 @@ func TestProxyRetry(t *testing.T) {
 	if p.Status != 200 || p.ContentLength != 5 {
 		t.Errorf("plan %s", result(&p))
 	}
-	if len(logs) == 0 || !strings.Contains(logs[0], `connect() failed (111: Connection refused) while reading response header from upstream, client: 192.0.2.7, server: example.com, request: "GET /app/x HTTP/1.1", upstream: "http://`+a1+`/app/x"`) {
+	if len(logs) == 0 || !strings.Contains(logs[0], `connect() failed (111: Connection refused) while connecting to upstream, client: 192.0.2.7, server: example.com, request: "GET /app/x HTTP/1.1", upstream: "http://`+a1+`/app/x"`) {
 		t.Errorf("log %q", logs)
 	}
 

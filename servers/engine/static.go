@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/http1"
 	"golang.org/x/sys/unix"
 )
 
@@ -496,7 +497,7 @@ const (
 // ngx_http_range_filter_module does for a single range; several ranges
 // give rangeNone (the whole file).
 func parseRange(v []byte, size int64) (start, end int64, r rangeResult) {
-	if len(v) < 6 || !equalFold(v[:6], "bytes=") {
+	if len(v) < 6 || !http1.EqualFold(v[:6], "bytes=") {
 		return 0, 0, rangeNone
 	}
 	spec := bytes.TrimSpace(v[6:])

@@ -101,7 +101,7 @@ func (p *Plan) variable(dst []byte, name string) []byte {
 	case "proxy_add_x_forwarded_for":
 		n := len(dst)
 		for _, f := range req.Header {
-			if equalFold(f.Name, "X-Forwarded-For") {
+			if http1.EqualFold(f.Name, "X-Forwarded-For") {
 				if len(dst) > n {
 					dst = append(dst, ", "...)
 				}
@@ -241,7 +241,7 @@ func argValue(args []byte, name string) ([]byte, bool) {
 		if i := bytes.IndexByte(kv, '='); i >= 0 {
 			k, v = kv[:i], kv[i+1:]
 		}
-		if equalFold(k, name) {
+		if http1.EqualFold(k, name) {
 			return v, true
 		}
 	}
@@ -250,7 +250,7 @@ func argValue(args []byte, name string) ([]byte, bool) {
 
 func appendCookie(dst []byte, h http1.Header, name string) []byte {
 	for _, f := range h {
-		if !equalFold(f.Name, "Cookie") {
+		if !http1.EqualFold(f.Name, "Cookie") {
 			continue
 		}
 		v := f.Value
@@ -262,7 +262,7 @@ func appendCookie(dst []byte, h http1.Header, name string) []byte {
 				kv, v = v, nil
 			}
 			kv = bytes.TrimLeft(kv, " \t")
-			if i := bytes.IndexByte(kv, '='); i >= 0 && equalFold(kv[:i], name) {
+			if i := bytes.IndexByte(kv, '='); i >= 0 && http1.EqualFold(kv[:i], name) {
 				return append(dst, kv[i+1:]...)
 			}
 		}
@@ -270,38 +270,10 @@ func appendCookie(dst []byte, h http1.Header, name string) []byte {
 	return dst
 }
 
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
+// lower returns the ASCII lowercase of c.
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-// hasToken reports whether the comma-separated list v has token t
-// (case-insensitive).
-func hasToken(v []byte, t string) bool {
-	for len(v) > 0 {
-		var tok []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			tok, v = v, nil
-		}
-		if equalFold(bytes.Trim(tok, " \t"), t) {
-			return true
-		}
-	}
-	return false
 }

@@ -114,15 +114,15 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// hasToken reports whether the comma-separated list v holds token
-// (ASCII case-insensitive).
-func hasToken(v []byte, token string) bool {
+// HasToken reports whether the comma-separated list v, a field value
+// such as Connection's, holds token (ASCII case-insensitive).
+func HasToken[T string | []byte](v []byte, token T) bool {
 	for len(v) > 0 {
 		i := 0
 		for i < len(v) && v[i] != ',' {
 			i++
 		}
-		if equalFold(trimOWS(v[:i]), token) {
+		if EqualFold(trimOWS(v[:i]), token) {
 			return true
 		}
 		if i == len(v) {

@@ -320,7 +320,7 @@ func (p *Parser) requestLine(line []byte, req *Request) error {
 // cutScheme strips "http://" or "https://" (any case) from target.
 func cutScheme(target []byte) ([]byte, bool) {
 	for _, s := range [...]string{"http://", "https://"} {
-		if len(target) >= len(s) && equalFold(target[:len(s)], s) {
+		if len(target) >= len(s) && EqualFold(target[:len(s)], s) {
 			return target[len(s):], true
 		}
 	}
@@ -414,7 +414,7 @@ func (p *Parser) requestField(line []byte, req *Request) error {
 	req.Header = append(req.Header, f)
 	switch len(f.Name) {
 	case 4:
-		if equalFold(f.Name, "host") {
+		if EqualFold(f.Name, "host") {
 			if p.flags&fHost != 0 {
 				return ErrDuplicateHost
 			}
@@ -427,7 +427,7 @@ func (p *Parser) requestField(line []byte, req *Request) error {
 			}
 		}
 	case 6:
-		if equalFold(f.Name, "expect") && equalFold(f.Value, "100-continue") {
+		if EqualFold(f.Name, "expect") && EqualFold(f.Value, "100-continue") {
 			p.flags |= fExpect
 		}
 	default:
@@ -449,16 +449,16 @@ func (p *Parser) responseField(line []byte, resp *Response) error {
 func (p *Parser) framingField(f Field, length *int64) error {
 	switch len(f.Name) {
 	case 10:
-		if equalFold(f.Name, "connection") {
-			if hasToken(f.Value, "close") {
+		if EqualFold(f.Name, "connection") {
+			if HasToken(f.Value, "close") {
 				p.flags |= fClose
 			}
-			if hasToken(f.Value, "keep-alive") {
+			if HasToken(f.Value, "keep-alive") {
 				p.flags |= fKeepAlive
 			}
 		}
 	case 14:
-		if equalFold(f.Name, "content-length") {
+		if EqualFold(f.Name, "content-length") {
 			if *length >= 0 {
 				return ErrDuplicateLength
 			}
@@ -469,12 +469,12 @@ func (p *Parser) framingField(f Field, length *int64) error {
 			*length = n
 		}
 	case 17:
-		if equalFold(f.Name, "transfer-encoding") {
+		if EqualFold(f.Name, "transfer-encoding") {
 			if p.flags&fEncoding != 0 {
 				return ErrDuplicateEncoding
 			}
 			p.flags |= fEncoding
-			if equalFold(f.Value, "chunked") {
+			if EqualFold(f.Value, "chunked") {
 				p.flags |= fChunked
 			}
 		}

@@ -15,7 +15,7 @@ type Header []Field
 // case-insensitive), or nil. It does not allocate.
 func (h Header) Get(name string) []byte {
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if EqualFold(h[i].Name, name) {
 			return h[i].Value
 		}
 	}
@@ -25,14 +25,16 @@ func (h Header) Get(name string) []byte {
 // Has reports whether a field named name is present.
 func (h Header) Has(name string) bool {
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if EqualFold(h[i].Name, name) {
 			return true
 		}
 	}
 	return false
 }
 
-func equalFold(b []byte, s string) bool {
+// EqualFold reports whether b and s are equal under ASCII case folding,
+// as field names and tokens compare.
+func EqualFold[T string | []byte](b []byte, s T) bool {
 	if len(b) != len(s) {
 		return false
 	}

@@ -103,15 +103,15 @@ func appendStatus(dst []byte, code int) []byte {
 func ownedField(name []byte) bool {
 	switch len(name) {
 	case 4:
-		return equalFold(name, "date")
+		return EqualFold(name, "date")
 	case 6:
-		return equalFold(name, "server")
+		return EqualFold(name, "server")
 	case 10:
-		return equalFold(name, "connection")
+		return EqualFold(name, "connection")
 	case 14:
-		return equalFold(name, "content-length")
+		return EqualFold(name, "content-length")
 	case 17:
-		return equalFold(name, "transfer-encoding")
+		return EqualFold(name, "transfer-encoding")
 	}
 	return false
 }

@@ -145,11 +145,13 @@ func setOnce(m map[string]*config.Server, k string, srv *config.Server) {
 // ParseListen parses a listen address: "80", "*:80", ":80", "1.2.3.4:80",
 // "[::1]:80", "host:80" (resolved now, as nginx does) or "1.2.3.4" (port
 // 80). wildcard reports an all-addresses listen; ap then holds the
-// unspecified address of its family.
+// unspecified address of its family. Port 0 is accepted (a c10k extension
+// for tests, see config.Listen): the core binds an ephemeral port, and
+// virtual servers are chosen by the configured address, not the bound one.
 func ParseListen(addr string) (ap netip.AddrPort, wildcard bool, err error) {
 	host, port := addr, "80"
 	if n, perr := strconv.Atoi(addr); perr == nil {
-		if n <= 0 || n > 65535 {
+		if n < 0 || n > 65535 {
 			return ap, false, fmt.Errorf("%w: %q", ErrListen, addr)
 		}
 		host, port = "", addr
@@ -169,7 +171,7 @@ func ParseListen(addr string) (ap netip.AddrPort, wildcard bool, err error) {
 		host, port = addr[:i], addr[i+1:]
 	}
 	p, perr := strconv.ParseUint(port, 10, 16)
-	if perr != nil || p == 0 {
+	if perr != nil {
 		return ap, false, fmt.Errorf("%w: %q: bad port", ErrListen, addr)
 	}
 	var ip netip.Addr

@@ -229,7 +229,11 @@ func TestParseListen(t *testing.T) {
 		{"[::]:80", "[::]:80", true, false},
 		{"[::1]:81", "[::1]:81", false, false},
 		{"localhost:81", "127.0.0.1:81", false, false},
-		{"*:0", "", false, true},
+		{"*:0", "0.0.0.0:0", true, false},
+		{"127.0.0.1:0", "127.0.0.1:0", false, false},
+		{"0", "0.0.0.0:0", true, false},
+		{"-1", "", false, true},
+		{"*:x", "", false, true},
 		{"*:99999", "", false, true},
 		{"[::1", "", false, true},
 	}

@@ -26,8 +26,6 @@ const (
 	streamChunk          = 64 << 10
 )
 
-const serverName = "c10k"
-
 // httpState is a worker's HTTP/1.1 connection state. It lives as long as
 // the worker and is reused for every connection and request, so the
 // request path allocates nothing.
@@ -62,7 +60,14 @@ type httpState struct {
 func (h *httpState) begin(c *accepted) {
 	h.c = c
 	h.sock = sock{fd: c.fd}
-	h.conn = engine.Conn{Local: c.l.route, Remote: c.remote}
+	local := c.l.addr
+	if c.l.wild {
+		// As nginx's $server_addr: the address the client connected to.
+		if sa, err := unix.Getsockname(c.fd); err == nil {
+			local = addrPort(sa)
+		}
+	}
+	h.conn = engine.Conn{Listener: c.l.index, Local: local, Remote: c.remote}
 	conf := &c.l.conf
 	size, num, large := conf.HeaderBufferSize, conf.LargeHeaders.Number, conf.LargeHeaders.Size
 	if size <= 0 {
@@ -334,7 +339,13 @@ func (w *worker) respond(p *engine.Plan, closing bool) bool {
 				if h.scratch == nil {
 					h.scratch = make([]byte, streamChunk)
 				}
-				err = h.sock.sendfile(p.File, p.Offset, cl, h.scratch)
+				if p.Sendfile {
+					err = h.sock.sendfile(p.File, p.Offset, cl, h.scratch)
+				} else {
+					// sendfile off: pread into the worker's buffer, then write.
+					w.copies.Add(1)
+					err = h.sock.copyFile(p.File, p.Offset, cl, h.scratch)
+				}
 			}
 		} else {
 			err = h.sock.write(head)
@@ -368,7 +379,7 @@ func (w *worker) appendHead(dst []byte, p *engine.Plan, cl int64) []byte {
 		ContentLength: cl,
 		KeepAlive:     p.KeepAlive,
 		Date:          w.s.date.Now(),
-		Server:        serverName,
+		Server:        w.s.e.Software(),
 		HeadOnly:      p.HeadOnly,
 	}
 	if cl < 0 {

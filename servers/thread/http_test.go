@@ -2,6 +2,7 @@ package thread
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -32,6 +33,12 @@ func startHTTP(t *testing.T, conf string, files map[string][]byte, opts Options)
 // (upstreams).
 func startHTTPBlock(t *testing.T, httpConf, conf string, files map[string][]byte, opts Options) (addr string, s *Server) {
 	t.Helper()
+	return startHTTPEngine(t, httpConf, conf, files, engine.Options{KeepaliveTimeout: opts.KeepAliveTimeout}, opts)
+}
+
+// startHTTPEngine is startHTTPBlock with the engine's options.
+func startHTTPEngine(t *testing.T, httpConf, conf string, files map[string][]byte, eopts engine.Options, opts Options) (addr string, s *Server) {
+	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -48,7 +55,7 @@ func startHTTPBlock(t *testing.T, httpConf, conf string, files map[string][]byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(cfg, engine.Options{KeepaliveTimeout: opts.KeepAliveTimeout})
+	e, err := engine.New(cfg, eopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,4 +373,84 @@ func TestHTTPKeepAliveTimeout(t *testing.T) {
 		t.Fatalf("idle keep-alive connection: %v, want EOF from the server", err)
 	}
 	waitFor(t, "the worker to be idle", func() bool { return s.Stats().Idle == 1 })
+}
+
+// TestHTTPSendfile serves files with "sendfile on" (sendfile(2)) and
+// "sendfile off" (pread into the worker's buffer, then write): the same
+// bytes, whole and in ranges, and FileCopies counts the second way only.
+func TestHTTPSendfile(t *testing.T) {
+	big := make([]byte, 3*streamChunk+123) // several buffers of the copy path
+	rand.Read(big)
+	tests := []struct {
+		name       string
+		directive  string
+		wantCopies uint64
+	}{
+		{"on", "sendfile on;", 0},
+		{"off", "sendfile off;", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, s := startHTTP(t, "  "+tt.directive+"\n", map[string][]byte{"big.bin": big}, Options{Workers: 2})
+			c := dialClient(t, addr)
+			resp, body := c.do(t, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp.StatusCode != 200 || !bytes.Equal(body, big) {
+				t.Fatalf("GET: %d, %d bytes, want 200 and the %d bytes of the file", resp.StatusCode, len(body), len(big))
+			}
+			from, to := streamChunk-7, 2*streamChunk+9 // across buffer boundaries
+			resp, body = c.do(t, fmt.Sprintf("GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=%d-%d\r\n\r\n", from, to))
+			if resp.StatusCode != 206 || !bytes.Equal(body, big[from:to+1]) {
+				t.Fatalf("range: %d, %d bytes, want 206 and bytes %d-%d", resp.StatusCode, len(body), from, to)
+			}
+			if got := s.Stats().FileCopies; got != tt.wantCopies {
+				t.Errorf("FileCopies = %d, want %d", got, tt.wantCopies)
+			}
+		})
+	}
+}
+
+// TestHTTPServerHeader checks that responses name the engine's Software.
+func TestHTTPServerHeader(t *testing.T) {
+	tests := []struct{ software, want string }{
+		{"", "c10k"},
+		{"Apache/2.4.62 (Debian)", "Apache/2.4.62 (Debian)"},
+	}
+	for _, tt := range tests {
+		addr, _ := startHTTPEngine(t, "", "  location = /r { return 200 ok; }\n", nil,
+			engine.Options{Software: tt.software}, Options{Workers: 1})
+		c := dialClient(t, addr)
+		resp, _ := c.do(t, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+		if got := resp.Header.Get("Server"); got != tt.want {
+			t.Errorf("Software %q: Server %q, want %q", tt.software, got, tt.want)
+		}
+	}
+}
+
+// TestHTTPUpstreamErrorLog checks the engine's log line for an upstream
+// that refuses the connection: nginx's wording, with the stage.
+func TestHTTPUpstreamErrorLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now: connect() is refused
+	logs := make(chan string, 10)
+	addr, _ := startHTTPEngine(t, "", "  server_name app.test;\n  location /app/ { proxy_pass http://"+dead+"; }\n", nil,
+		engine.Options{ErrorLog: func(level, msg string) { logs <- level + ": " + msg }}, Options{Workers: 1})
+	c := dialClient(t, addr)
+	resp, _ := c.do(t, "GET /app/ HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	if resp.StatusCode != 502 {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	want := `error: connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: app.test, ` +
+		`request: "GET /app/ HTTP/1.1", upstream: "http://` + dead + `/app/", host: "app.test"`
+	select {
+	case got := <-logs: // logged before the 502 was written
+		if got != want {
+			t.Errorf("log line\n%s\nwant\n%s", got, want)
+		}
+	default:
+		t.Fatal("no error-log line")
+	}
 }

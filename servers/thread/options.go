@@ -41,6 +41,14 @@ type Options struct {
 	// Default 1 MiB.
 	ProxyBuffer int
 
+	// Procs, when positive, is the Go runtime's GOMAXPROCS while the
+	// Server serves: Serve and ServeListeners set it and restore the
+	// previous value when they return. Zero leaves GOMAXPROCS alone
+	// (what tests and embedding programs want: it is process-wide, so
+	// at most one Server of a process should set it). c10k serve passes
+	// Workers by default: see the package documentation for why.
+	Procs int
+
 	// ErrorLog receives nginx-style error-log lines; nil discards them.
 	ErrorLog io.Writer
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -261,6 +262,40 @@ func TestErrnoText(t *testing.T) {
 	} {
 		if got := errnoText(tc.err); !strings.Contains(got, tc.want) {
 			t.Errorf("errnoText(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestProcs checks that Options.Procs sets GOMAXPROCS while the Server
+// serves and restores it when Serve returns, and that zero leaves it
+// alone.
+func TestProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	tests := []struct {
+		procs, want int
+	}{
+		{0, before},
+		{before + 3, before + 3},
+	}
+	for _, tt := range tests {
+		_, addr, stop := startFake(t, Options{Workers: 2, Procs: tt.procs})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An answer means the workers run, after Serve set GOMAXPROCS.
+		if err := echo(t, c, "ping", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := runtime.GOMAXPROCS(0); got != tt.want {
+			t.Errorf("Procs %d: GOMAXPROCS %d while serving, want %d", tt.procs, got, tt.want)
+		}
+		c.Close()
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got := runtime.GOMAXPROCS(0); got != before {
+			t.Errorf("Procs %d: GOMAXPROCS %d after Serve returned, want %d back", tt.procs, got, before)
 		}
 	}
 }

@@ -15,10 +15,7 @@ import (
 	"github.com/c10k/c10k/servers/upstream"
 )
 
-const (
-	upstreamHeadBuffer = 32 << 10
-	stageConnect       = "while connecting to upstream"
-)
+const upstreamHeadBuffer = 32 << 10
 
 // upConn is an upstream connection: owned by one worker while in use, by
 // the pool while idle.
@@ -158,10 +155,6 @@ func (w *worker) proxy(p *engine.Plan) bool {
 	}
 	isHead := bytes.Equal(h.req.Method, methodHead)
 	for {
-		// The engine sets HeadOnly when it finishes a plan (an error
-		// response, the upstream's response) but never clears it, and a
-		// proxy plan starts with it set: clear it before each call.
-		p.HeadOnly = false
 		addr, ok := px.Next()
 		if !ok {
 			break
@@ -169,17 +162,13 @@ func (w *worker) proxy(p *engine.Plan) bool {
 		// Per attempt: an error_page may have moved the exchange to
 		// another location.
 		connectTO, sendTO, readTO := px.Timeouts()
-		stage, err := w.attempt(px, addr, connectTO, sendTO, readTO, isHead)
-		if err != nil {
-			px.SetError(upstreamError(err, stage))
+		if err := w.attempt(px, addr, connectTO, sendTO, readTO, isHead); err != nil {
 			w.dropUpstream()
-			p.HeadOnly = false
 			if px.Failed(classify(err), false) {
 				continue
 			}
 			break
 		}
-		p.HeadOnly = false
 		if px.Response(&u.resp) {
 			w.dropUpstream()
 			continue
@@ -194,8 +183,9 @@ var methodHead = []byte("HEAD")
 
 // attempt sends the request to addr and reads the response head. A
 // pooled connection that fails before any response byte is retried once
-// on a fresh connection without counting a failure, as nginx does.
-func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readTO time.Duration, isHead bool) (stage string, err error) {
+// on a fresh connection without counting a failure, as nginx does. On
+// failure, px holds the stage and the error text for its log line.
+func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readTO time.Duration, isHead bool) error {
 	h := &w.http
 	u := &h.up
 	idle, idleTO, maxReq := px.Pool()
@@ -205,61 +195,74 @@ func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readT
 	}
 	for {
 		if !pooled {
-			if w.s.killed.Load() {
-				return stageConnect, errClosed
+			px.SetStage(engine.StageConnect)
+			if err := w.connect(addr, connectTO); err != nil {
+				px.SetError(upstreamError(err, engine.StageConnect))
+				return err
 			}
-			ap, err := netip.ParseAddrPort(addr)
-			if err != nil {
-				if ap, err = resolve(addr); err != nil {
-					return stageConnect, err
-				}
-			}
-			fd, err := dial(ap, connectTO)
-			if err != nil {
-				return stageConnect, err
-			}
-			u.conn = upConn{sock: sock{fd: fd}}
 		}
 		w.setUpstream(u.conn.fd, false)
 		u.conn.requests++
 		u.got = false
-		stage, err = w.exchange(px, sendTO, readTO, isHead)
+		stage, err := w.exchange(px, sendTO, readTO, isHead)
 		if err == nil {
-			return "", nil
+			return nil
 		}
 		if pooled && !u.got && (err == errClosed || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) {
 			w.dropUpstream()
 			pooled = false
 			continue
 		}
-		return stage, err
+		px.SetStage(stage)
+		px.SetError(upstreamError(err, stage))
+		return err
 	}
 }
 
+// connect opens a fresh connection to addr as the current upstream one.
+func (w *worker) connect(addr string, timeout time.Duration) error {
+	if w.s.killed.Load() {
+		return errClosed
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		if ap, err = resolve(addr); err != nil {
+			return err
+		}
+	}
+	fd, err := dial(ap, timeout)
+	if err != nil {
+		return err
+	}
+	w.http.up.conn = upConn{sock: sock{fd: fd}}
+	return nil
+}
+
 // exchange writes the request head and body on the current upstream
-// connection and reads the response head, skipping 1xx responses.
-func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead bool) (stage string, err error) {
+// connection and reads the response head, skipping 1xx responses. It
+// returns the stage an error happened in.
+func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead bool) (engine.Stage, error) {
 	h := &w.http
 	u := &h.up
 	c := &u.conn
 	if err := c.setWriteTimeout(sendTO); err != nil {
-		return "while sending request to upstream", err
+		return engine.StageSend, err
 	}
 	if err := c.setReadTimeout(readTO); err != nil {
-		return "while reading response header from upstream", err
+		return engine.StageSend, err
 	}
 	if err := c.writev2(&h.iov, px.Head(), h.body); err != nil {
-		return "while sending request to upstream", err
+		return engine.StageSend, err
 	}
 	u.hn = 0
 	u.parser.Reset()
 	for {
 		if u.hn == len(u.head) {
-			return "while reading response header from upstream", errInvalidHead
+			return engine.StageReadHeader, errInvalidHead
 		}
 		n, err := c.read(u.head[u.hn:])
 		if err != nil {
-			return "while reading response header from upstream", err
+			return engine.StageReadHeader, err
 		}
 		u.got = true
 		u.hn += n
@@ -269,7 +272,7 @@ func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead
 				break
 			}
 			if err != nil {
-				return "while reading response header from upstream", errInvalidHead
+				return engine.StageReadHeader, errInvalidHead
 			}
 			if u.resp.Interim() {
 				u.hn = copy(u.head, u.head[m:u.hn])
@@ -279,7 +282,7 @@ func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead
 				continue
 			}
 			u.hs = m
-			return "", nil
+			return 0, nil
 		}
 	}
 }
@@ -414,7 +417,8 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 // Before anything reached the client the plan becomes the error
 // response; after, the client connection is closed (the body is cut).
 func (w *worker) upstreamBroken(p *engine.Plan, px *engine.Proxy, err error, sent bool) bool {
-	px.SetError(upstreamError(err, "while reading upstream"))
+	px.SetStage(engine.StageRead)
+	px.SetError(upstreamError(err, engine.StageRead))
 	w.dropUpstream()
 	px.Failed(classify(err), sent)
 	if sent {
@@ -481,17 +485,19 @@ func (w *worker) afterResponse(p *engine.Plan) bool {
 }
 
 // upstreamError is the text the engine logs for a failed attempt, like
-// nginx: "connect() failed (111: Connection refused)". nil leaves the
-// engine's text for the failure kind.
-func upstreamError(err error, stage string) error {
+// nginx: "connect() failed (111: Connection refused)", with the system
+// call of the stage. nil leaves the engine's text for the failure kind.
+func upstreamError(err error, stage engine.Stage) error {
 	var errno unix.Errno
 	switch {
 	case err == errTimeout, err == errClosed, err == errInvalidHead:
 		return nil
-	case stage == stageConnect && errors.As(err, &errno):
+	case !errors.As(err, &errno):
+		return err
+	case stage == engine.StageConnect:
 		return fmt.Errorf("connect() failed %s", errnoText(errno))
-	case errors.As(err, &errno):
-		return fmt.Errorf("recv() failed %s", errnoText(errno))
+	case stage == engine.StageSend:
+		return fmt.Errorf("writev() failed %s", errnoText(errno))
 	}
-	return err
+	return fmt.Errorf("recv() failed %s", errnoText(errno))
 }

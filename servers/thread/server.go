@@ -56,21 +56,15 @@ type Server struct {
 
 // listener is one bound listening socket.
 type listener struct {
-	fd   int
-	addr netip.AddrPort // bound address
-	conf engine.Listener
-	// route is the Conn.Local the engine sees: the bound address, except
-	// for a configured port 0 (tests), where the engine only knows the
-	// configured address and routes by it.
-	route netip.AddrPort
+	fd    int
+	addr  netip.AddrPort // bound address (the real port of "listen ...:0")
+	conf  engine.Listener
+	index int  // engine.Conn.Listener: the index of conf in the engine's listeners, -1 for none
+	wild  bool // bound to all addresses: a connection's local address needs getsockname
 }
 
-func newListener(fd int, addr netip.AddrPort, conf engine.Listener) *listener {
-	l := &listener{fd: fd, addr: addr, conf: conf, route: addr}
-	if ap, err := resolve(conf.Addr); err == nil && ap.Port() == 0 {
-		l.route = ap
-	}
-	return l
+func newListener(fd int, addr netip.AddrPort, conf engine.Listener, index int) *listener {
+	return &listener{fd: fd, addr: addr, conf: conf, index: index, wild: addr.Addr().IsUnspecified()}
 }
 
 // accepted is a connection handed from the listener thread to a worker.
@@ -89,6 +83,10 @@ type Stats struct {
 	KeepAlive int    // busy workers idly waiting for a connection's next request
 	Accepted  uint64 // connections accepted since Serve
 	Requests  uint64 // requests completed since Serve
+	// FileCopies counts file bodies sent with pread(2) and write(2)
+	// because their location has "sendfile off"; the others went out
+	// with sendfile(2).
+	FileCopies uint64
 }
 
 // New returns a Server for e. It binds nothing yet: see Listen and Serve.
@@ -122,7 +120,7 @@ func (s *Server) Listen() error {
 		return ErrServing
 	}
 	var ls []*listener
-	for _, c := range s.e.Listeners() {
+	for i, c := range s.e.Listeners() {
 		backlog := c.Backlog
 		if s.opts.Backlog > 0 || backlog <= 0 {
 			backlog = s.opts.Backlog
@@ -135,7 +133,7 @@ func (s *Server) Listen() error {
 			closeListeners(ls)
 			return err
 		}
-		ls = append(ls, newListener(fd, ap, c))
+		ls = append(ls, newListener(fd, ap, c, i))
 	}
 	if len(ls) == 0 {
 		return ErrNoListeners
@@ -177,6 +175,7 @@ func (s *Server) Stats() Stats {
 		}
 		st.Accepted += w.accepted.Load()
 		st.Requests += w.requests.Load()
+		st.FileCopies += w.copies.Load()
 	}
 	return st
 }
@@ -217,11 +216,11 @@ func (s *Server) ServeListeners(ctx context.Context, files ...*os.File) error {
 			s.mu.Unlock()
 			return err
 		}
-		conf := engine.Listener{Addr: ap.String()}
+		conf, index := engine.Listener{Addr: ap.String()}, -1
 		if i < len(confs) {
-			conf = confs[i]
+			conf, index = confs[i], i
 		}
-		ls = append(ls, newListener(fd, ap, conf))
+		ls = append(ls, newListener(fd, ap, conf, index))
 	}
 	s.ls = ls
 	s.mu.Unlock()
@@ -241,6 +240,10 @@ func (s *Server) run(ctx context.Context) error {
 		return ErrServing
 	}
 	s.started = true
+	if s.opts.Procs > 0 {
+		prev := runtime.GOMAXPROCS(s.opts.Procs)
+		defer runtime.GOMAXPROCS(prev)
+	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		s.mu.Unlock()

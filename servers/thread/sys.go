@@ -259,6 +259,9 @@ func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
 	return nil
 }
 
+// copyFile sends n bytes of f from off by reading them into scratch with
+// pread(2) and writing each piece: "sendfile off", and the fallback of
+// sendfile.
 func (s *sock) copyFile(f *os.File, off, n int64, scratch []byte) error {
 	for n > 0 {
 		b := scratch

@@ -32,6 +32,7 @@ type worker struct {
 
 	accepted atomic.Uint64
 	requests atomic.Uint64
+	copies   atomic.Uint64 // file bodies sent with pread+write (sendfile off)
 
 	http httpState // HTTP connection state, reused
 }
