@@ -1,6 +1,9 @@
 # c10k — build, test and benchmark targets. Every target works on a fresh
 # Debian machine with Go; Go modules come from the module proxy.
 
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+
 GO        ?= go
 PKGS      ?= ./...
 BIN       := bin/c10k
@@ -20,9 +23,14 @@ test:
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
 # Until the scenario runner lands, the benchmark job is the Go benchmarks
-# of the shared engine (parser, router, balancer, handlers) with -benchmem.
+# of the shared engine (parser, router, balancer, handlers) and of each
+# core (1 KB static file over 100 keep-alive connections), with -benchmem.
+# The output is also kept in results/<run-id>/gobench.txt.
 bench: build
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./servers/...
+	@id=$${RUN_ID:-$$(date -u +%Y%m%dT%H%M%SZ)-$$(git rev-parse --short HEAD 2>/dev/null || echo nogit)}; \
+	mkdir -p results/$$id; \
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./servers/... | tee results/$$id/gobench.txt; \
+	echo "results written to results/$$id/gobench.txt"
 
 # Run every fuzz target for FUZZTIME each (default 30s).
 fuzz:

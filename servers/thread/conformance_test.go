@@ -17,11 +17,18 @@ import (
 // TestConformance runs the shared conformance suite against the thread
 // core with its default (Apache worker MPM) options.
 func TestConformance(t *testing.T) {
-	servertest.Run(t, startThread)
+	servertest.Run(t, func(t *testing.T, confPath string) string { return startThread(t, confPath) })
 }
 
-// startThread is the servertest.Start of the thread core.
-func startThread(t *testing.T, confPath string) string {
+// BenchmarkStatic1K measures the thread core serving a 1 KB file over
+// keep-alive connections.
+func BenchmarkStatic1K(b *testing.B) {
+	servertest.BenchmarkStatic(b, startThread)
+}
+
+// startThread starts the thread core with its default (Apache worker
+// MPM) options on the config at confPath.
+func startThread(t testing.TB, confPath string) string {
 	t.Helper()
 	cfg, err := config.Load(confPath)
 	if err != nil {
@@ -61,7 +68,7 @@ func startThread(t *testing.T, confPath string) string {
 }
 
 // logWriter sends the core's error log to the test log.
-type logWriter struct{ t *testing.T }
+type logWriter struct{ t testing.TB }
 
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
