@@ -66,6 +66,18 @@ func runBackend(ctx context.Context, args []string) int {
 		}
 	}
 
+	// An explicit empty -name would silently mean "the listen address".
+	bad := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "name" && o.Name == "" {
+			fmt.Fprintf(os.Stderr, "c10k backend: invalid value \"\" for flag -name: must not be empty (omit it to use the listen address)\n")
+			bad = true
+		}
+	})
+	if bad {
+		return 2
+	}
+
 	err := backend.Run(ctx, o, func(addr net.Addr) {
 		fmt.Fprintf(os.Stderr, "c10k backend: listening on %s (model %s)\n", addr, o.Model)
 	})

@@ -535,7 +535,9 @@ func TestOptions(t *testing.T) {
 	}{
 		{Options{}, ""},
 		{Options{Model: ModelSync, Workers: 0}, ""},
-		{Options{Model: ModelAsync, Workers: -1}, ""},
+		{Options{Model: ModelAsync, Workers: 2}, ""},
+		{Options{Model: ModelAsync, Workers: -1}, "Workers"},
+		{Options{Name: "a\r\nX-Injected: 1"}, "Name"},
 		{Options{ErrorRate: 1, Latency: time.Second, Jitter: 2 * time.Second}, ""},
 		{Options{Latency: -1}, "Latency"},
 		{Options{Jitter: -time.Second}, "Jitter"},

@@ -16,6 +16,9 @@ const (
 const (
 	DefaultListen          = "127.0.0.1:8081"
 	DefaultShutdownTimeout = 10 * time.Second
+	// ReadHeaderTimeout bounds how long the server waits for a request
+	// head, so that slow clients (slowloris) cannot hold it.
+	ReadHeaderTimeout = 10 * time.Second
 )
 
 // Options configure a Server. The zero value is a working async server on
@@ -51,7 +54,8 @@ type Options struct {
 
 	// Workers bounds the requests processed at once with ModelSync; the
 	// others wait in arrival order and their latency includes the wait.
-	// Zero means 1, as gunicorn. Ignored with ModelAsync.
+	// Zero means 1, as gunicorn. Ignored with ModelAsync, but negative
+	// is an error with either model.
 	Workers int
 
 	// Seed seeds the generator behind ErrorRate and Jitter, so that a run
@@ -94,12 +98,15 @@ func (o *Options) check() error {
 	default:
 		return &OptionError{"Model", strconv.Quote(o.Model), fmt.Sprintf("must be %q or %q", ModelSync, ModelAsync)}
 	}
-	if o.Model == ModelSync {
-		if o.Workers < 0 {
-			return &OptionError{"Workers", strconv.Itoa(o.Workers), "must be at least 1 with the sync model"}
-		}
-		if o.Workers == 0 {
-			o.Workers = 1
+	if o.Workers < 0 { // a mistake whatever the model
+		return &OptionError{"Workers", strconv.Itoa(o.Workers), "must not be negative"}
+	}
+	if o.Model == ModelSync && o.Workers == 0 {
+		o.Workers = 1
+	}
+	for _, c := range []byte(o.Name) {
+		if c < ' ' || c == 0x7f { // it is sent in a header
+			return &OptionError{"Name", strconv.Quote(o.Name), "must not contain control characters"}
 		}
 	}
 	if o.ShutdownTimeout == 0 {

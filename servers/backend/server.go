@@ -89,6 +89,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	addr := l.Addr().String()
 	srv := &http.Server{
 		Handler: s.Handler(),
+		// A slowloris client must not pin the server (nor, with the
+		// sync model, hold nothing but a connection) for ever.
+		ReadHeaderTimeout: ReadHeaderTimeout,
 		// Requests outlive ctx so that they can finish during shutdown;
 		// stalled ones watch the value to give up.
 		BaseContext: func(net.Listener) context.Context {

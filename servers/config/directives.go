@@ -691,7 +691,10 @@ func listen(p *parser, lv *level, d *directive) error {
 		case a == "default_server" || a == "default":
 			l.DefaultServer = true
 		case a == "ssl":
-			l.SSL = true
+			// Until TLS is served, refuse it rather than answer
+			// plaintext on a port clients take for https.
+			return &Error{Pos: d.pos, Directive: d.name, Err: ErrNotSupported,
+				Msg: fmt.Sprintf("%q parameter of %q directive is not supported yet", a, d.name)}
 		case a == "reuseport":
 			l.ReusePort, opts = true, true
 		case strings.HasPrefix(a, "backlog="):
@@ -947,7 +950,11 @@ func upstreamServer(p *parser, lv *level, d *directive) error {
 	if port == "" {
 		port = "80"
 	}
-	s := UpstreamServer{Pos: d.pos, Addr: host + ":" + port, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
+	addrs, ok := p.resolve(host, port)
+	if !ok {
+		return d.errorf("host not found in upstream %q in %q directive", a, d.name)
+	}
+	s := UpstreamServer{Pos: d.pos, Addr: host + ":" + port, Addrs: addrs, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
 	for _, a := range d.args[1:] {
 		k, v, eq := strings.Cut(a, "=")
 		switch {

@@ -9,9 +9,10 @@ package config
 //   - "include mime.types" uses a built-in copy of nginx's mime.types when
 //     the file does not exist, and when no types block applies at all Types
 //     holds that same table (nginx then knows only html, gif and jpg).
-//   - No DNS lookups: proxy_pass and upstream hosts are checked by syntax;
-//     a bare name that is not an upstream must be an IP or "localhost", or
-//     carry a port.
+//   - Host names of upstream servers and proxy_pass are resolved at load,
+//     as nginx does (Options.LookupHost; every address is a peer), except
+//     "localhost", which is always 127.0.0.1 (nginx would also add ::1
+//     when /etc/hosts lists it), so that benchmarks do not depend on it.
 //   - Regular expressions use Go's regexp syntax (RE2), not PCRE: no
 //     backreferences or lookaround.
 //   - The events block is optional, a directive that nginx allows to repeat

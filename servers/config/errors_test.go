@@ -39,6 +39,7 @@ func TestErrors(t *testing.T) {
 		{"not yet gzip_types", "http {\ngzip_types text/css;\n}", nil, `site.conf:2: directive "gzip_types" is not supported yet`},
 		{"not yet allow", srv("location / {", "allow 1.2.3.4;", "}"), nil, `site.conf:4: directive "allow" is not supported yet`},
 		{"not yet proxy_cache_path", "http {\nproxy_cache_path /tmp k=v;\n}", nil, `site.conf:2: directive "proxy_cache_path" is not supported yet`},
+		{"not yet listen ssl", srv("listen 443 ssl;"), nil, `site.conf:3: "ssl" parameter of "listen" directive is not supported yet`},
 		{"not yet ssl_certificate_key", srv("ssl_certificate_key k.pem;"), nil, `site.conf:3: directive "ssl_certificate_key" is not supported yet`},
 		{"not yet log_format", "http {\nlog_format main x;\n}", nil, `site.conf:2: directive "log_format" is not supported yet`},
 		{"not yet cgi_pass", srv("location / {", "cgi_pass /bin/x;", "}"), nil, `site.conf:4: directive "cgi_pass" is not supported yet`},
@@ -192,6 +193,10 @@ func TestErrorFields(t *testing.T) {
 	}
 	if !errors.Is(err, ErrNotSupported) {
 		t.Errorf("errors.Is(%v, ErrNotSupported) = false", err)
+	}
+	_, err = LoadFS(fstest.MapFS{"site.conf": {Data: []byte(srv("listen 443 ssl;"))}}, "site.conf")
+	if !errors.Is(err, ErrNotSupported) {
+		t.Errorf("listen ssl: errors.Is(%v, ErrNotSupported) = false", err)
 	}
 }
 

@@ -242,8 +242,12 @@ type ProxyPass struct {
 	Host     string // the authority as written: "backend" (an upstream name) or "127.0.0.1:8080"
 	Upstream string // name of the upstream block Host refers to; "" when Host is an address
 	Addr     string // when Upstream is "": Host as "host:port", port 80 when not written
-	URI      string // the URI part, "" when proxy_pass has none (pass the request URI unchanged)
-	HasURI   bool   // true when a URI part was given, even "/"
+	// Addrs are Addr resolved at load, "ip:port" each ("[::1]:80" for
+	// IPv6); a name with several addresses gives several, balanced
+	// round robin as nginx's implicit upstream. Set when Upstream is "".
+	Addrs  []string
+	URI    string // the URI part, "" when proxy_pass has none (pass the request URI unchanged)
+	HasURI bool   // true when a URI part was given, even "/"
 }
 
 // NextUpstream is the set of proxy_next_upstream conditions.
@@ -292,8 +296,11 @@ const (
 
 // UpstreamServer is one "server" line in an upstream block.
 type UpstreamServer struct {
-	Pos         Pos
-	Addr        string        // host:port (port defaults to 80)
+	Pos  Pos
+	Addr string // host:port as written (port defaults to 80)
+	// Addrs are Addr resolved at load, "ip:port" each; nginx makes each
+	// address a peer of its own with the server's parameters.
+	Addrs       []string
 	Weight      int           // default 1
 	MaxFails    int           // default 1; 0 disables accounting
 	FailTimeout time.Duration // default 10s

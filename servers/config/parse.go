@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,40 +13,26 @@ import (
 // Load reads, parses and validates the config file at name and the files
 // it includes. Relative include paths resolve against the directory of
 // name, as nginx resolves them against its prefix.
-func Load(name string) (*Config, error) {
+//
+// Host names of upstream servers and proxy_pass are resolved now with
+// the system resolver; Options.Load takes another.
+func Load(name string) (*Config, error) { return Options{}.Load(name) }
+
+func readFile(name string) ([]byte, error) {
 	src, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	dir := filepath.Dir(name)
-	prefix := dir
-	if abs, err := filepath.Abs(dir); err == nil {
-		prefix = abs
-	}
-	return parse(name, src, diskSource{dir}, prefix, filepath.Join)
+	return src, nil
 }
 
 // LoadFS is Load reading from fsys: include paths and the prefix are paths
 // inside fsys, and an absolute include path is rooted at the top of fsys.
-func LoadFS(fsys fs.FS, name string) (*Config, error) {
-	src, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	prefix := path.Dir(name)
-	return parse(name, src, fsSource{fsys, prefix}, prefix, path.Join)
-}
+func LoadFS(fsys fs.FS, name string) (*Config, error) { return Options{}.LoadFS(fsys, name) }
 
 // Parse parses and validates src as the config file name. Included files
 // are read from disk, relative to the directory of name.
-func Parse(name string, src []byte) (*Config, error) {
-	dir := filepath.Dir(name)
-	prefix := dir
-	if abs, err := filepath.Abs(dir); err == nil {
-		prefix = abs
-	}
-	return parse(name, src, diskSource{dir}, prefix, filepath.Join)
-}
+func Parse(name string, src []byte) (*Config, error) { return Options{}.Parse(name, src) }
 
 // Path resolves p, a path from the config such as AccessLog, against
 // c.Prefix; absolute paths and "" are returned as they are.
@@ -91,6 +76,7 @@ func (lv *level) has(name string) bool { return lv.n[name] > 0 }
 type parser struct {
 	cfg       *Config
 	join      func(...string) string
+	opts      Options
 	http      *level
 	servers   []*level
 	upstreams map[string]string // lowercased name → name
@@ -109,7 +95,7 @@ type templateUse struct {
 	t Template
 }
 
-func parse(name string, src []byte, s source, prefix string, join func(...string) string) (*Config, error) {
+func parse(name string, src []byte, s source, prefix string, join func(...string) string, opts Options) (*Config, error) {
 	r := &reader{src: s, active: make(map[string]bool)}
 	tree, err := r.readFile(name, src)
 	if err != nil {
@@ -126,6 +112,7 @@ func parse(name string, src []byte, s source, prefix string, join func(...string
 			PID:               "logs/nginx.pid",
 		},
 		join:      join,
+		opts:      opts,
 		upstreams: make(map[string]string),
 		captures:  make(map[string]bool),
 	}
@@ -323,12 +310,14 @@ func (p *parser) finishProxies() error {
 				pp.Upstream = name
 				continue
 			}
-			if !isIP(host) && !strings.EqualFold(host, "localhost") {
-				return u.d.errorf("host not found in upstream %q in \"proxy_pass\" directive", pp.Host)
-			}
 			port = "80"
 		}
 		pp.Addr = host + ":" + port
+		addrs, ok := p.resolve(host, port)
+		if !ok {
+			return u.d.errorf("host not found in upstream %q in \"proxy_pass\" directive", pp.Host)
+		}
+		pp.Addrs = addrs
 	}
 	return nil
 }

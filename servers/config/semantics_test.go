@@ -280,7 +280,6 @@ func TestListen(t *testing.T) {
 	}{
 		{"80", Listen{Addr: "*:80", Backlog: 511}},
 		{"8080 default_server", Listen{Addr: "*:8080", Backlog: 511, DefaultServer: true}},
-		{"127.0.0.1:8000 ssl", Listen{Addr: "127.0.0.1:8000", Backlog: 511, SSL: true}},
 		{"127.0.0.1", Listen{Addr: "127.0.0.1:80", Backlog: 511}},
 		{"*:81 backlog=16 reuseport", Listen{Addr: "*:81", Backlog: 16, ReusePort: true}},
 		{"0.0.0.0:82", Listen{Addr: "*:82", Backlog: 511}},
@@ -303,9 +302,9 @@ func TestListen(t *testing.T) {
 		}
 	}
 	// Socket options set on one listen apply to every server on the address.
-	cfg := load(t, "http {\nserver { listen 80; }\nserver { listen 80 backlog=64 ssl; }\nserver { }\n}")
+	cfg := load(t, "http {\nserver { listen 80; }\nserver { listen 80 backlog=64 reuseport; }\nserver { }\n}")
 	for i, s := range cfg.HTTP.Servers {
-		if l := s.Listens[0]; l.Backlog != 64 || !l.SSL {
+		if l := s.Listens[0]; l.Backlog != 64 || !l.ReusePort {
 			t.Errorf("server %d: %+v", i, l)
 		}
 	}
@@ -330,14 +329,14 @@ http {
 	locs := cfg.HTTP.Servers[0].Locations
 	for i, want := range []ProxyPass{
 		{Scheme: "http", Host: "Backend", Upstream: "backend"},
-		{Scheme: "http", Host: "127.0.0.1:8081", Addr: "127.0.0.1:8081", URI: "/x/", HasURI: true},
-		{Scheme: "http", Host: "localhost", Addr: "localhost:80"},
-		{Scheme: "http", Host: "[::1]", Addr: "[::1]:80"},
-		{Scheme: "http", Host: "app.internal:9000", Addr: "app.internal:9000"},
+		{Scheme: "http", Host: "127.0.0.1:8081", Addr: "127.0.0.1:8081", Addrs: []string{"127.0.0.1:8081"}, URI: "/x/", HasURI: true},
+		{Scheme: "http", Host: "localhost", Addr: "localhost:80", Addrs: []string{"127.0.0.1:80"}},
+		{Scheme: "http", Host: "[::1]", Addr: "[::1]:80", Addrs: []string{"[::1]:80"}},
+		{Scheme: "http", Host: "app.internal:9000", Addr: "app.internal:9000", Addrs: []string{"10.0.0.5:9000"}},
 	} {
 		got := *locs[i].ProxyPass
 		got.Pos = Pos{}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %+v, want %+v", locs[i].Path, got, want)
 		}
 	}

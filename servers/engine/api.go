@@ -92,6 +92,12 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 // default) that cores give the serializer and the error pages name.
 func (e *Engine) Software() string { return e.software }
 
+// Events returns the config's worker_processes (0 means auto: one per
+// CPU) and events { worker_connections }, for the cores that follow them.
+func (e *Engine) Events() (workerProcesses, workerConnections int) {
+	return e.cfg.WorkerProcesses, e.cfg.WorkerConnections
+}
+
 // Listener is one distinct listening address of the config.
 type Listener struct {
 	Addr      string // host:port as it should be bound ("0.0.0.0:80" for "*:80")
@@ -106,7 +112,11 @@ type Listener struct {
 }
 
 // Listeners returns the distinct addresses to listen on, in config
-// order. An ip:port and a wildcard on the same port are both listed.
+// order. As in nginx (without "bind"), an ip:port whose port also has a
+// wildcard listen of the same address family is not listed: the wildcard
+// socket accepts its connections, and Serve chooses the ip:port's virtual
+// servers by Conn.Local. Port 0 listens are listed separately whatever
+// their address: each binds its own ephemeral port.
 func (e *Engine) Listeners() []Listener {
 	return append([]Listener(nil), e.listeners...)
 }
@@ -196,13 +206,36 @@ func (p *Plan) Reset() {
 // For a proxy plan, req must stay valid until the exchange ends (an
 // error_page after an upstream failure routes it again).
 func (e *Engine) Serve(req *http1.Request, c Conn, p *Plan) {
+	e.serve(req, c, p, false)
+}
+
+// ServeCached is Serve for an event loop that must not block on a slow
+// disk: its file lookups (open, stat for index and try_files) use only
+// what the kernel already caches (openat2 with RESOLVE_CACHED). When a
+// lookup would have to wait for the disk, it returns false and p holds
+// nothing to execute; the core then calls Serve, which may block, off
+// the loop. Requests that touch no file (return, proxy) always complete
+// here. Without openat2 (Linux < 5.12) every file lookup returns false.
+func (e *Engine) ServeCached(req *http1.Request, c Conn, p *Plan) bool {
+	e.serve(req, c, p, true)
+	if !p.st.blocked {
+		return true
+	}
+	if p.File != nil {
+		p.File.Close()
+	}
+	p.Reset()
+	return false
+}
+
+func (e *Engine) serve(req *http1.Request, c Conn, p *Plan, cached bool) {
 	p.Reset()
 	st := &p.st
-	*st = state{e: e, req: req, c: c, method: req.Method, now: e.now()}
+	*st = state{e: e, req: req, c: c, method: req.Method, now: e.now(), cached: cached}
 	if p.arena == nil {
 		p.arena = make([]byte, 0, 4096)
 	}
-	st.srv = e.router.Server(e.routeAddr(c), req.Host)
+	st.srv, st.srvRe = e.router.ServerRegex(e.routeAddr(c), req.Host)
 	if len(req.Host) > 0 {
 		h, ok := router.CleanHost(p.arena, req.Host)
 		if !ok {
@@ -382,3 +415,62 @@ func (x *Proxy) Pool() (idle int, timeout time.Duration, requests int) {
 
 // Buffering reports proxy_buffering.
 func (x *Proxy) Buffering() bool { return x.loc.ProxyBuffering }
+
+// DiscardLimit is the most of an unwanted request body (a plan with
+// ReadBody false) a core reads and drops to keep the connection alive;
+// with a larger Content-Length, or a chunked body that goes past it, the
+// core answers and closes instead (DiscardBody). nginx discards without
+// a size limit, bounded only by time; a benchmark core bounds the bytes
+// too, so that no one makes it read gigabytes nobody wants.
+const DiscardLimit = 1 << 20
+
+// SendContinue reports whether the core must send "100 Continue" before
+// reading the body of req: the client asked for it (Expect:
+// 100-continue) on HTTP/1.1, a body follows and the plan reads it
+// (ReadBody, a proxy exchange). Call it after Serve, before reading
+// the body; a core that already has body bytes buffered need not send
+// it. A plan that does not read the body never sends it: DiscardBody
+// then closes the connection rather than wait for the body.
+func (p *Plan) SendContinue(req *http1.Request) bool {
+	return req.Expect100 && req.Major == 1 && req.Minor >= 1 && req.HasBody() && p.ReadBody && !p.Close
+}
+
+// BodyTooLarge reports whether n bytes of request body (de-chunked, as
+// read so far, or a Content-Length) exceed the plan's MaxBody
+// (client_max_body_size; 0 means no limit). A core reading a body for
+// the plan (ReadBody) checks its running total after each decoded piece
+// and, on true, stops reading and answers Engine.Reject(413, ...), which
+// closes the connection, as nginx's "client intended to send too large
+// chunked body". A Content-Length above MaxBody is already answered 413
+// by Serve.
+//
+// A body the plan does not read (a return or static location) is not
+// checked: nginx 1.22 checks client_max_body_size only against
+// Content-Length (ngx_http_core_find_config_phase) and while reading a
+// body (ngx_http_request_body_chunked_filter), not while discarding one
+// (ngx_http_discard_request_body_filter), so a chunked body over the
+// limit sent to a return location gets the location's answer.
+func (p *Plan) BodyTooLarge(n int64) bool {
+	return p.MaxBody > 0 && n > p.MaxBody
+}
+
+// DiscardBody tells a core what to do with the body of req when the plan
+// does not read it (ReadBody false). It returns how many body bytes to
+// read and drop before sending the response, at most DiscardLimit; when
+// the body goes past that limit the core stops and closes after the
+// response. It returns 0 and clears KeepAlive when the core must not
+// read the body at all but close after the response: the client waits
+// for a "100 Continue" (Expect100 with no body bytes buffered, which the
+// core reports in buffered) or Content-Length exceeds DiscardLimit. It
+// returns 0 and leaves the plan alone when there is no body to discard
+// (none, ReadBody, or Close).
+func (p *Plan) DiscardBody(req *http1.Request, buffered bool) (limit int64) {
+	if !req.HasBody() || p.ReadBody || p.Close {
+		return 0
+	}
+	if req.Expect100 && !buffered || req.ContentLength > DiscardLimit {
+		p.KeepAlive = false
+		return 0
+	}
+	return DiscardLimit
+}

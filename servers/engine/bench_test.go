@@ -8,6 +8,9 @@ import (
 	"github.com/c10k/c10k/servers/config"
 )
 
+// BenchmarkServeStatic measures a static hit; -benchmem shows its
+// allocations (at most 2: the *os.File). Allocation goals live in
+// benchmarks, not tests, so that a GC under load cannot fail a test.
 func BenchmarkServeStatic(b *testing.B) {
 	root := docroot(b, map[string]string{"f.html": strings.Repeat("x", 1024)})
 	srv := defServer(root, "localhost")

@@ -51,6 +51,8 @@ type state struct {
 	errPage    bool // serving an error_page (recursive_error_pages off)
 	errStatus  int  // status an error_page target's 2xx turns into; 0 none
 	closing    bool // an error that closes the connection (400, 413, 414, 500, 501)
+	cached     bool // ServeCached: file lookups must not wait for the disk
+	blocked    bool // a cached-only lookup would have waited: abandon the plan
 
 	hasID bool
 	id    [32]byte
@@ -65,6 +67,13 @@ type state struct {
 	reURI    []byte
 	capsDone bool
 	caps     [2 * maxCaptures]int
+
+	// The server_name regex that chose srv, matched against host: its
+	// named captures are variables, and its $1.. until a location
+	// regex with groups matched.
+	srvRe       *regexp.Regexp
+	srvCapsDone bool
+	srvCaps     [2 * maxCaptures]int
 }
 
 // maxCaptures is the number of regex groups (the whole match included)
@@ -230,14 +239,84 @@ func (e *Engine) group(h *config.HTTP, groups map[string]*upGroup, pp *config.Pr
 	if port == "80" {
 		ph = host
 	}
-	ug := &upGroup{g: upstream.NewSingle(addr), host: ph, port: port}
+	ug := &upGroup{host: ph, port: port}
+	switch addrs := pp.Addrs; {
+	case len(addrs) == 0: // a ProxyPass not made by config
+		ug.g = upstream.NewSingle(addr)
+	case len(addrs) == 1:
+		ug.g = upstream.NewSingle(addrs[0])
+	default:
+		// nginx's implicit upstream of a name with several addresses:
+		// round robin, max_fails 1, fail_timeout 10s.
+		u := &config.Upstream{Name: host}
+		for _, a := range addrs {
+			u.Servers = append(u.Servers, config.UpstreamServer{Pos: pp.Pos, Addr: a, Addrs: []string{a},
+				Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second})
+		}
+		g, err := upstream.New(u)
+		if err != nil {
+			return nil, err
+		}
+		ug.g = g
+	}
 	groups["a:"+addr] = ug
 	return ug, nil
 }
 
+// buildListeners lists the sockets to bind. As nginx without "bind", an
+// ip:port whose port also has a wildcard listen of the same family is not
+// bound: the wildcard socket accepts its connections and routeAddr picks
+// its servers by the connection's local address. Port 0 listens (a c10k
+// test extension) are the exception: each binds its own ephemeral port.
 func (e *Engine) buildListeners(h *config.HTTP) error {
 	index := make(map[string]int)
 	explicit := make(map[string]bool)
+	wildPorts := make(map[wildPort]bool)
+	err := eachListen(h, func(srv *config.Server, l config.Listen, ap netip.AddrPort, wild bool) error {
+		if wild && ap.Port() != 0 {
+			wildPorts[wildPort{ap.Port(), ap.Addr().Is6()}] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return eachListen(h, func(srv *config.Server, l config.Listen, ap netip.AddrPort, wild bool) error {
+		if !wild && wildPorts[wildPort{ap.Port(), ap.Addr().Is6()}] {
+			return nil // served by the wildcard socket of its port
+		}
+		addr := ap.String()
+		i, ok := index[addr]
+		if !ok {
+			i = len(e.listeners)
+			index[addr] = i
+			e.listeners = append(e.listeners, Listener{Addr: addr, Backlog: 511})
+			e.routes = append(e.routes, listenRoute{ap, wild})
+			setLimits(&e.listeners[i], srv)
+		}
+		ln := &e.listeners[i]
+		if l.Backlog > 0 {
+			ln.Backlog = l.Backlog
+		}
+		ln.ReusePort = ln.ReusePort || l.ReusePort
+		ln.SSL = ln.SSL || l.SSL
+		if l.DefaultServer && !explicit[addr] {
+			explicit[addr] = true
+			setLimits(ln, srv)
+		}
+		return nil
+	})
+}
+
+// wildPort is a port with a wildcard listen, per address family.
+type wildPort struct {
+	port uint16
+	v6   bool
+}
+
+// eachListen calls fn for every listen of every server of h, in config
+// order, with its parsed address.
+func eachListen(h *config.HTTP, fn func(srv *config.Server, l config.Listen, ap netip.AddrPort, wild bool) error) error {
 	for _, srv := range h.Servers {
 		listens := srv.Listens
 		if len(listens) == 0 {
@@ -248,24 +327,8 @@ func (e *Engine) buildListeners(h *config.HTTP) error {
 			if err != nil {
 				return fmt.Errorf("engine: listen at %s: %w", l.Pos, err)
 			}
-			addr := ap.String()
-			i, ok := index[addr]
-			if !ok {
-				i = len(e.listeners)
-				index[addr] = i
-				e.listeners = append(e.listeners, Listener{Addr: addr, Backlog: 511})
-				e.routes = append(e.routes, listenRoute{ap, wild})
-				setLimits(&e.listeners[i], srv)
-			}
-			ln := &e.listeners[i]
-			if l.Backlog > 0 {
-				ln.Backlog = l.Backlog
-			}
-			ln.ReusePort = ln.ReusePort || l.ReusePort
-			ln.SSL = ln.SSL || l.SSL
-			if l.DefaultServer && !explicit[addr] {
-				explicit[addr] = true
-				setLimits(ln, srv)
+			if err := fn(srv, l, ap, wild); err != nil {
+				return err
 			}
 		}
 	}
@@ -342,6 +405,9 @@ func (e *Engine) route(p *Plan, loc *config.Location) {
 	st := &p.st
 	for loc != nil {
 		loc = e.run(p, loc)
+		if st.blocked {
+			return // ServeCached: the core serves the request again off the loop
+		}
 		if loc == nil {
 			break
 		}

@@ -400,3 +400,78 @@ func TestSoftware(t *testing.T) {
 		}
 	}
 }
+
+// TestWildcardAndExplicitListen checks that a wildcard and an ip:port on
+// the same port give one socket, the wildcard, and that connections to the
+// ip still reach the ip:port's server, as nginx without "bind".
+func TestWildcardAndExplicitListen(t *testing.T) {
+	e := confEngine(t, nil, `http {
+		server { listen 127.0.0.1:18090; return 200 specific; }
+		server { listen 18090; return 200 wildcard; }
+		server { listen 127.0.0.1:0; return 200 eph-specific; }
+		server { listen 0; return 200 eph-wildcard; }
+		server { listen [::1]:18090; return 200 v6; }
+	}`, Options{})
+	var addrs []string
+	for _, l := range e.Listeners() {
+		addrs = append(addrs, l.Addr)
+	}
+	if got, want := strings.Join(addrs, " "), "0.0.0.0:18090 127.0.0.1:0 0.0.0.0:0 [::1]:18090"; got != want {
+		t.Fatalf("Listeners = %s, want %s", got, want)
+	}
+	tests := []struct {
+		listener string
+		local    string
+		want     string
+	}{
+		{"0.0.0.0:18090", "127.0.0.1:18090", "specific"},
+		{"0.0.0.0:18090", "192.0.2.1:18090", "wildcard"},
+		{"127.0.0.1:0", "127.0.0.1:40001", "eph-specific"},
+		{"0.0.0.0:0", "192.0.2.1:40002", "eph-wildcard"},
+		{"[::1]:18090", "[::1]:18090", "v6"},
+	}
+	var p Plan
+	for _, tt := range tests {
+		c := conn
+		c.Listener = listenerIndex(t, e, tt.listener)
+		c.Local = netip.MustParseAddrPort(tt.local)
+		e.Serve(request("GET", "/", "Host", "x"), c, &p)
+		if string(p.Body) != tt.want {
+			t.Errorf("%s via %s: %d %q, want %q", tt.local, tt.listener, p.Status, p.Body, tt.want)
+		}
+	}
+}
+
+// TestNoHostServer checks that a request without Host (HTTP/1.0) goes to
+// the server named "" of its address, as nginx documents.
+func TestNoHostServer(t *testing.T) {
+	e := confEngine(t, nil, `http {
+		server { listen 80 default_server; server_name a.test; return 200 default; }
+		server { listen 80; server_name b.test ""; return 200 empty; }
+		server { listen 8080; server_name c.test; return 200 c; }
+	}`, Options{})
+	tests := []struct {
+		port uint16
+		host string
+		want string
+	}{
+		{80, "", "empty"},
+		{80, "zzz", "default"},
+		{8080, "", "c"},
+	}
+	var p Plan
+	for _, tt := range tests {
+		req := request("GET", "/")
+		req.Minor = 0
+		if tt.host != "" {
+			req = request("GET", "/", "Host", tt.host)
+		}
+		c := conn
+		c.Local = netip.AddrPortFrom(conn.Local.Addr(), tt.port)
+		c.Listener = listenerIndex(t, e, "0.0.0.0:"+itoa(int(tt.port)))
+		e.Serve(req, c, &p)
+		if string(p.Body) != tt.want {
+			t.Errorf("port %d host %q: %d %q, want %q", tt.port, tt.host, p.Status, p.Body, tt.want)
+		}
+	}
+}

@@ -186,18 +186,40 @@ func TestPages(t *testing.T) {
 	}
 }
 
-func TestServeStaticAllocs(t *testing.T) {
-	e := confEngine(t, map[string]string{"f.html": strings.Repeat("x", 1024)}, `http { server { server_name localhost; root ROOT; location / {} } }`, Options{})
-	req := request("GET", "/f.html", "Host", "localhost")
-	var p Plan
-	n := testing.AllocsPerRun(50, func() {
-		e.Serve(req, conn, &p)
-		if p.File == nil {
-			t.Fatalf("status %d", p.Status)
+// TestServerNameCaptures checks that the captures of a regex server_name
+// are variables, named and numbered, and that a location regex with
+// groups takes over the numbered ones, as in nginx.
+func TestServerNameCaptures(t *testing.T) {
+	e := confEngine(t, map[string]string{"sites/blog/index.html": "blog"}, `http {
+		server { server_name default.test; return 200 default; }
+		server {
+			server_name ~^(?<d>.+)\.example\.com$;
+			root ROOT/sites/$d;
+			location = /vars { return 200 "$d $1"; }
+			location ~ ^/re/(.+)$ { return 200 "$d $1"; }
+			location ~ ^/nogroup$ { return 200 "$d $1"; }
 		}
-		p.File.Close()
-	})
-	if n > 2 {
-		t.Errorf("static hit allocates %v times, want at most 2", n)
+	}`, Options{})
+	tests := []struct {
+		host, target string
+		status       int
+		body         string
+	}{
+		{"blog.example.com", "/vars", 200, "blog blog"},
+		{"Blog.Example.COM:8080", "/vars", 200, "blog blog"},
+		{"blog.example.com", "/re/x", 200, "blog x"},
+		{"blog.example.com", "/nogroup", 200, "blog blog"},
+		{"blog.example.com", "/", 200, "blog"},
+		{"other.test", "/vars", 200, "default"},
+	}
+	var p Plan
+	for _, tt := range tests {
+		e.Serve(request("GET", tt.target, "Host", tt.host), conn, &p)
+		if got := body(t, &p); p.Status != tt.status || got != tt.body {
+			t.Errorf("%s%s = %d %q, want %d %q", tt.host, tt.target, p.Status, got, tt.status, tt.body)
+		}
+		if p.File != nil {
+			p.File.Close()
+		}
 	}
 }

@@ -272,7 +272,13 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 		x.p.KeepAlive = false
 		return false
 	}
-	if upstream.Retry(cond, f, 0, x.p.st.method, false, x.try.Attempts(), x.loc.ProxyNextUpstreamTries, now.Sub(x.start), x.loc.ProxyNextUpstreamTimeout) {
+	o := upstream.Outcome{
+		Cond: cond, Failure: f, Method: x.p.st.method,
+		RequestSent: x.stage > StageConnect, // nginx's u->request_sent
+		Tries:       x.try.Attempts(), MaxTries: x.loc.ProxyNextUpstreamTries,
+		Elapsed: now.Sub(x.start), MaxTime: x.loc.ProxyNextUpstreamTimeout,
+	}
+	if o.Retry() {
 		return true
 	}
 	status := 502

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"net/netip"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -302,13 +305,36 @@ func TestProxyRetry(t *testing.T) {
 		t.Errorf("log %q", logs)
 	}
 
-	// POST is not retried: 502 right away. a1 failed before (max_fails 1).
-	now = now.Add(time.Second)
+	// A POST whose connect was refused never reached the peer: nginx
+	// retries it (u->request_sent is still 0).
+	now = now.Add(time.Minute)
 	e.Serve(request("POST", "/app/x", "Host", "example.com"), conn, &p)
 	x = p.Proxy
 	if _, ok := x.Next(); !ok {
 		t.Fatal("no peer")
 	}
+	if !x.Failed(upstream.FailError, false) {
+		t.Fatal("POST not retried after a failed connect")
+	}
+	if _, ok := x.Next(); !ok {
+		t.Fatal("no second peer")
+	}
+	x.SetStage(StageReadHeader)
+	if x.Failed(upstream.FailError, false) {
+		t.Fatal("POST retried after its request was sent")
+	}
+	if p.Status != 502 || p.Proxy != nil {
+		t.Errorf("plan %s", result(&p))
+	}
+
+	// POST is not retried once sent: 502 right away.
+	now = now.Add(time.Minute)
+	e.Serve(request("POST", "/app/x", "Host", "example.com"), conn, &p)
+	x = p.Proxy
+	if _, ok := x.Next(); !ok {
+		t.Fatal("no peer")
+	}
+	x.SetStage(StageSend)
 	if x.Failed(upstream.FailError, false) {
 		t.Fatal("POST retried")
 	}
@@ -349,3 +375,84 @@ func TestProxyRetry(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestProxyResolvedAddrs checks that the peers a core dials are the
+// addresses config resolved at load: a proxy_pass name with two addresses
+// is balanced over both, and upstream servers give one peer per address.
+func TestProxyResolvedAddrs(t *testing.T) {
+	lookup := func(host string) ([]netip.Addr, error) {
+		if host == "app.test" {
+			return []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}, nil
+		}
+		return nil, errString("no such host")
+	}
+	src := `http {
+		upstream u { server app.test:8080; }
+		server {
+			location /a/ { proxy_pass http://app.test; }
+			location /u/ { proxy_pass http://u; }
+		}
+	}`
+	cfg, err := config.Options{LookupHost: lookup}.Parse(filepath.Join(t.TempDir(), "site.conf"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, cfg.HTTP, Options{})
+	for _, tt := range []struct{ path, want string }{
+		{"/a/", "10.0.0.1:80 10.0.0.2:80"},
+		{"/u/", "10.0.0.1:8080 10.0.0.2:8080"},
+	} {
+		var p Plan
+		seen := map[string]bool{}
+		for range 4 {
+			e.Serve(request("GET", tt.path, "Host", "x"), conn, &p)
+			addr, ok := p.Proxy.Next()
+			if !ok {
+				t.Fatalf("%s: no peer", tt.path)
+			}
+			seen[addr] = true
+			p.Proxy.Done()
+		}
+		var got []string
+		for a := range seen {
+			got = append(got, a)
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("%s: peers %q, want %s", tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestProxyUnparsedURI checks that proxy_pass without a URI part sends
+// the client's request URI unchanged, as nginx sends r->unparsed_uri
+// (ngx_http_proxy_create_request): no normalization, no re-escaping, and
+// the path of an absolute-form target.
+func TestProxyUnparsedURI(t *testing.T) {
+	var logs []string
+	now := testNow
+	e := proxyEngine(t, &logs, &now)
+	tests := []struct{ target, want string }{
+		{"/plain/./b/%7Efoo?x=1", "/plain/./b/%7Efoo?x=1"},
+		{"/plain//a//b/../c", "/plain//a//b/../c"},
+		{"/plain/%41?", "/plain/%41?"},
+		{"http://example.com/plain/./x%2f?y", "/plain/./x%2f?y"},
+	}
+	for _, tt := range tests {
+		var pr http1.Parser
+		var r http1.Request
+		if _, err := pr.Parse([]byte("GET "+tt.target+" HTTP/1.1\r\nHost: example.com\r\n\r\n"), &r); err != nil {
+			t.Fatalf("%s: %v", tt.target, err)
+		}
+		var p Plan
+		e.Serve(&r, conn, &p)
+		if p.Proxy == nil {
+			t.Fatalf("%s: no proxy: %s", tt.target, result(&p))
+		}
+		p.Proxy.Next()
+		want := "GET " + tt.want + " HTTP/1.0\r\n"
+		if got := string(p.Proxy.Head()); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: head %q, want it to start with %q", tt.target, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -43,6 +44,9 @@ func (e *Engine) static(p *Plan) *config.Location {
 	}
 	fd, err := p.open(path)
 	if err != nil {
+		if st.blocked {
+			return nil
+		}
 		return e.error(p, e.fileError(p, path, err, "open()"))
 	}
 	if err := fstat(fd, &p.stat); err != nil {
@@ -87,6 +91,9 @@ func (p *Plan) open(path []byte) (int, error) {
 	p.arena = append(p.arena, path...)
 	p.arena = append(p.arena, 0)
 	name := p.arena[len(p.arena)-len(path)-1:]
+	if p.st.cached {
+		return p.openCached(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC)
+	}
 	cwd := unix.AT_FDCWD
 	for {
 		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&name[0])),
@@ -99,6 +106,67 @@ func (p *Plan) open(path []byte) (int, error) {
 		}
 		return -1, errno
 	}
+}
+
+// resolveCached is openat2's RESOLVE_CACHED (Linux 5.12): fail with
+// EAGAIN rather than look a path component up on the disk.
+const resolveCached = 0x20
+
+// noOpenat2 is set once openat2 with RESOLVE_CACHED proved unsupported.
+var noOpenat2 atomic.Bool
+
+// openCached opens the NUL-terminated name with flags using only the
+// kernel's dentry and inode caches. A lookup that would wait for the
+// disk, or a kernel without openat2, sets st.blocked: the request is
+// served again with Serve, off the event loop.
+func (p *Plan) openCached(name []byte, flags int) (int, error) {
+	if noOpenat2.Load() {
+		p.st.blocked = true
+		return -1, unix.EAGAIN
+	}
+	how := unix.OpenHow{Flags: uint64(flags), Resolve: resolveCached}
+	cwd := unix.AT_FDCWD
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT2, uintptr(cwd), uintptr(unsafe.Pointer(&name[0])),
+			uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
+		switch errno {
+		case 0:
+			return int(fd), nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			p.st.blocked = true
+		case unix.ENOSYS, unix.EINVAL, unix.E2BIG, unix.EPERM:
+			noOpenat2.Store(true) // EPERM: a seccomp filter refusing openat2
+			p.st.blocked = true
+		}
+		return -1, errno
+	}
+}
+
+// statPath stats path as os.Stat does. Under ServeCached it opens the
+// path with O_PATH from the caches only (see openCached) and fstats it.
+func (p *Plan) statPath(path []byte) (isDir bool, err error) {
+	if !p.st.cached {
+		fi, err := os.Stat(string(path))
+		if err != nil {
+			return false, err
+		}
+		return fi.IsDir(), nil
+	}
+	if bytes.IndexByte(path, 0) >= 0 {
+		return false, syscall.EINVAL
+	}
+	p.arena = append(p.arena, path...)
+	p.arena = append(p.arena, 0)
+	fd, err := p.openCached(p.arena[len(p.arena)-len(path)-1:], unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		return false, err
+	}
+	var st unix.Stat_t
+	err = fstat(fd, &st)
+	unix.Close(fd)
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR, err
 }
 
 func fstat(fd int, st *unix.Stat_t) error {
@@ -230,7 +298,10 @@ func (e *Engine) index(p *Plan) *config.Location {
 		n := len(p.arena)
 		p.arena = append(p.arena, dir...)
 		p.arena = append(p.arena, name...)
-		_, err := os.Stat(string(p.arena[n:]))
+		_, err := p.statPath(p.arena[n:])
+		if st.blocked {
+			return nil
+		}
 		if err == nil {
 			m := len(p.arena)
 			p.arena = append(p.arena, st.uri...)
@@ -243,11 +314,14 @@ func (e *Engine) index(p *Plan) *config.Location {
 			return e.error(p, e.fileError(p, p.arena[n:], err, "open()"))
 		}
 	}
-	fi, err := os.Stat(string(dir))
+	isDir, err := p.statPath(dir)
+	if st.blocked {
+		return nil
+	}
 	if err != nil {
 		return e.error(p, e.fileError(p, dir, err, "stat()"))
 	}
-	if !fi.IsDir() {
+	if !isDir {
 		return e.error(p, 404)
 	}
 	e.logf("error", "directory index of %q is forbidden", p, dir)
@@ -272,8 +346,11 @@ func (e *Engine) tryFiles(p *Plan, args []config.Template) (next *config.Locatio
 		if !ok {
 			continue
 		}
-		fi, err := os.Stat(string(path))
-		if err != nil || fi.IsDir() != dir {
+		isDir, err := p.statPath(path)
+		if st.blocked {
+			return nil, true
+		}
+		if err != nil || isDir != dir {
 			continue
 		}
 		st.uri = v

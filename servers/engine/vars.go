@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -152,41 +153,67 @@ func (p *Plan) variable(dst []byte, name string) []byte {
 }
 
 // capture appends the regex capture name ("0".."9" or a group name,
-// case-insensitive) of the request's last regex location match; "" when
-// there is none or the group did not take part. The indexes are computed
-// once per match into the Plan's fixed array; only that first use
-// allocates (regexp has no way to fill a caller's slice).
+// case-insensitive): from the request's last regex location match, else
+// from the server_name regex that chose the server (matched against the
+// clean host), as nginx keeps both; "" when there is none or the group did
+// not take part. The indexes are computed once per match into the Plan's
+// fixed arrays; only that first use allocates (regexp has no way to fill
+// a caller's slice).
 func (p *Plan) capture(dst []byte, name string) []byte {
 	st := &p.st
-	if st.re == nil {
-		return dst
+	if g := group(st.re, name); g >= 0 {
+		if !st.capsDone {
+			st.capsDone = true
+			fillCaps(&st.caps, st.re, st.reURI)
+		}
+		return appendCap(dst, &st.caps, g, st.reURI)
+	}
+	if g := group(st.srvRe, name); g >= 0 {
+		if !st.srvCapsDone {
+			st.srvCapsDone = true
+			fillCaps(&st.srvCaps, st.srvRe, st.host)
+		}
+		return appendCap(dst, &st.srvCaps, g, st.host)
+	}
+	return dst
+}
+
+// group returns the index of capture name in re, -1 when re is nil or
+// has no such group.
+func group(re *regexp.Regexp, name string) int {
+	if re == nil {
+		return -1
 	}
 	g := -1
 	if len(name) == 1 && '0' <= name[0] && name[0] <= '9' {
 		g = int(name[0] - '0')
 	} else {
-		for i, n := range st.re.SubexpNames() {
+		for i, n := range re.SubexpNames() {
 			if i > 0 && strings.EqualFold(n, name) {
 				g = i
 				break
 			}
 		}
 	}
-	if g < 0 || g > st.re.NumSubexp() || g >= maxCaptures {
-		return dst
+	if g < 0 || g > re.NumSubexp() || g >= maxCaptures {
+		return -1
 	}
-	if !st.capsDone {
-		st.capsDone = true
-		for i := range st.caps {
-			st.caps[i] = -1
-		}
-		copy(st.caps[:], st.re.FindSubmatchIndex(st.reURI))
+	return g
+}
+
+func fillCaps(caps *[2 * maxCaptures]int, re *regexp.Regexp, s []byte) {
+	for i := range caps {
+		caps[i] = -1
 	}
-	a, b := st.caps[2*g], st.caps[2*g+1]
+	copy(caps[:], re.FindSubmatchIndex(s))
+}
+
+func appendCap(dst []byte, caps *[2 * maxCaptures]int, g int, s []byte) []byte {
+	a, b := caps[2*g], caps[2*g+1]
 	if a < 0 {
 		return dst
 	}
-	return append(dst, st.reURI[a:b]...)
+	return append(dst, s[a:b]...)
 }
 
 func appendProto(dst []byte, req *http1.Request) []byte {

@@ -3,6 +3,7 @@ package http1
 // Character classes, as 256-entry tables.
 var (
 	tokenTable  = makeTable(isTokenChar)
+	methodTable = makeTable(isMethodChar)
 	valueTable  = makeTable(isValueChar)
 	targetTable = makeTable(func(c byte) bool { return c > ' ' && c != 0x7f })
 )
@@ -13,6 +14,10 @@ func makeTable(f func(byte) bool) (t [256]bool) {
 	}
 	return t
 }
+
+// isMethodChar reports whether c may appear in a method: 'A'-'Z', '_'
+// and '-', as in nginx's ngx_http_parse_request_line.
+func isMethodChar(c byte) bool { return 'A' <= c && c <= 'Z' || c == '_' || c == '-' }
 
 // isTokenChar reports whether c is a tchar (RFC 9110 §5.6.2).
 func isTokenChar(c byte) bool {

@@ -47,7 +47,9 @@ var slash = []byte("/")
 // The rules, and where they differ from nginx 1.22:
 //   - up to 8 empty lines before the request line are skipped;
 //   - the request line is method SP request-target SP HTTP/D.D with single
-//     spaces; the method is any token (nginx: uppercase letters only);
+//     spaces; the method is uppercase letters, '_' and '-', as nginx
+//     1.22's ngx_http_parse_request_line accepts (any other byte, a
+//     lowercase "get" included, is 400, not the 405 of an unknown method);
 //     a missing version (HTTP/0.9) or a malformed one is 400, a major
 //     version other than 1 is 505;
 //   - the target is origin-form, absolute-form with http or https (its
@@ -231,7 +233,7 @@ func (p *Parser) checkMethod(b []byte) error {
 	for i := p.mscan; i < len(b); i++ {
 		c := b[i]
 		switch {
-		case tokenTable[c]:
+		case methodTable[c]:
 			continue
 		case c == ' ' && i > 0:
 			p.mdone = true

@@ -135,7 +135,12 @@ func TestParseRequest(t *testing.T) {
 			}
 			return ""
 		}},
-		{"token method", "M-SEARCH! /x HTTP/1.1\r\n" + h + "\r\n", 0, nil},
+		{"extension method", "M-SEARCH_X /x HTTP/1.1\r\n" + h + "\r\n", 0, nil},
+		// nginx 1.22 takes only 'A'-'Z', '_' and '-' in a method: 400.
+		{"token method", "M-SEARCH! /x HTTP/1.1\r\n" + h + "\r\n", 400, nil},
+		{"lowercase method", "get / HTTP/1.1\r\n" + h + "\r\n", 400, nil},
+		{"mixed case method", "Get / HTTP/1.1\r\n" + h + "\r\n", 400, nil},
+		{"digit in method", "GET2 / HTTP/1.1\r\n" + h + "\r\n", 400, nil},
 		{"raw utf-8 target", "GET /caf\xc3\xa9 HTTP/1.1\r\n" + h + "\r\n", 0, nil},
 		{"ipv6 host", "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 0, nil},
 

@@ -29,6 +29,7 @@ type wildKey struct {
 type vhosts struct {
 	def     *config.Server
 	defSet  bool                      // def came from an explicit default_server
+	noHost  *config.Server            // the first server named "": requests without Host
 	exact   map[string]*config.Server // "example.com"
 	dotSelf map[string]*config.Server // ".example.com" matching "example.com" itself
 	head    map[string]*config.Server // "*.example.com" and ".example.com", keyed ".example.com"
@@ -105,8 +106,11 @@ func (vh *vhosts) add(srv *config.Server, def bool) error {
 		switch n.Kind {
 		case config.NameExact:
 			name = strings.TrimSuffix(name, ".")
-			if name == "" {
-				continue // server_name "" matches requests without Host: the default decides
+			if n.Name == "" {
+				if vh.noHost == nil {
+					vh.noHost = srv // server_name "" (the default name) catches requests without Host
+				}
+				continue
 			}
 			setOnce(vh.exact, name, srv)
 		case config.NameSuffix:
@@ -149,6 +153,12 @@ func setOnce(m map[string]*config.Server, k string, srv *config.Server) {
 // for tests, see config.Listen): the core binds an ephemeral port, and
 // virtual servers are chosen by the configured address, not the bound one.
 func ParseListen(addr string) (ap netip.AddrPort, wildcard bool, err error) {
+	return parseListen(addr, net.LookupIP)
+}
+
+// parseListen is ParseListen with the resolver of host names given, so
+// that tests never query DNS.
+func parseListen(addr string, lookup func(string) ([]net.IP, error)) (ap netip.AddrPort, wildcard bool, err error) {
 	host, port := addr, "80"
 	if n, perr := strconv.Atoi(addr); perr == nil {
 		if n < 0 || n > 65535 {
@@ -182,7 +192,7 @@ func ParseListen(addr string) (ap netip.AddrPort, wildcard bool, err error) {
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	default:
 		if ip, err = netip.ParseAddr(host); err != nil {
-			ips, lerr := net.LookupIP(host)
+			ips, lerr := lookup(host)
 			if lerr != nil || len(ips) == 0 {
 				return ap, false, fmt.Errorf("%w: %q: host not found", ErrListen, addr)
 			}
@@ -196,37 +206,54 @@ func ParseListen(addr string) (ap netip.AddrPort, wildcard bool, err error) {
 // Server returns the virtual server for a request that arrived on a
 // socket bound to local with the given Host header value (port, case and
 // a trailing dot do not matter). It never returns nil when the config has
-// a server. An invalid host selects the default server; use CleanHost to
-// detect it.
+// a server. An empty host (a request without Host) selects the server
+// named "" on that address, as nginx's server_name "" (the default
+// server_name of a server without one), else the default server. An
+// invalid host selects the default server; use CleanHost to detect it.
 func (r *Router) Server(local netip.AddrPort, host []byte) *config.Server {
+	srv, _ := r.ServerRegex(local, host)
+	return srv
+}
+
+// ServerRegex is Server that also returns the server_name regex that
+// chose the server, nil when another rule did. Its captures ($1, named)
+// are variables of the request; they match the host as CleanHost
+// returns it.
+func (r *Router) ServerRegex(local netip.AddrPort, host []byte) (*config.Server, *regexp.Regexp) {
 	vh := r.vhosts(local)
 	if vh == nil {
-		return r.first
+		return r.first, nil
+	}
+	if len(host) == 0 {
+		if vh.noHost != nil {
+			return vh.noHost, nil
+		}
+		return vh.def, nil
 	}
 	h, upper, ok := cleanHost(host)
 	if !ok {
-		return vh.def
+		return vh.def, nil
 	}
 	if upper {
 		var buf [256]byte
 		if len(h) > len(buf) {
-			return vh.def
+			return vh.def, nil
 		}
 		if srv := vh.byName(lowerInto(buf[:0], h)); srv != nil {
-			return srv
+			return srv, nil
 		}
 		if len(vh.regex) > 0 {
 			h = lowerInto(nil, h) // rare: an uppercase Host and regex names
 		}
 	} else if srv := vh.byName(h); srv != nil {
-		return srv
+		return srv, nil
 	}
 	for _, nr := range vh.regex {
 		if nr.re.Match(h) {
-			return nr.srv
+			return nr.srv, nr.re
 		}
 	}
-	return vh.def
+	return vh.def, nil
 }
 
 // Default returns the default server of the address local.

@@ -326,3 +326,38 @@ func BenchmarkLocation(b *testing.B) {
 		}
 	}
 }
+
+// TestServerNameEmpty checks nginx's server_name "": it catches requests
+// without Host on its address; elsewhere they go to the default server.
+func TestServerNameEmpty(t *testing.T) {
+	srvs := []*config.Server{
+		vserver(1, listen("*:80", true), config.ServerName{Name: "a"}),
+		vserver(2, listen("*:80", false), config.ServerName{Name: "b"}, config.ServerName{Name: ""}),
+		vserver(3, listen("*:80", false), config.ServerName{Name: ""}), // second: the first keeps ""
+		vserver(4, listen("*:8080", true), config.ServerName{Name: "c"}),
+		vserver(5, listen("*:8080", false), config.ServerName{Name: "d"}),
+		vserver(6, listen("127.0.0.1:80", false), config.ServerName{Name: "e"}),
+		vserver(7, listen("127.0.0.1:80", false), config.ServerName{Name: ""}),
+	}
+	r, err := New(&config.HTTP{Servers: srvs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		local, host string
+		want        int
+	}{
+		{"10.0.0.1:80", "", 2},      // server_name "" beats default_server
+		{"10.0.0.1:80", "zzz", 1},   // unknown names still get the default
+		{"10.0.0.1:80", "b", 2},     // the server's other names work
+		{"10.0.0.1:8080", "", 4},    // no "" on the address: default server
+		{"127.0.0.1:80", "", 7},     // per address
+		{"127.0.0.1:80", "nope", 6}, // first server of the address
+	}
+	for _, tt := range tests {
+		got := r.Server(netip.MustParseAddrPort(tt.local), []byte(tt.host))
+		if got.Pos.Line != tt.want {
+			t.Errorf("Server(%s, %q) = server %d, want %d", tt.local, tt.host, got.Pos.Line, tt.want)
+		}
+	}
+}

@@ -33,30 +33,58 @@ func (f Failure) String() string {
 
 // Retry reports whether proxy_next_upstream allows another attempt after
 // an attempt ended with failure f (0 when the peer answered) and, when it
-// answered, HTTP status. It follows nginx: never once a byte reached the
-// client (sent), never for a non-idempotent method (POST, LOCK, PATCH)
-// unless cond has NextNonIdempotent, and not past maxTries attempts or
-// maxTime since the first (0 = no limit).
+// answered, HTTP status. It is Outcome.Retry for an attempt whose request
+// reached the peer (RequestSent), the conservative case: a
+// non-idempotent method is then never retried without non_idempotent.
 //
 // tries counts the attempts made so far, the first included (see
-// Try.Attempts). Unlike nginx, which lets a non-idempotent request go to
-// the next server when it was never sent to the failed one (a refused
-// connect), Retry has no such exception: the caller cannot yet tell it.
+// Try.Attempts).
 func Retry(cond config.NextUpstream, f Failure, status int, method []byte, sent bool, tries, maxTries int, elapsed, maxTime time.Duration) bool {
-	if sent {
+	o := Outcome{Cond: cond, Failure: f, Status: status, Method: method, Sent: sent, RequestSent: true,
+		Tries: tries, MaxTries: maxTries, Elapsed: elapsed, MaxTime: maxTime}
+	return o.Retry()
+}
+
+// Outcome is how an upstream attempt ended, with the limits that decide
+// whether the request may go to another peer.
+type Outcome struct {
+	Cond    config.NextUpstream // proxy_next_upstream
+	Failure Failure             // 0 when the peer answered
+	Status  int                 // the peer's status when Failure is 0
+	Method  []byte              // the request method
+	// Sent says a response byte already reached the client.
+	Sent bool
+	// RequestSent says a request byte was written to the peer: the
+	// connect succeeded (nginx's u->request_sent).
+	RequestSent bool
+	Tries       int           // attempts so far, the first included (Try.Attempts)
+	MaxTries    int           // proxy_next_upstream_tries; 0 = no limit
+	Elapsed     time.Duration // since the first attempt
+	MaxTime     time.Duration // proxy_next_upstream_timeout; 0 = no limit
+}
+
+// Retry reports whether proxy_next_upstream allows another attempt. It
+// follows nginx's ngx_http_upstream_next_upstream: never once a byte
+// reached the client, never for a non-idempotent method (POST, LOCK,
+// PATCH) whose request reached the peer unless Cond has
+// NextNonIdempotent — one that was never sent (a refused connect or a
+// connect timeout) is retried — and not past MaxTries attempts or MaxTime
+// since the first.
+func (o *Outcome) Retry() bool {
+	if o.Sent {
 		return false
 	}
-	need := condition(f, status)
-	if need == 0 || cond&need == 0 {
+	need := condition(o.Failure, o.Status)
+	if need == 0 || o.Cond&need == 0 {
 		return false
 	}
-	if !idempotent(method) && cond&config.NextNonIdempotent == 0 {
+	if o.RequestSent && !idempotent(o.Method) && o.Cond&config.NextNonIdempotent == 0 {
 		return false
 	}
-	if maxTries > 0 && tries >= maxTries {
+	if o.MaxTries > 0 && o.Tries >= o.MaxTries {
 		return false
 	}
-	if maxTime > 0 && elapsed >= maxTime {
+	if o.MaxTime > 0 && o.Elapsed >= o.MaxTime {
 		return false
 	}
 	return true

@@ -19,7 +19,7 @@ import (
 // state (owned by its Group, guarded by the Group's lock). The exported
 // fields are its configuration; callers must not change them.
 type Peer struct {
-	Addr        string // host:port
+	Addr        string // ip:port (host:port only for a hand-built server without Addrs)
 	Weight      int
 	MaxFails    int
 	FailTimeout time.Duration
@@ -76,7 +76,11 @@ type point struct {
 	peer int32
 }
 
-// New builds a Group from a validated upstream block.
+// New builds a Group from a validated upstream block. Each address of a
+// server (UpstreamServer.Addrs, resolved by config at load) is a peer of
+// its own with the server's parameters, as in nginx, so Peer.Addr is an
+// "ip:port" a core dials without resolving; a server without Addrs (built
+// by hand) is one peer with its Addr.
 //
 // nginx allows backup servers only with round robin and least_conn; with
 // another method a backup peer is used only when the method falls back to
@@ -100,15 +104,21 @@ func New(u *config.Upstream) (*Group, error) {
 			if s.Backup != backup {
 				continue
 			}
-			g.peers = append(g.peers, Peer{
-				Addr:        s.Addr,
-				Weight:      s.Weight,
-				MaxFails:    s.MaxFails,
-				FailTimeout: s.FailTimeout,
-				MaxConns:    s.MaxConns,
-				Backup:      s.Backup,
-				Down:        s.Down,
-			})
+			addrs := s.Addrs
+			if len(addrs) == 0 { // a server not made by config: Addr as it is
+				addrs = []string{s.Addr}
+			}
+			for _, a := range addrs {
+				g.peers = append(g.peers, Peer{
+					Addr:        a,
+					Weight:      s.Weight,
+					MaxFails:    s.MaxFails,
+					FailTimeout: s.FailTimeout,
+					MaxConns:    s.MaxConns,
+					Backup:      s.Backup,
+					Down:        s.Down,
+				})
+			}
 		}
 		if !backup {
 			g.np = len(g.peers)

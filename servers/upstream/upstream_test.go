@@ -783,6 +783,42 @@ func TestRetry(t *testing.T) {
 	}
 }
 
+// TestOutcomeRetry checks the request-sent rule: a non-idempotent request
+// that never reached the peer (connect failed) is retried, as in nginx.
+func TestOutcomeRetry(t *testing.T) {
+	const eto = config.NextError | config.NextTimeout
+	tests := []struct {
+		name        string
+		cond        config.NextUpstream
+		f           Failure
+		status      int
+		method      string
+		requestSent bool
+		sent        bool
+		want        bool
+	}{
+		{"POST refused", eto, FailError, 0, "POST", false, false, true},
+		{"POST connect timeout", eto, FailTimeout, 0, "POST", false, false, true},
+		{"POST sent", eto, FailError, 0, "POST", true, false, false},
+		{"POST sent non_idempotent", eto | config.NextNonIdempotent, FailError, 0, "POST", true, false, true},
+		{"PATCH 502 answered", eto | config.NextHTTP502, 0, 502, "PATCH", true, false, false},
+		{"LOCK refused", eto, FailError, 0, "LOCK", false, false, true},
+		{"POST refused, error not listed", config.NextTimeout, FailError, 0, "POST", false, false, false},
+		{"POST refused, off", config.NextOff, FailError, 0, "POST", false, false, false},
+		{"GET sent", eto, FailError, 0, "GET", true, false, true},
+		{"bytes to client", eto, FailError, 0, "GET", false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Outcome{Cond: tt.cond, Failure: tt.f, Status: tt.status, Method: []byte(tt.method),
+				RequestSent: tt.requestSent, Sent: tt.sent, Tries: 1}
+			if got := o.Retry(); got != tt.want {
+				t.Errorf("Retry = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCountsAsFailure(t *testing.T) {
 	tests := []struct {
 		cond   config.NextUpstream
@@ -950,5 +986,31 @@ func TestPickAllocs(t *testing.T) {
 				t.Errorf("%v allocs per request over all peers, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestNewResolvedAddrs checks that each resolved address of a server is a
+// peer of its own with the server's parameters, as in nginx.
+func TestNewResolvedAddrs(t *testing.T) {
+	g, err := New(&config.Upstream{Name: "u", Servers: []config.UpstreamServer{
+		{Addr: "app:80", Addrs: []string{"10.0.0.1:80", "10.0.0.2:80"}, Weight: 3, MaxFails: 2, FailTimeout: time.Second},
+		{Addr: "10.0.0.9:80", Weight: 1, Backup: true}, // built by hand: Addr itself
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Peer{
+		{Addr: "10.0.0.1:80", Weight: 3, MaxFails: 2, FailTimeout: time.Second},
+		{Addr: "10.0.0.2:80", Weight: 3, MaxFails: 2, FailTimeout: time.Second},
+		{Addr: "10.0.0.9:80", Weight: 1, Backup: true},
+	}
+	if len(g.peers) != len(want) || g.np != 2 {
+		t.Fatalf("%d peers, %d primary", len(g.peers), g.np)
+	}
+	for i, w := range want {
+		p := g.peers[i]
+		if p.Addr != w.Addr || p.Weight != w.Weight || p.MaxFails != w.MaxFails || p.FailTimeout != w.FailTimeout || p.Backup != w.Backup {
+			t.Errorf("peer %d = %+v, want %+v", i, p, w)
+		}
 	}
 }
