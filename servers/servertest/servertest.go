@@ -87,6 +87,7 @@ var groups = []struct {
 	{"request-body", testRequestBody},
 	{"proxy", testProxy},
 	{"upstream-failure", testUpstreamFailure},
+	{"broken-body", testBrokenBody},
 	{"malformed", testMalformed},
 	{"concurrency", testConcurrency},
 }
@@ -259,6 +260,10 @@ $TYPES    default_type application/x-c10k-unknown;
         }
         location /alldead/ {
             proxy_pass http://alldead;
+        }
+        location /unbuffered/ {
+            proxy_pass http://$A;
+            proxy_buffering off;
         }
         location /slow/ {
             proxy_pass http://$A;

@@ -2,6 +2,8 @@ package thread
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -24,6 +26,15 @@ const (
 	defaultHeaderTimeout = 60 * time.Second
 	readChunk            = 16 << 10
 	streamChunk          = 64 << 10
+	// clientBodyBuffer is how much of a request body a worker keeps in
+	// memory (nginx's client_body_buffer_size, 16k on 64-bit systems);
+	// the rest of a larger body is spooled to an unlinked temp file in
+	// os.TempDir() (nginx's client_body_temp_path) and sent upstream
+	// from there with sendfile(2).
+	clientBodyBuffer = 16 << 10
+	// outBuffer is the size of the response-head buffer a worker keeps
+	// between requests; one grown by a larger head is dropped after it.
+	outBuffer = 4 << 10
 )
 
 // httpState is a worker's HTTP/1.1 connection state. It lives as long as
@@ -49,7 +60,9 @@ type httpState struct {
 
 	out     []byte        // response head, chunk framing
 	iov     [2]unix.Iovec // writev scratch
-	body    []byte        // request body for the proxy
+	body    []byte        // request body for the proxy, when it fits clientBodyBuffer
+	spool   *os.File      // the whole request body when it does not; nil otherwise
+	bodyLen int64         // request body bytes kept (in body or spool)
 	scratch []byte        // file copy fallback
 	drain   [4096]byte    // lingering close and discards
 
@@ -85,7 +98,7 @@ func (h *httpState) begin(c *accepted) {
 	h.start, h.end = 0, 0
 	if h.rbuf == nil {
 		h.rbuf = make([]byte, readChunk)
-		h.out = make([]byte, 0, 4096)
+		h.out = make([]byte, 0, outBuffer)
 	}
 	h.rs, h.re = 0, 0
 }
@@ -120,6 +133,7 @@ func (w *worker) serveHTTP(c *accepted) {
 		} else {
 			keep = w.serveLocal(p)
 		}
+		w.endRequest(p)
 		w.requests.Add(1)
 		h.conn.Requests++
 		if !keep {
@@ -130,6 +144,97 @@ func (w *worker) serveHTTP(c *accepted) {
 			idleTO = w.s.opts.KeepAliveTimeout
 		}
 	}
+}
+
+// endRequest releases what the request held, whichever way it ended: the
+// plan's file (the core owns it once Serve returns), the request body's
+// temp file, and buffers grown past their base size, so that a worker
+// between requests holds only its normal buffers. It publishes the
+// bytes the worker retains (Stats.Buffers).
+func (w *worker) endRequest(p *engine.Plan) {
+	h := &w.http
+	closeFile(p)
+	h.dropBody()
+	if cap(h.out) > outBuffer {
+		h.out = make([]byte, 0, outBuffer)
+	}
+	h.up.releaseMem(w.s)
+	w.retained.Store(h.retained())
+}
+
+// closeFile closes the plan's file body, if any.
+func closeFile(p *engine.Plan) {
+	if p.File != nil {
+		p.File.Close()
+		p.File = nil
+	}
+}
+
+// dropBody forgets the kept request body, closing its temp file.
+func (h *httpState) dropBody() {
+	h.body = h.body[:0]
+	h.bodyLen = 0
+	if h.spool != nil {
+		h.spool.Close()
+		h.spool = nil
+	}
+}
+
+// retained is the size of the buffers h keeps between requests.
+func (h *httpState) retained() int64 {
+	u := &h.up
+	n := cap(h.buf) + cap(h.rbuf) + cap(h.out) + cap(h.body) + cap(h.scratch) +
+		cap(u.head) + cap(u.rd) + cap(u.mem)
+	return int64(n)
+}
+
+// keepBody appends request body bytes: to h.body while the whole body
+// fits clientBodyBuffer, else to an unlinked temp file that then holds
+// all of it.
+func (h *httpState) keepBody(data []byte) error {
+	h.bodyLen += int64(len(data))
+	if h.spool == nil && len(h.body)+len(data) <= clientBodyBuffer {
+		if h.body == nil {
+			h.body = make([]byte, 0, clientBodyBuffer)
+		}
+		h.body = append(h.body, data...)
+		return nil
+	}
+	if h.spool == nil {
+		f, err := tempFile()
+		if err != nil {
+			return fmt.Errorf("%w: %w", errSpool, err)
+		}
+		h.spool = f
+		if _, err := f.Write(h.body); err != nil {
+			return fmt.Errorf("%w: %w", errSpool, err)
+		}
+		h.body = h.body[:0]
+	}
+	if _, err := h.spool.Write(data); err != nil {
+		return fmt.Errorf("%w: %w", errSpool, err)
+	}
+	return nil
+}
+
+// tempFile opens an anonymous file in os.TempDir() for a request body:
+// O_TMPFILE where the file system has it, else a named temp file that is
+// unlinked at once. Either way the data goes when the file is closed.
+func tempFile() (*os.File, error) {
+	dir := os.TempDir()
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return os.NewFile(uintptr(fd), dir+"/(request body)"), nil
+	}
+	f, err := os.CreateTemp(dir, "c10k-body-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // serveLocal runs a plan with an in-memory or file body.
@@ -230,13 +335,13 @@ func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 	}
 }
 
-// readBody reads the request body through the decoder: kept in h.body
-// when keep, else discarded. More than max bytes (0: no limit) end it
-// with errTooLarge.
+// readBody reads the request body through the decoder: kept (see
+// keepBody) when keep, else discarded. More than max bytes (0: no limit)
+// end it with errTooLarge.
 func (w *worker) readBody(keep bool, max int64, timeout time.Duration) (int64, error) {
 	h := &w.http
 	h.dec.Init(h.req.ContentLength, h.req.Chunked, false)
-	h.body = h.body[:0]
+	h.dropBody()
 	var total int64
 	more := false // the decoder needs bytes past src
 	for !h.dec.Done() {
@@ -276,8 +381,10 @@ func (w *worker) readBody(keep bool, max int64, timeout time.Duration) (int64, e
 		if max > 0 && total > max {
 			return total, errTooLarge
 		}
-		if keep {
-			h.body = append(h.body, data...)
+		if keep && len(data) > 0 {
+			if err := h.keepBody(data); err != nil {
+				return total, err
+			}
 		}
 	}
 	return total, nil
@@ -312,9 +419,7 @@ func (w *worker) fill(timeout time.Duration) error {
 func (w *worker) respond(p *engine.Plan, closing bool) bool {
 	h := &w.http
 	if p.Close || p.Status == statusNoResponse {
-		if p.File != nil {
-			p.File.Close()
-		}
+		closeFile(p)
 		w.closeClient(h.c.fd, false)
 		return false
 	}
@@ -334,7 +439,7 @@ func (w *worker) respond(p *engine.Plan, closing bool) bool {
 		err = h.sock.write(head)
 	case p.File != nil:
 		if cl > 0 {
-			_, err = unix.SendmsgN(h.c.fd, head, nil, nil, unix.MSG_MORE)
+			err = h.sock.writeMore(head)
 			if err == nil {
 				if h.scratch == nil {
 					h.scratch = make([]byte, streamChunk)
@@ -353,10 +458,7 @@ func (w *worker) respond(p *engine.Plan, closing bool) bool {
 	default:
 		err = h.sock.writev2(&h.iov, head, p.Body)
 	}
-	if p.File != nil {
-		p.File.Close()
-		p.File = nil
-	}
+	closeFile(p)
 	if err != nil {
 		w.logClient("warn", err, "while sending response to client")
 		w.closeClient(h.c.fd, false)
@@ -395,7 +497,7 @@ func (w *worker) appendHead(dst []byte, p *engine.Plan, cl int64) []byte {
 
 // logClient logs a client-side failure, nginx style.
 func (w *worker) logClient(level string, err error, while string) {
-	if w.s.log.w == nil || w.s.killed.Load() {
+	if !w.s.log.Enabled() || w.s.killed.Load() {
 		return
 	}
 	h := &w.http
@@ -418,6 +520,6 @@ func (w *worker) logClient(level string, err error, while string) {
 	default:
 		what = err.Error()
 	}
-	w.s.log.logf(level, h.c.id, "%s %s, client: %s, server: %s, request: \"%s %s HTTP/1.%d\"",
+	w.s.log.Logf(level, h.c.id, "%s %s, client: %s, server: %s, request: \"%s %s HTTP/1.%d\"",
 		what, while, h.c.remote.Addr(), h.c.l.addr, h.req.Method, h.req.Target, h.req.Minor)
 }

@@ -20,4 +20,7 @@ var (
 
 	// errTooLarge is a request body above the plan's MaxBody.
 	errTooLarge = errors.New("request body too large")
+
+	// errSpool is a failure to keep a request body in its temp file.
+	errSpool = errors.New("request body temp file")
 )

@@ -1,6 +1,7 @@
 package thread
 
 import (
+	"fmt"
 	"io"
 	"time"
 )
@@ -51,6 +52,36 @@ type Options struct {
 
 	// ErrorLog receives nginx-style error-log lines; nil discards them.
 	ErrorLog io.Writer
+}
+
+// Validate reports options New would refuse: a negative value, or more
+// Workers than the system lets one process start threads for (the
+// tightest of kernel.threads-max, kernel.pid_max and RLIMIT_NPROC, less
+// the threads already running and a reserve for the Go runtime). A
+// Backlog above net.core.somaxconn is allowed: the kernel caps it (see
+// Somaxconn).
+func (o Options) Validate() error {
+	for _, f := range []struct {
+		name string
+		bad  bool
+		val  any
+	}{
+		{"workers", o.Workers < 0, o.Workers},
+		{"backlog", o.Backlog < 0, o.Backlog},
+		{"keep-alive timeout", o.KeepAliveTimeout < 0, o.KeepAliveTimeout},
+		{"shutdown timeout", o.ShutdownTimeout < 0, o.ShutdownTimeout},
+		{"proxy buffer", o.ProxyBuffer < 0, o.ProxyBuffer},
+		{"procs", o.Procs < 0, o.Procs},
+	} {
+		if f.bad {
+			return fmt.Errorf("thread: %s %v: must not be negative", f.name, f.val)
+		}
+	}
+	n := o.withDefaults().Workers
+	if max, why := maxWorkers(); n > max {
+		return fmt.Errorf("thread: %d workers: more than the %d worker threads this system allows (%s)", n, max, why)
+	}
+	return nil
 }
 
 func (o Options) withDefaults() Options {

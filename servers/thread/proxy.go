@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,7 +16,13 @@ import (
 	"github.com/c10k/c10k/servers/upstream"
 )
 
-const upstreamHeadBuffer = 32 << 10
+const (
+	upstreamHeadBuffer = 32 << 10
+	// proxyMemBase is the upstream-body buffer a worker keeps; a buffered
+	// response larger than this borrows a Options.ProxyBuffer-sized one
+	// from the Server's pool for the rest of the request.
+	proxyMemBase = 16 << 10
+)
 
 // upConn is an upstream connection: owned by one worker while in use, by
 // the pool while idle.
@@ -27,16 +34,44 @@ type upConn struct {
 
 // upstreamState is a worker's reusable proxy state.
 type upstreamState struct {
-	head   []byte // upstream response head; the plan's header aliases it
-	hn     int    // bytes in head
-	hs     int    // end of the parsed head within head
-	rd     []byte // upstream body reads
-	mem    []byte // proxy_buffering memory
+	head   []byte  // upstream response head; the plan's header aliases it
+	hn     int     // bytes in head
+	hs     int     // end of the parsed head within head
+	rd     []byte  // upstream body reads
+	mem    []byte  // proxy_buffering memory: small, or *big while borrowed
+	small  []byte  // the worker's own proxyMemBase buffer
+	big    *[]byte // a buffer borrowed from Server.mem; nil when none
 	resp   http1.Response
 	parser http1.Parser
 	dec    http1.Body
 	conn   upConn
 	got    bool // any response byte arrived on the current attempt
+}
+
+// appendMem appends data to the buffered upstream body, moving it to a
+// buffer borrowed from s's pool when the worker's small one is full.
+func (u *upstreamState) appendMem(s *Server, data []byte) {
+	if u.big == nil && len(u.mem)+len(data) > cap(u.mem) {
+		b, _ := s.mem.Get().(*[]byte)
+		if b == nil {
+			// Room for ProxyBuffer plus the one read that crosses it.
+			nb := make([]byte, 0, s.opts.ProxyBuffer+streamChunk)
+			b = &nb
+		}
+		u.big = b
+		u.mem = append((*b)[:0], u.mem...)
+	}
+	u.mem = append(u.mem, data...)
+}
+
+// releaseMem empties the buffered upstream body and returns a borrowed
+// buffer to s's pool.
+func (u *upstreamState) releaseMem(s *Server) {
+	if u.big != nil {
+		s.mem.Put(u.big)
+		u.big = nil
+	}
+	u.mem = u.small[:0]
 }
 
 // upstreamPool caches idle upstream connections, keyed by peer address,
@@ -130,9 +165,11 @@ func (w *worker) proxy(p *engine.Plan) bool {
 	if u.head == nil {
 		u.head = make([]byte, upstreamHeadBuffer)
 		u.rd = make([]byte, streamChunk)
+		u.small = make([]byte, 0, proxyMemBase)
+		u.mem = u.small
 	}
 	hasBody := h.req.HasBody()
-	h.body = h.body[:0]
+	h.dropBody()
 	if hasBody {
 		if p.MaxBody > 0 && h.req.ContentLength > p.MaxBody {
 			return w.reject(p, 413)
@@ -154,6 +191,7 @@ func (w *worker) proxy(p *engine.Plan) bool {
 		px.SetBody(n)
 	}
 	isHead := bytes.Equal(h.req.Method, methodHead)
+attempts:
 	for {
 		addr, ok := px.Next()
 		if !ok {
@@ -173,11 +211,30 @@ func (w *worker) proxy(p *engine.Plan) bool {
 			w.dropUpstream()
 			continue
 		}
-		return w.proxyBody(p, px, addr, isHead)
+		switch w.proxyBody(p, px, addr, isHead) {
+		case bodySent:
+			return true
+		case bodyClosed:
+			return false
+		case bodyFailedRetry:
+			continue
+		case bodyFailedError:
+			break attempts
+		}
 	}
 	p.Proxy = nil
 	return w.finish(p)
 }
+
+// bodyOutcome is how proxyBody ended an attempt.
+type bodyOutcome int
+
+const (
+	bodySent        bodyOutcome = iota // response sent; the client connection stays open
+	bodyClosed                         // the client connection is closed (done, cut, or failed)
+	bodyFailedRetry                    // the upstream failed before any byte reached the client; try the next peer
+	bodyFailedError                    // the same, and no attempt is left: the plan is the error response
+)
 
 var methodHead = []byte("HEAD")
 
@@ -251,7 +308,17 @@ func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead
 	if err := c.setReadTimeout(readTO); err != nil {
 		return engine.StageSend, err
 	}
-	if err := c.writev2(&h.iov, px.Head(), h.body); err != nil {
+	if h.spool != nil {
+		// A body larger than clientBodyBuffer: from its temp file. u.rd
+		// is free until the response body, so it serves as the
+		// sendfile fallback's buffer.
+		if err := c.writeMore(px.Head()); err != nil {
+			return engine.StageSend, err
+		}
+		if err := c.sendfile(h.spool, 0, h.bodyLen, u.rd); err != nil {
+			return engine.StageSend, err
+		}
+	} else if err := c.writev2(&h.iov, px.Head(), h.body); err != nil {
 		return engine.StageSend, err
 	}
 	u.hn = 0
@@ -309,15 +376,18 @@ func (w *worker) releaseUpstream(px *engine.Proxy, addr string) {
 // proxyBody sends the client response head and the upstream body:
 // buffered in memory first (up to Options.ProxyBuffer) with
 // proxy_buffering on, so the upstream is released before a slow client
-// is written to; streamed as it arrives otherwise.
-func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead bool) bool {
+// is written to; streamed as it arrives otherwise. An upstream failure
+// while buffering, before any byte went to the client, is an attempt
+// failure like one before the head (another peer, or the 502/504 plan);
+// once bytes went out, the client connection is cut.
+func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead bool) bodyOutcome {
 	h := &w.http
 	u := &h.up
 	resp := &u.resp
 	resp.InitBody(&u.dec)
 	pending := u.head[u.hs:u.hn]
 
-	u.mem = u.mem[:0]
+	u.releaseMem(w.s)
 	if px.Buffering() {
 		for !u.dec.Done() && len(u.mem) < w.s.opts.ProxyBuffer {
 			if len(pending) == 0 {
@@ -329,16 +399,16 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 					}
 				}
 				if err != nil {
-					return w.upstreamBroken(p, px, err, false)
+					return w.upstreamBroken(px, err, false)
 				}
 				pending = u.rd[:n]
 			}
 			data, n, err := u.dec.Decode(pending)
 			if err != nil {
-				return w.upstreamBroken(p, px, errInvalidHead, false)
+				return w.upstreamBroken(px, errInvalidHead, false)
 			}
 			pending = pending[n:]
-			u.mem = append(u.mem, data...)
+			u.appendMem(w.s, data)
 		}
 		if u.dec.Done() {
 			w.releaseUpstream(px, addr)
@@ -348,24 +418,26 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 			p.Body = u.mem
 			ok := w.respond(p, false)
 			px.Done()
-			return ok && w.afterResponse(p)
+			if ok && w.afterResponse(p) {
+				return bodySent
+			}
+			return bodyClosed
 		}
 	}
 
-	// Stream: head, what is buffered, then the rest as it arrives.
+	// Stream: head, what is buffered, then the rest as it arrives. The
+	// CRLF that ends a chunk goes out with the next write (crlf), so no
+	// body byte is copied into h.out.
 	head := w.appendHead(h.out[:0], p, p.ContentLength)
-	h.out = head[:0]
 	chunkOut := p.ContentLength < 0 && h.req.Minor >= 1 && !p.HeadOnly
-	h.sock.setWriteTimeout(p.SendTimeout)
-	var err error
+	crlf := false
 	if chunkOut && len(u.mem) > 0 {
-		head = http1.AppendChunk(head, u.mem)
-		err = h.sock.write(head)
-	} else {
-		err = h.sock.writev2(&h.iov, head, u.mem)
+		head = appendChunkSize(head, len(u.mem))
+		crlf = true
 	}
 	h.out = head[:0]
-	if err != nil {
+	h.sock.setWriteTimeout(p.SendTimeout)
+	if err := h.sock.writev2(&h.iov, head, u.mem); err != nil {
 		return w.clientBroken(px, err)
 	}
 	for !u.dec.Done() {
@@ -377,22 +449,28 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 				}
 			}
 			if rerr != nil {
-				return w.upstreamBroken(p, px, rerr, true)
+				return w.upstreamBroken(px, rerr, true)
 			}
 			pending = u.rd[:n]
 		}
 		data, n, derr := u.dec.Decode(pending)
 		if derr != nil {
-			return w.upstreamBroken(p, px, errInvalidHead, true)
+			return w.upstreamBroken(px, errInvalidHead, true)
 		}
 		pending = pending[n:]
 		if len(data) == 0 || p.HeadOnly {
 			continue
 		}
+		var err error
 		if chunkOut {
-			out := http1.AppendChunk(h.out[:0], data)
+			out := h.out[:0]
+			if crlf {
+				out = append(out, "\r\n"...)
+			}
+			out = appendChunkSize(out, len(data))
 			h.out = out[:0]
-			err = h.sock.write(out)
+			err = h.sock.writev2(&h.iov, out, data)
+			crlf = true
 		} else {
 			err = h.sock.write(data)
 		}
@@ -403,45 +481,66 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	w.releaseUpstream(px, addr)
 	px.Done()
 	if chunkOut {
-		out := http1.AppendLastChunk(h.out[:0])
+		out := h.out[:0]
+		if crlf {
+			out = append(out, "\r\n"...)
+		}
+		out = http1.AppendLastChunk(out)
 		h.out = out[:0]
 		if err := h.sock.write(out); err != nil {
 			w.closeClient(h.c.fd, false)
-			return false
+			return bodyClosed
 		}
 	}
-	return w.afterResponse(p)
+	if w.afterResponse(p) {
+		return bodySent
+	}
+	return bodyClosed
+}
+
+// appendChunkSize appends the size line of an n-byte chunk.
+func appendChunkSize(dst []byte, n int) []byte {
+	dst = strconv.AppendUint(dst, uint64(n), 16)
+	return append(dst, "\r\n"...)
 }
 
 // upstreamBroken handles an upstream failure while its body is read.
-// Before anything reached the client the plan becomes the error
-// response; after, the client connection is closed (the body is cut).
-func (w *worker) upstreamBroken(p *engine.Plan, px *engine.Proxy, err error, sent bool) bool {
+// Before anything reached the client (sent false) the failure is the
+// attempt's, as before the head: the engine allows another peer or makes
+// the plan its error response (502, 504 for a timeout); nothing of the
+// failed response is sent. After (sent), the response cannot be fixed:
+// the client connection is closed at once, without a last chunk, so the
+// client sees a truncated response, as with nginx.
+func (w *worker) upstreamBroken(px *engine.Proxy, err error, sent bool) bodyOutcome {
 	px.SetStage(engine.StageRead)
 	px.SetError(upstreamError(err, engine.StageRead))
 	w.dropUpstream()
-	px.Failed(classify(err), sent)
+	retry := px.Failed(classify(err), sent)
 	if sent {
 		w.closeClient(w.http.c.fd, false)
-		return false
+		return bodyClosed
 	}
-	p.Proxy = nil
-	return w.finish(p)
+	w.http.up.releaseMem(w.s)
+	if retry {
+		return bodyFailedRetry
+	}
+	return bodyFailedError
 }
 
 // clientBroken handles a client write failure mid-response: the upstream
 // was fine, so the attempt counts as a success, but both sides close.
-func (w *worker) clientBroken(px *engine.Proxy, err error) bool {
+func (w *worker) clientBroken(px *engine.Proxy, err error) bodyOutcome {
 	w.logClient("info", err, "while sending to client")
 	w.dropUpstream()
 	px.Done()
 	w.closeClient(w.http.c.fd, false)
-	return false
+	return bodyClosed
 }
 
 // reject answers the current request with status and closes.
 func (w *worker) reject(p *engine.Plan, status int) bool {
 	h := &w.http
+	closeFile(p) // Reset does not close it
 	p.Reset()
 	w.s.e.Reject(status, h.conn, p)
 	if w.respond(p, true) {
@@ -454,8 +553,11 @@ func (w *worker) reject(p *engine.Plan, status int) bool {
 // body is answered (400, 413) before closing, an I/O failure just closes.
 func (w *worker) bodyFailed(p *engine.Plan, err error) bool {
 	w.logClient("info", err, "while reading client request body")
-	if err == errTooLarge {
+	switch {
+	case err == errTooLarge:
 		return w.reject(p, 413)
+	case errors.Is(err, errSpool):
+		return w.reject(p, 500) // nginx: 500 when the temp file fails
 	}
 	if st := http1.StatusOf(err); st >= 400 && err != errClosed && err != errTimeout {
 		var he *http1.Error

@@ -36,6 +36,9 @@ type Server struct {
 	opts Options
 	log  *errorLog
 	pool upstreamPool
+	// mem holds *[]byte buffers of proxyMemSize bytes for buffering
+	// upstream responses larger than a worker's own small buffer.
+	mem  sync.Pool
 	date http1.DateCache
 
 	// serve handles one accepted connection on a worker thread; the HTTP
@@ -87,12 +90,20 @@ type Stats struct {
 	// because their location has "sendfile off"; the others went out
 	// with sendfile(2).
 	FileCopies uint64
+	// Buffers is the memory the workers keep between requests for their
+	// buffers (request heads and bodies, response heads, upstream
+	// reads), as of each worker's last request: it does not grow with
+	// the size of past request or response bodies.
+	Buffers int64
 }
 
 // New returns a Server for e. It binds nothing yet: see Listen and Serve.
 func New(e *engine.Engine, opts Options) (*Server, error) {
 	if e == nil {
 		return nil, errors.New("thread: nil engine")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	s := newServer(opts)
 	s.e = e
@@ -176,6 +187,7 @@ func (s *Server) Stats() Stats {
 		st.Accepted += w.accepted.Load()
 		st.Requests += w.requests.Load()
 		st.FileCopies += w.copies.Load()
+		st.Buffers += w.retained.Load()
 	}
 	return st
 }
@@ -252,6 +264,7 @@ func (s *Server) run(ctx context.Context) error {
 	}
 	// Every worker is an OS thread, plus the runtime's own; the Go
 	// default limit of 10000 threads would crash a C10k-sized pool.
+	// New checked that the system allows this many (maxWorkers).
 	if need := s.opts.Workers + 1000; need > 10000 {
 		debug.SetMaxThreads(need)
 	}
@@ -337,7 +350,7 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 				if err == unix.EINTR {
 					continue
 				}
-				s.log.logf("alert", 0, "poll() on listening sockets failed %s", errnoText(err))
+				s.log.Logf("alert", 0, "poll() on listening sockets failed %s", errnoText(err))
 				return
 			}
 			if pfds[len(s.ls)].Revents != 0 {
@@ -355,10 +368,10 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 					case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
 					case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
 						// Like nginx: log and back off instead of spinning.
-						s.log.logf("crit", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
+						s.log.Logf("crit", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
 						time.Sleep(100 * time.Millisecond)
 					default:
-						s.log.logf("alert", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
+						s.log.Logf("alert", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
 					}
 					continue
 				}

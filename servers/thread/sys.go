@@ -196,6 +196,25 @@ func (s *sock) write(p []byte) error {
 	return nil
 }
 
+// writeMore writes all of p with MSG_MORE: more data (a sendfile) follows
+// at once, so the kernel need not send p in a segment of its own.
+func (s *sock) writeMore(p []byte) error {
+	for len(p) > 0 {
+		n, err := unix.SendmsgN(s.fd, p, nil, nil, unix.MSG_MORE)
+		if err != nil {
+			switch err {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return errTimeout
+			}
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
 // writev2 writes a then b with as few writev calls as the kernel allows.
 // iov is caller-owned scratch so the call does not allocate.
 func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
@@ -358,3 +377,69 @@ func lingeringClose(fd int, buf []byte, timeout time.Duration) {
 	}
 	unix.Close(fd)
 }
+
+// threadReserve is the threads set aside, beyond the workers and the
+// listener thread, for the Go runtime (its Ms for GC, sysmon, blocked
+// syscalls) and the rest of the process.
+const threadReserve = 256
+
+// maxWorkers returns the most worker threads this system should let the
+// process start, conservatively: the tightest of kernel.threads-max,
+// kernel.pid_max and RLIMIT_NPROC, less the threads already running on
+// the whole system (a bound on those of this user and process) and
+// threadReserve. why names the binding limit for an error message.
+func maxWorkers() (n int, why string) {
+	inUse := threadsInUse()
+	n = int(^uint(0) >> 1)
+	try := func(limit int64, name string) {
+		if limit <= 0 {
+			return
+		}
+		if m := int(limit) - inUse - threadReserve - 1; m < n {
+			n = m
+			why = fmt.Sprintf("%s is %d, %d threads in use, %d kept for the runtime", name, limit, inUse, threadReserve)
+		}
+	}
+	try(readProcInt("/proc/sys/kernel/threads-max"), "kernel.threads-max")
+	try(readProcInt("/proc/sys/kernel/pid_max"), "kernel.pid_max")
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NPROC, &rl) == nil && rl.Cur != unix.RLIM_INFINITY && rl.Cur < 1<<31 {
+		try(int64(rl.Cur), "RLIMIT_NPROC (ulimit -u)")
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, why
+}
+
+// threadsInUse is the number of threads on the system (the fourth field
+// of /proc/loadavg, "running/total"), 0 when unknown.
+func threadsInUse() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var a, b5, c float64
+	var run, total int
+	if _, err := fmt.Sscanf(string(b), "%f %f %f %d/%d", &a, &b5, &c, &run, &total); err != nil {
+		return 0
+	}
+	return total
+}
+
+// readProcInt reads a /proc file holding one integer; 0 when it cannot.
+func readProcInt(name string) int64 {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return 0
+	}
+	var v int64
+	if _, err := fmt.Sscanf(string(b), "%d", &v); err != nil {
+		return 0
+	}
+	return v
+}
+
+// Somaxconn returns net.core.somaxconn, the kernel's cap on any listen
+// backlog, or 0 when it cannot be read.
+func Somaxconn() int { return int(readProcInt("/proc/sys/net/core/somaxconn")) }

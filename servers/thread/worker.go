@@ -33,6 +33,7 @@ type worker struct {
 	accepted atomic.Uint64
 	requests atomic.Uint64
 	copies   atomic.Uint64 // file bodies sent with pread+write (sendfile off)
+	retained atomic.Int64  // bytes of buffers kept between requests, as of the last one
 
 	http httpState // HTTP connection state, reused
 }
@@ -65,15 +66,22 @@ func (w *worker) run() {
 
 // set moves the worker to state st, waiting out a stopper that is
 // shutting its fds down.
-func (w *worker) set(st int32) {
+func (w *worker) set(st int32) { w.swap(st) }
+
+// swap moves the worker to state st and returns the state it left. It
+// waits out a stopper that is shutting its fds down, and moves only by
+// compare-and-swap from a state other than stateKilling, so the state it
+// returns is never stateKilling: restoring it later cannot leave the
+// worker stuck in stateKilling (where every later set would spin).
+func (w *worker) swap(st int32) (old int32) {
 	for {
-		old := w.state.Load()
+		old = w.state.Load()
 		if old == stateKilling {
 			runtime.Gosched()
 			continue
 		}
 		if w.state.CompareAndSwap(old, st) {
-			return
+			return old
 		}
 	}
 }
@@ -105,8 +113,9 @@ func (w *worker) setUpstream(fd int, close bool) {
 	if old < 0 {
 		return
 	}
-	prev := w.state.Load()
-	w.set(stateClosing)
+	// Not Load then set: a Load could read stateKilling while kill runs,
+	// and restoring that would wedge the worker.
+	prev := w.swap(stateClosing)
 	w.ufd.Store(-1)
 	if close {
 		unix.Close(old)
