@@ -10,7 +10,7 @@ BIN       := bin/c10k
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: all build test bench fuzz lint vet fmt clean
+.PHONY: all build test bench bench-servers fuzz lint vet fmt clean
 
 all: build
 
@@ -31,6 +31,13 @@ bench: build
 	mkdir -p results/$$id; \
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./servers/... | tee results/$$id/gobench.txt; \
 	echo "results written to results/$$id/gobench.txt"
+
+# nginx (one worker) and the event, thread and net/http cores side by side:
+# 1 KB throughput with wrk, then 10,000 idle keep-alive connections (RSS per
+# connection, probe latency). Installs nginx-light and wrk with apt-get if
+# missing; writes results/<run-id>/. About four minutes.
+bench-servers:
+	./scripts/bench-servers
 
 # Run every fuzz target for FUZZTIME each (default 30s).
 fuzz:

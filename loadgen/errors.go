@@ -1,0 +1,14 @@
+package loadgen
+
+import "errors"
+
+var (
+	// ErrPreflight wraps every failed preflight check: a limit of this
+	// machine cannot hold the connections asked for. The message names
+	// the limit, its value and the fix.
+	ErrPreflight = errors.New("preflight")
+
+	// ErrTimeout is a connection or request that did not finish within
+	// its timeout.
+	ErrTimeout = errors.New("timed out")
+)

@@ -1,0 +1,264 @@
+package nethttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/engine"
+)
+
+// Defaults of Options.
+const (
+	DefaultIdleTimeout     = 75 * time.Second // nginx's keepalive_timeout
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultHeaderTimeout   = 60 * time.Second // nginx's client_header_timeout
+)
+
+// Options are the knobs of the net/http core.
+type Options struct {
+	// IdleTimeout is http.Server.IdleTimeout, the keep-alive timeout of
+	// every connection. Give it IdleTimeoutOf(cfg). Default 75s.
+	IdleTimeout time.Duration
+
+	// ShutdownTimeout bounds how long a graceful stop waits for in-flight
+	// requests before the remaining connections are closed. Default 10s.
+	ShutdownTimeout time.Duration
+
+	// ErrorLog receives nginx-style error-log lines, net/http's own
+	// included; nil discards them.
+	ErrorLog io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return o
+}
+
+// IdleTimeoutOf returns the largest keepalive_timeout of cfg's servers and
+// locations (nginx's 75s when cfg has none): net/http has one idle timeout
+// per server, and the longest keeps every location's promise.
+func IdleTimeoutOf(cfg *config.Config) time.Duration {
+	var max time.Duration
+	var walk func(ls []*config.Location)
+	walk = func(ls []*config.Location) {
+		for _, l := range ls {
+			if l != nil {
+				max = maxDuration(max, l.KeepaliveTimeout)
+				walk(l.Locations)
+			}
+		}
+	}
+	if cfg != nil && cfg.HTTP != nil {
+		for _, s := range cfg.HTTP.Servers {
+			if s.Loc != nil {
+				max = maxDuration(max, s.Loc.KeepaliveTimeout)
+			}
+			walk(s.Locations)
+		}
+	}
+	if max <= 0 {
+		return DefaultIdleTimeout
+	}
+	return max
+}
+
+func maxDuration(a, b time.Duration) time.Duration {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// Server is the net/http core: one http.Server per listening address of
+// the engine, each request converted to the engine's form, planned by
+// engine.Serve and executed with net/http's ResponseWriter.
+type Server struct {
+	e    *engine.Engine
+	opts Options
+	log  *errorLog
+
+	mu      sync.Mutex
+	started bool
+	ls      []net.Listener
+	confs   []engine.Listener
+}
+
+// New returns a Server for e. It binds nothing yet: see Listen and Serve.
+func New(e *engine.Engine, opts Options) (*Server, error) {
+	if e == nil {
+		return nil, errors.New("nethttp: nil engine")
+	}
+	o := opts.withDefaults()
+	return &Server{e: e, opts: o, log: newErrorLog(o.ErrorLog)}, nil
+}
+
+// Listen binds every listener of the engine now, so that bind errors
+// surface before serving and Addrs is known. Serve calls it when the
+// caller did not.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ls != nil {
+		return nil
+	}
+	if s.started {
+		return ErrServing
+	}
+	confs := s.e.Listeners()
+	var ls []net.Listener
+	for _, c := range confs {
+		if c.SSL {
+			closeAll(ls)
+			return fmt.Errorf("nethttp: listen %s: ssl is not supported", c.Addr)
+		}
+		l, err := net.Listen("tcp", c.Addr)
+		if err != nil {
+			closeAll(ls)
+			return fmt.Errorf("nethttp: listen %s: %w", c.Addr, err)
+		}
+		ls = append(ls, l)
+	}
+	if len(ls) == 0 {
+		return ErrNoListeners
+	}
+	s.ls, s.confs = ls, confs
+	return nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// Addrs returns the bound addresses, in the order of the engine's
+// listeners; nil before Listen.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var addrs []net.Addr
+	for _, l := range s.ls {
+		addrs = append(addrs, l.Addr())
+	}
+	return addrs
+}
+
+// Serve binds the engine's listeners (unless Listen did) and serves them
+// until ctx is cancelled. Then it stops gracefully with
+// http.Server.Shutdown (idle keep-alive connections close at once,
+// in-flight requests may finish for up to Options.ShutdownTimeout), closes
+// what is left and returns nil.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.started = true
+	ls, confs := s.ls, s.confs
+	s.mu.Unlock()
+
+	stdlog := log.New(logAdapter{s.log}, "", 0)
+	servers := make([]*http.Server, len(ls))
+	var g errgroup.Group
+	for i, l := range ls {
+		hs := &http.Server{
+			Handler:           &handler{s: s, conf: confs[i], index: i},
+			ReadHeaderTimeout: headerTimeout(confs[i]),
+			IdleTimeout:       s.opts.IdleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes(confs[i]),
+			ErrorLog:          stdlog,
+			ConnContext:       connContext,
+		}
+		servers[i] = hs
+		g.Go(func() error {
+			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("nethttp: serve %s: %w", l.Addr(), err)
+			}
+			return nil
+		})
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	var stop errgroup.Group
+	for _, hs := range servers {
+		stop.Go(func() error {
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close() // the timeout passed: cut what is left
+			}
+			return nil
+		})
+	}
+	stop.Wait()
+	return g.Wait()
+}
+
+func headerTimeout(c engine.Listener) time.Duration {
+	if c.HeaderTimeout > 0 {
+		return c.HeaderTimeout
+	}
+	return DefaultHeaderTimeout
+}
+
+// maxHeaderBytes is the most of a request head the listener's default
+// server allows: client_header_buffer_size plus the large buffers.
+func maxHeaderBytes(c engine.Listener) int {
+	size, num, large := c.HeaderBufferSize, c.LargeHeaders.Number, c.LargeHeaders.Size
+	if size <= 0 {
+		size = 1 << 10
+	}
+	if num <= 0 || large <= 0 {
+		num, large = 4, 8<<10
+	}
+	return int(size + int64(num)*large)
+}
+
+// connKey is the context key of a connection's *connState.
+type connKey struct{}
+
+// connState is what the core keeps per client connection. net/http
+// serves an HTTP/1.1 connection's requests one after the other, so the
+// handler may reuse its buffers without locking.
+type connState struct {
+	local, remote netip.AddrPort
+	requests      int
+	plan          engine.Plan
+	head          []byte   // the rebuilt request head
+	body          []byte   // request body for the proxy
+	up            *upState // proxy state, made on the first proxied request
+}
+
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	cs := &connState{}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		cs.local = unmap(a.AddrPort())
+	}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cs.remote = unmap(a.AddrPort())
+	}
+	return context.WithValue(ctx, connKey{}, cs)
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
