@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/errlog"
+	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/nethttp"
 	"github.com/c10k/c10k/servers/thread"
 )
 
@@ -25,11 +29,12 @@ func runServe(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("c10k serve", flag.ContinueOnError)
 	file := fs.String("c", "", "configuration `file` (required)")
 	test := fs.Bool("t", false, "test the configuration and exit, like nginx -t")
-	core := fs.String("core", "thread", "server `core`: thread (event and cgi are not built yet)")
+	core := fs.String("core", "thread", "server `core`: thread, event, or nethttp (the Go net/http baseline); cgi is not built yet")
+	loops := fs.Int("loops", 0, "event core: event loops (0: the config's worker_processes)")
 	var o thread.Options
 	fs.IntVar(&o.Workers, "workers", thread.DefaultWorkers, "thread core: worker threads (Apache MaxRequestWorkers)")
 	fs.IntVar(&o.Backlog, "backlog", 0, "thread core: listen backlog for every address (0: the listen directive's backlog=, 511 by default)")
-	fs.DurationVar(&o.KeepAliveTimeout, "keepalive-timeout", thread.DefaultKeepAliveTimeout, "thread core: keep-alive timeout where the config sets no keepalive_timeout")
+	fs.DurationVar(&o.KeepAliveTimeout, "keepalive-timeout", thread.DefaultKeepAliveTimeout, "thread core: keep-alive timeout where the config sets no keepalive_timeout (0: the default)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", thread.DefaultShutdownTimeout, "how long a stop waits for in-flight requests")
 	procs := fs.Int("gomaxprocs", 0, "thread core: GOMAXPROCS while serving; 0: one per worker thread (--workers), so that no worker waits for a Go P; -1: the Go runtime's own setting")
 	errorLog := fs.String("error-log", "", "error log `file` (default stderr)")
@@ -52,16 +57,20 @@ func runServe(ctx context.Context, args []string) int {
 		return 2
 	}
 	switch *core {
-	case "thread":
-	case "event", "cgi":
+	case "thread", "nethttp", "event":
+	case "cgi":
 		fmt.Fprintf(os.Stderr, "c10k serve: core %q is not built yet\n", *core)
 		return 2
 	default:
-		fmt.Fprintf(os.Stderr, "c10k serve: unknown core %q (want thread, event or cgi)\n", *core)
+		fmt.Fprintf(os.Stderr, "c10k serve: unknown core %q (want thread, nethttp, event or cgi)\n", *core)
 		return 2
 	}
-	if o.Workers <= 0 || o.Backlog < 0 || o.KeepAliveTimeout <= 0 || o.ShutdownTimeout <= 0 {
-		fmt.Fprintln(os.Stderr, "c10k serve: --workers, --keepalive-timeout and --shutdown-timeout must be positive, --backlog not negative")
+	if *loops < 0 {
+		fmt.Fprintln(os.Stderr, "c10k serve: --loops must not be negative")
+		return 2
+	}
+	if msg := checkThreadFlags(&o); msg != "" {
+		fmt.Fprintf(os.Stderr, "c10k serve: %s\n", msg)
 		return 2
 	}
 	switch {
@@ -76,6 +85,10 @@ func runServe(ctx context.Context, args []string) int {
 
 	cfg, err := config.Load(*file)
 	if *test {
+		if err == nil {
+			// Whatever serve would refuse, -t refuses: build the engine.
+			_, err = newEngine(*file, cfg, engine.Options{})
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\nc10k: configuration file %s test failed\n", err, *file)
 			return 1
@@ -99,7 +112,13 @@ func runServe(ctx context.Context, args []string) int {
 		logw = f
 	}
 	o.ErrorLog = logw
-	e, err := engine.New(cfg, engine.Options{
+	if *core == "event" {
+		return serveEvent(ctx, *file, cfg, event.Options{Loops: *loops, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
+	}
+	if *core == "nethttp" {
+		return serveNetHTTP(ctx, *file, cfg, logw, o.ShutdownTimeout)
+	}
+	e, err := newEngine(*file, cfg, engine.Options{
 		ErrorLog:         thread.ErrorLogFunc(logw),
 		KeepaliveTimeout: o.KeepAliveTimeout,
 		Now:              time.Now,
@@ -121,4 +140,88 @@ func runServe(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// serveNetHTTP runs the net/http baseline core. Its keep-alive timeout is
+// the config's (nginx's 75s by default), not the thread core's flag.
+func serveNetHTTP(ctx context.Context, file string, cfg *config.Config, logw io.Writer, shutdown time.Duration) int {
+	e, err := newEngine(file, cfg, engine.Options{ErrorLog: nethttp.ErrorLogFunc(logw), Now: time.Now})
+	if err == nil {
+		var srv *nethttp.Server
+		srv, err = nethttp.New(e, nethttp.Options{IdleTimeout: nethttp.IdleTimeoutOf(cfg), ShutdownTimeout: shutdown, ErrorLog: logw})
+		if err == nil {
+			err = srv.Serve(ctx)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serveEvent runs the event core. Its keep-alive settings are the
+// config's (nginx's 75 s and 1000 requests by default), not the thread
+// core's flag.
+func serveEvent(ctx context.Context, file string, cfg *config.Config, o event.Options) int {
+	e, err := newEngine(file, cfg, engine.Options{ErrorLog: errlog.Func(o.ErrorLog), Now: time.Now})
+	if err == nil {
+		var srv *event.Server
+		srv, err = event.New(e, o)
+		if err == nil {
+			err = srv.Listen()
+		}
+		if err == nil {
+			err = srv.Serve(ctx)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newEngine builds the engine for the config loaded from file and
+// refuses one no core could serve, naming the file: no http block, or
+// no server that listens.
+func newEngine(file string, cfg *config.Config, opts engine.Options) (*engine.Engine, error) {
+	e, err := engine.New(cfg, opts)
+	if errors.Is(err, engine.ErrNoHTTP) {
+		return nil, fmt.Errorf("%s: no http block", file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(e.Listeners()) == 0 {
+		return nil, fmt.Errorf("%s: no server listens", file)
+	}
+	return e, nil
+}
+
+// checkThreadFlags checks the thread core's flags in o, naming the flag
+// and its value; "" when they are fine. A --backlog above
+// net.core.somaxconn is only warned about: the kernel caps it. A zero
+// --keepalive-timeout means the default.
+func checkThreadFlags(o *thread.Options) string {
+	switch {
+	case o.Workers <= 0:
+		return fmt.Sprintf("--workers %d: must be positive", o.Workers)
+	case o.Backlog < 0:
+		return fmt.Sprintf("--backlog %d: must not be negative (0: the listen directive's backlog=)", o.Backlog)
+	case o.KeepAliveTimeout < 0:
+		return fmt.Sprintf("--keepalive-timeout %v: must not be negative", o.KeepAliveTimeout)
+	case o.ShutdownTimeout <= 0:
+		return fmt.Sprintf("--shutdown-timeout %v: must be positive", o.ShutdownTimeout)
+	}
+	if o.KeepAliveTimeout == 0 {
+		o.KeepAliveTimeout = thread.DefaultKeepAliveTimeout
+	}
+	if max := thread.Somaxconn(); max > 0 && o.Backlog > max {
+		fmt.Fprintf(os.Stderr, "c10k serve: warning: --backlog %d is above net.core.somaxconn %d; the kernel caps it at %d\n", o.Backlog, max, max)
+	}
+	if err := o.Validate(); err != nil {
+		return "--workers: " + strings.TrimPrefix(err.Error(), "thread: ")
+	}
+	return ""
 }

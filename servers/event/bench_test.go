@@ -1,0 +1,241 @@
+package event_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/event"
+)
+
+// serverEnv makes the test binary a bare event server for the config it
+// names (the RSS benchmark's subprocess): it prints the address, serves
+// until its stdin closes, and exits.
+const serverEnv = "C10K_EVENT_SERVER_CONF"
+
+func TestMain(m *testing.M) {
+	if conf := os.Getenv(serverEnv); conf != "" {
+		os.Exit(runServer(conf))
+	}
+	os.Exit(m.Run())
+}
+
+func runServer(conf string) int {
+	raiseFileLimit()
+	cfg, err := config.Load(conf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	e, err := engine.New(cfg, engine.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s, err := event.New(e, event.Options{Loops: 1})
+	if err == nil {
+		err = s.Listen()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(s.Addrs()[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	var g errgroup.Group
+	g.Go(func() error { io.Copy(io.Discard, os.Stdin); cancel(); return nil })
+	if err := s.Serve(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	g.Wait()
+	return 0
+}
+
+// raiseFileLimit raises the soft RLIMIT_NOFILE to the hard one.
+func raiseFileLimit() uint64 {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+		return 0
+	}
+	rl.Cur = rl.Max
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	return rl.Cur
+}
+
+// vmRSS returns the VmRSS of process pid in bytes.
+func vmRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// BenchmarkIdleRSS runs the server in a subprocess (this test binary
+// re-executed), opens 10,000 keep-alive connections that each complete
+// one request and then sit idle, and reports the server's RSS growth per
+// idle connection (bytes/idle-conn), read from /proc/PID/status.
+func BenchmarkIdleRSS(b *testing.B) {
+	const conns = 10000
+	if limit := raiseFileLimit(); limit < conns+100 {
+		b.Skipf("RLIMIT_NOFILE %d is below %d", limit, conns+100)
+	}
+	st := newSite(b, siteOptions{workerConnections: conns + 100})
+	for range b.N {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), serverEnv+"="+st.conf)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			b.Fatalf("server subprocess: %v", err)
+		}
+		addr := strings.TrimSpace(line)
+		pid := cmd.Process.Pid
+
+		// Warm up: one connection, a few requests, so the loop's first
+		// exchange and the runtime's structures exist before measuring.
+		warm := dial(b, addr)
+		for range 10 {
+			warm.mustGet(b, "/1k.txt", 200)
+		}
+		time.Sleep(100 * time.Millisecond) // let RSS settle; not an assertion
+		before, err := vmRSS(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ncs := make([]net.Conn, 0, conns)
+		req := []byte("GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+		buf := make([]byte, 4096)
+		for range conns {
+			nc, err := net.DialTimeout("tcp", addr, waitBudget)
+			if err != nil {
+				b.Fatalf("dial %d: %v", len(ncs), err)
+			}
+			ncs = append(ncs, nc)
+			nc.SetDeadline(time.Now().Add(waitBudget))
+			nc.Write(req)
+			got := 0
+			for !bytes.Contains(buf[:got], []byte("\r\n\r\n")) || got < 1024 {
+				n, err := nc.Read(buf[got:])
+				if err != nil {
+					b.Fatalf("conn %d: %v", len(ncs), err)
+				}
+				got += n
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		after, err := vmRSS(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(after-before)/conns, "bytes/idle-conn")
+		b.ReportMetric(float64(after)/(1<<20), "MiB-rss")
+		for _, nc := range ncs {
+			nc.Close()
+		}
+		stdin.Close()
+		cmd.Wait()
+	}
+}
+
+// BenchmarkStatic1K measures requests per second for a 1 KiB static
+// file with one loop and 100 keep-alive connections from clients in this
+// process over loopback.
+func BenchmarkStatic1K(b *testing.B) {
+	st := newSite(b, siteOptions{keepaliveRequests: 1 << 30})
+	s := newServerTB(b, st.conf, event.Options{Loops: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	var g errgroup.Group
+	g.Go(func() error { return s.Serve(ctx) })
+	defer func() { cancel(); g.Wait() }()
+	addr := s.Addrs()[0].String()
+
+	const conns = 100
+	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: bench\r\n\r\n")
+	// Every response has the same length (the Date field is fixed-width).
+	c := dial(b, addr)
+	c.mustGet(b, "/1k.txt", 200)
+	c.nc.Write(req)
+	probe := make([]byte, 8192)
+	c.nc.SetReadDeadline(time.Now().Add(waitBudget))
+	respLen := 0
+	for {
+		n, err := c.nc.Read(probe[respLen:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		respLen += n
+		if i := bytes.Index(probe[:respLen], []byte("\r\n\r\n")); i >= 0 && respLen >= i+4+1024 {
+			break
+		}
+	}
+	ncs := make([]net.Conn, conns)
+	for i := range ncs {
+		ncs[i] = dial(b, addr).nc
+	}
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for _, nc := range ncs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, respLen)
+			for left.Add(-1) >= 0 {
+				if _, err := nc.Write(req); err != nil {
+					failed.Store(err)
+					return
+				}
+				if _, err := io.ReadFull(nc, buf); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+}

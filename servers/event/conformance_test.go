@@ -1,0 +1,98 @@
+package event_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/servertest"
+)
+
+// TestConformance runs the shared conformance suite against the event
+// core with one loop, and with two.
+func TestConformance(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(map[int]string{1: "one-loop", 2: "two-loops"}[loops], func(t *testing.T) {
+			servertest.Run(t, func(t *testing.T, confPath string) string {
+				return startEvent(t, confPath, event.Options{Loops: loops})
+			})
+		})
+	}
+}
+
+// startEvent starts the event core on the config at confPath and
+// returns its address; it stops in t.Cleanup.
+func startEvent(t *testing.T, confPath string, opts event.Options) string {
+	t.Helper()
+	s := newServer(t, confPath, opts)
+	addrs := s.Addrs()
+	if len(addrs) != 1 {
+		t.Fatalf("Addrs() = %v, want the one listen address of the config", addrs)
+	}
+	serve(t, s)
+	return addrs[0].String()
+}
+
+// newServer builds and binds an event Server for the config at confPath.
+func newServer(t *testing.T, confPath string, opts event.Options) *event.Server {
+	t.Helper()
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = logWriter{t}
+	}
+	return newServerTB(t, confPath, opts)
+}
+
+// newServerTB is newServer for tests and benchmarks; engine lines go to
+// the test log.
+func newServerTB(t testing.TB, confPath string, opts event.Options) *event.Server {
+	t.Helper()
+	cfg, err := config.Load(confPath)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	e, err := engine.New(cfg, engine.Options{
+		ErrorLog: func(level, msg string) { t.Logf("engine [%s] %s", level, msg) },
+	})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 5 * time.Second
+	}
+	s, err := event.New(e, opts)
+	if err != nil {
+		t.Fatalf("event.New: %v", err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	return s
+}
+
+// serve runs s until the test ends.
+func serve(t *testing.T, s *event.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var g errgroup.Group
+	g.Go(func() error { return s.Serve(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		if err := g.Wait(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+}
+
+// logWriter sends the core's error log to the test log.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

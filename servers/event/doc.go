@@ -1,0 +1,53 @@
+// Package event is the nginx-style server core: N event loops on edge-triggered
+// epoll, each on its own locked OS thread, with idle connections holding no
+// buffers, per-loop timer heaps, a small thread pool for disk lookups, and the reverse proxy on the loop.
+//
+// # Accept model
+//
+// Every loop has its own listening socket per address, bound with
+// SO_REUSEPORT (nginx's "listen ... reuseport"), so the kernel spreads new
+// connections over the loops: no shared accept queue, no thundering herd,
+// and a loop can stop accepting on its own (worker_connections, EMFILE)
+// without touching the others. The price, as with nginx's reuseport, is
+// that connections already queued on a paused or busy loop's socket wait
+// for that loop. EPOLLEXCLUSIVE on one shared socket would balance by
+// readiness instead, but every loop would then share one accept queue and
+// pausing one loop would need the socket removed from that loop's epoll
+// set only, which EPOLLEXCLUSIVE does not allow to be modified.
+//
+// # Buffers
+//
+// A connection between requests is a small struct (fd, state, timer slot,
+// counters, addresses) and no buffer. When bytes arrive the loop lends it an
+// exchange from a per-loop free list: parser, request, engine.Plan, read
+// and write buffers; it goes back when the response is sent and no
+// pipelined byte is left. Stats().Borrowed counts exchanges lent out.
+//
+// # Timers
+//
+// Each connection has one deadline in its loop's binary heap (keep-alive,
+// client_header_timeout, client_body_timeout, send_timeout, and the proxy's
+// connect, send and read timeouts, whichever the connection waits for).
+// Pushing a deadline later is lazy, as nginx's timer rbtree is: the heap key
+// stays and the entry is re-queued when it comes up early, so a keep-alive
+// request costs no heap operation. epoll_wait sleeps until the earliest key.
+//
+// # File lookups off the loop
+//
+// Requests are routed on the loop with engine.ServeCached, whose opens and
+// stats use only the kernel's dentry and inode caches (openat2 with
+// RESOLVE_CACHED). A lookup that would wait for the disk makes the request
+// run engine.Serve on a small pool of locked threads (nginx's "aio
+// threads"); the result comes back through a queue and the loop's eventfd.
+// Hot files are thus served without a thread hand-off, cold ones never
+// stall the loop. Reading file data (sendfile, pread) happens on the loop,
+// as in nginx without aio.
+//
+// # Differences from nginx 1.22
+//
+//   - At worker_connections, nginx accepts and immediately closes new
+//     connections, logging each time; this core stops accepting (the
+//     kernel queues them) and logs once until a connection closes.
+//   - A request body for the proxy is read into memory whole (nginx spills
+//     large ones to a temporary file).
+package event

@@ -1,0 +1,35 @@
+package event
+
+import "errors"
+
+var (
+	// ErrNoListeners is returned by Listen and Serve when the config has
+	// no address to listen on.
+	ErrNoListeners = errors.New("event: no listeners")
+
+	// ErrServing is returned by Serve and Listen when the Server is
+	// already serving or has served: a Server runs once.
+	ErrServing = errors.New("event: server already started")
+
+	// ErrNilEngine is returned by New without an engine.
+	ErrNilEngine = errors.New("event: nil engine")
+
+	// errAgain means a non-blocking socket would block: wait for epoll.
+	errAgain = errors.New("resource temporarily unavailable")
+
+	// errTimeout is a timer of the connection that expired.
+	errTimeout = errors.New("timed out")
+
+	// errClosed is a peer that closed the connection (read returned 0).
+	errClosed = errors.New("connection closed")
+
+	// errTooLarge is a request body above the plan's MaxBody.
+	errTooLarge = errors.New("request body too large")
+
+	// errInvalidHead is an upstream response head that cannot be parsed.
+	errInvalidHead = errors.New("upstream sent invalid header")
+
+	// errNoConnections is an upstream connect refused because the loop
+	// holds worker_connections connections already.
+	errNoConnections = errors.New("worker_connections are not enough")
+)

@@ -1,0 +1,680 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/errlog"
+	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/upstream"
+)
+
+const upstreamHeadBuffer = 32 << 10
+
+// Proxy steps (proxyState.st).
+const (
+	pxConnect uint8 = iota // waiting for a non-blocking connect
+	pxSend                 // writing the request to the upstream
+	pxHead                 // reading the response head
+	pxBuffer               // proxy_buffering on: reading the body into memory
+	pxStream               // reading the body to pass it on
+)
+
+// upConn is an upstream connection: registered with the loop's epoll for
+// its whole life, owned by a client connection while in use and by the
+// loop's keepalive pool while idle.
+type upConn struct {
+	fd       int
+	owner    *conn // nil while pooled
+	addr     string
+	requests int
+	since    int64 // when it went idle (loop clock)
+	readable bool
+	writable bool
+	eof      bool // FIN or error reported: read until end of stream (see fEOF)
+}
+
+// proxyState is an exchange's reverse-proxy state.
+type proxyState struct {
+	st        uint8
+	up        *upConn
+	addr      string
+	pooled    bool // up came from the pool (a stale one is retried once)
+	got       bool // a response byte arrived on this attempt
+	isHead    bool
+	streaming bool // the response head went to the client
+	chunkOut  bool
+	connectTO time.Duration
+	sendTO    time.Duration
+	readTO    time.Duration
+	ua, ub    []byte // request bytes still to send
+
+	head    []byte // upstream response head; the plan's header aliases it
+	hn, hs  int
+	rd      []byte // upstream body reads
+	pending []byte
+	mem     []byte // proxy_buffering memory
+	resp    http1.Response
+	parser  http1.Parser
+	dec     http1.Body
+}
+
+var methodHead = []byte("HEAD")
+
+// upstreamEvent records an upstream socket's readiness and advances its
+// owner; a pooled connection that turns readable was closed by the peer.
+func (l *loop) upstreamEvent(u *upConn, ev uint32) {
+	if u.owner == nil {
+		if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			l.poolRemove(u)
+			l.closeUp(u)
+		}
+		return
+	}
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.readable = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.eof = true
+	}
+	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.writable = true
+	}
+	c := u.owner
+	if c.st == stProxy {
+		l.advance(c)
+	}
+}
+
+// proxyStart runs a proxy plan: the client body first, then attempts.
+func (l *loop) proxyStart(c *conn) bool {
+	x := c.x
+	p := &x.plan
+	u := &x.px
+	if u.head == nil {
+		u.head = make([]byte, upstreamHeadBuffer)
+		u.rd = make([]byte, streamChunk)
+	}
+	u.isHead = bytes.Equal(x.req.Method, methodHead)
+	u.streaming = false
+	x.body = x.body[:0]
+	if !x.req.HasBody() {
+		return l.nextAttempt(c)
+	}
+	if p.MaxBody > 0 && x.req.ContentLength > p.MaxBody {
+		return l.reject(c, 413)
+	}
+	l.startBody(c, true, p.MaxBody, bodyProxy)
+	if x.req.Expect100 && x.req.Minor >= 1 && x.start == x.end && x.rs == x.re {
+		x.wa, x.wb = http1.Continue100, nil
+		x.after, x.sendTO = afterContinue, p.SendTimeout
+		c.st = stWrite
+	}
+	return true
+}
+
+// nextAttempt chooses the next peer and connects (or reuses a pooled
+// connection); without one, the plan holds the error response.
+func (l *loop) nextAttempt(c *conn) bool {
+	x := c.x
+	p := &x.plan
+	u := &x.px
+	px := p.Proxy
+	addr, ok := px.Next()
+	if !ok {
+		p.Proxy = nil
+		return l.respond(c, false, afterResponse, p.Status >= 400)
+	}
+	u.addr = addr
+	// Per attempt: an error_page may have moved the exchange to another
+	// location.
+	u.connectTO, u.sendTO, u.readTO = px.Timeouts()
+	u.pooled = false
+	if idle, idleTO, maxReq := px.Pool(); idle > 0 {
+		u.up, u.pooled = l.poolGet(addr, idleTO, maxReq)
+		if u.pooled {
+			u.up.owner = c
+		}
+	}
+	c.st = stProxy
+	return l.connect(c)
+}
+
+// connect opens a fresh upstream connection unless a pooled one is in
+// use, then starts sending.
+func (l *loop) connect(c *conn) bool {
+	x := c.x
+	u := &x.px
+	px := x.plan.Proxy
+	if !u.pooled {
+		px.SetStage(engine.StageConnect)
+		if l.nconns >= l.s.limit {
+			l.s.log.Logf("alert", c.id, "%d worker_connections are not enough", l.s.limit)
+			return l.attemptFailed(c, errNoConnections, engine.StageConnect)
+		}
+		ap, err := l.resolve(u.addr)
+		if err != nil {
+			return l.attemptFailed(c, err, engine.StageConnect)
+		}
+		fd, done, err := dial(ap)
+		if err != nil {
+			return l.attemptFailed(c, err, engine.StageConnect)
+		}
+		up := &upConn{fd: fd, owner: c, addr: u.addr, writable: done}
+		if err := l.ctl(unix.EPOLL_CTL_ADD, fd, connEvents, kindUpstream); err != nil {
+			unix.Close(fd)
+			return l.attemptFailed(c, err, engine.StageConnect)
+		}
+		for fd >= len(l.ups) {
+			l.ups = append(l.ups, make([]*upConn, len(l.ups)+256)...)
+		}
+		l.ups[fd] = up
+		l.nconns++
+		l.stats.upstreams.Add(1)
+		u.up = up
+		if !done {
+			u.st = pxConnect
+			return l.proxyStep(c)
+		}
+	}
+	l.startSend(c)
+	return true
+}
+
+// startSend queues the request for the current upstream connection.
+func (l *loop) startSend(c *conn) {
+	x := c.x
+	u := &x.px
+	px := x.plan.Proxy
+	px.SetStage(engine.StageSend)
+	u.up.requests++
+	u.got = false
+	u.ua, u.ub = px.Head(), x.body
+	u.st = pxSend
+}
+
+// proxyStep advances the exchange with the upstream.
+func (l *loop) proxyStep(c *conn) bool {
+	x := c.x
+	u := &x.px
+	switch u.st {
+	case pxConnect:
+		if !u.up.writable && !u.up.readable {
+			l.setTimerOnce(c, u.connectTO)
+			return false
+		}
+		if err := connectResult(u.up.fd); err != nil {
+			return l.attemptFailed(c, err, engine.StageConnect)
+		}
+		u.up.writable = true
+		u.up.readable = false
+		l.clearTimer(c)
+		l.startSend(c)
+		return true
+	case pxSend:
+		return l.upSend(c)
+	case pxHead:
+		return l.upHead(c)
+	case pxBuffer:
+		return l.upBuffer(c)
+	case pxStream:
+		return l.upStream(c)
+	}
+	return false
+}
+
+// proxyTimeout handles an expired proxy timer.
+func (l *loop) proxyTimeout(c *conn) bool {
+	u := &c.x.px
+	switch u.st {
+	case pxConnect:
+		return l.attemptFailed(c, errTimeout, engine.StageConnect)
+	case pxSend:
+		return l.attemptFailed(c, errTimeout, engine.StageSend)
+	case pxHead:
+		return l.attemptFailed(c, errTimeout, engine.StageReadHeader)
+	}
+	return l.upstreamBroken(c, errTimeout, u.streaming)
+}
+
+// upSend writes the request head and body to the upstream.
+func (l *loop) upSend(c *conn) bool {
+	x := c.x
+	u := &x.px
+	up := u.up
+	for len(u.ua)+len(u.ub) > 0 {
+		if !up.writable {
+			l.setTimerOnce(c, u.sendTO)
+			return false
+		}
+		want := len(u.ua) + len(u.ub)
+		n, err := writev(up.fd, &x.iov, u.ua, u.ub)
+		if err != nil {
+			if err == errAgain {
+				up.writable = false
+				continue
+			}
+			return l.attemptFailed(c, err, engine.StageSend)
+		}
+		if n < want {
+			up.writable = false
+		}
+		l.clearTimer(c) // proxy_send_timeout runs between two writes
+		if n < len(u.ua) {
+			u.ua = u.ua[n:]
+			continue
+		}
+		u.ub = u.ub[n-len(u.ua):]
+		u.ua = nil
+	}
+	u.ua, u.ub = nil, nil
+	l.clearTimer(c)
+	x.plan.Proxy.SetStage(engine.StageReadHeader)
+	u.hn = 0
+	u.parser.Reset()
+	u.st = pxHead
+	return true
+}
+
+// upHead reads and parses the upstream response head, skipping 1xx.
+func (l *loop) upHead(c *conn) bool {
+	x := c.x
+	u := &x.px
+	up := u.up
+	for {
+		if u.hn == len(u.head) {
+			return l.attemptFailed(c, errInvalidHead, engine.StageReadHeader)
+		}
+		if !up.readable {
+			l.setTimerOnce(c, u.readTO)
+			return false
+		}
+		n, err := read(up.fd, u.head[u.hn:])
+		if err != nil {
+			if err == errAgain {
+				up.readable = false
+				continue
+			}
+			return l.attemptFailed(c, err, engine.StageReadHeader)
+		}
+		if n < len(u.head)-u.hn && !up.eof {
+			up.readable = false
+		}
+		u.got = true
+		u.hn += n
+		l.clearTimer(c) // proxy_read_timeout runs between two reads
+		for {
+			m, err := u.parser.ParseResponse(u.head[:u.hn], &u.resp, u.isHead)
+			if err == http1.ErrIncomplete {
+				break
+			}
+			if err != nil {
+				return l.attemptFailed(c, errInvalidHead, engine.StageReadHeader)
+			}
+			if u.resp.Interim() {
+				u.hn = copy(u.head, u.head[m:u.hn])
+				if u.hn == 0 {
+					break
+				}
+				continue
+			}
+			u.hs = m
+			l.clearTimer(c)
+			px := x.plan.Proxy
+			if px.Response(&u.resp) {
+				l.dropUpstream(x)
+				return l.nextAttempt(c)
+			}
+			u.resp.InitBody(&u.dec)
+			u.pending = u.head[u.hs:u.hn]
+			u.mem = u.mem[:0]
+			if px.Buffering() {
+				u.st = pxBuffer
+				return true
+			}
+			return l.startStream(c)
+		}
+	}
+}
+
+// attemptFailed handles a failed attempt before any response byte went
+// to the client. A pooled connection that fails before any response
+// byte is retried once on a fresh connection without counting a
+// failure, as nginx does.
+func (l *loop) attemptFailed(c *conn, err error, stage engine.Stage) bool {
+	x := c.x
+	u := &x.px
+	px := x.plan.Proxy
+	l.clearTimer(c)
+	if u.pooled && !u.got && (err == errClosed || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) {
+		l.dropUpstream(x)
+		u.pooled = false
+		return l.connect(c)
+	}
+	l.dropUpstream(x)
+	px.SetStage(stage)
+	px.SetError(upstreamError(err, stage))
+	if px.Failed(classify(err), false) {
+		return l.nextAttempt(c)
+	}
+	p := &x.plan
+	p.Proxy = nil
+	return l.respond(c, false, afterResponse, p.Status >= 400)
+}
+
+// upBuffer reads the upstream body into memory (proxy_buffering on) up
+// to Options.ProxyBuffer, so the upstream is released before a slow
+// client is written to; a larger body continues as a stream.
+func (l *loop) upBuffer(c *conn) bool {
+	x := c.x
+	p := &x.plan
+	u := &x.px
+	for !u.dec.Done() && len(u.mem) < l.s.opts.ProxyBuffer {
+		if len(u.pending) == 0 {
+			n, err := l.upRead(c)
+			if err == errAgain {
+				return false
+			}
+			if err == errClosed {
+				if err = u.dec.EOF(); err == nil {
+					break // close-delimited body complete
+				}
+			}
+			if err != nil {
+				return l.upstreamBroken(c, err, false)
+			}
+			u.pending = u.rd[:n]
+		}
+		data, n, err := u.dec.Decode(u.pending)
+		if err != nil {
+			return l.upstreamBroken(c, errInvalidHead, false)
+		}
+		u.pending = u.pending[n:]
+		u.mem = append(u.mem, data...)
+	}
+	l.clearTimer(c)
+	if !u.dec.Done() {
+		return l.startStream(c)
+	}
+	l.releaseUpstream(x)
+	if p.ContentLength < 0 && !p.HeadOnly {
+		p.ContentLength = int64(len(u.mem))
+	}
+	p.Body = u.mem
+	p.Proxy.Done()
+	return l.respond(c, false, afterResponse, p.Status >= 400)
+}
+
+// upRead reads upstream body bytes into rd; errAgain arms the read timer.
+func (l *loop) upRead(c *conn) (int, error) {
+	u := &c.x.px
+	up := u.up
+	for {
+		if !up.readable {
+			l.setTimerOnce(c, u.readTO)
+			return 0, errAgain
+		}
+		n, err := read(up.fd, u.rd)
+		if err == errAgain {
+			up.readable = false
+			continue
+		}
+		if err == nil {
+			if n < len(u.rd) && !up.eof {
+				up.readable = false
+			}
+			l.clearTimer(c) // proxy_read_timeout runs between two reads
+		}
+		return n, err
+	}
+}
+
+// startStream sends the client response head and what is buffered; the
+// rest of the body follows as it arrives.
+func (l *loop) startStream(c *conn) bool {
+	x := c.x
+	p := &x.plan
+	u := &x.px
+	head := l.appendHead(x.out[:0], x, p.ContentLength)
+	u.chunkOut = p.ContentLength < 0 && x.req.Minor >= 1 && !p.HeadOnly
+	if u.chunkOut && len(u.mem) > 0 {
+		head = http1.AppendChunk(head, u.mem)
+		x.wa, x.wb = head, nil
+	} else {
+		x.wa, x.wb = head, u.mem
+	}
+	x.out = head[:0]
+	u.streaming = true
+	x.after, x.sendTO, x.linger = afterStream, p.SendTimeout, p.Status >= 400
+	c.st = stWrite
+	return true
+}
+
+// upStream reads the next piece of the upstream body and queues it for
+// the client; the upstream is not read while the client's socket is full.
+func (l *loop) upStream(c *conn) bool {
+	x := c.x
+	p := &x.plan
+	u := &x.px
+	for !u.dec.Done() {
+		if len(u.pending) == 0 {
+			n, err := l.upRead(c)
+			if err == errAgain {
+				return false
+			}
+			if err == errClosed {
+				if err = u.dec.EOF(); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				return l.upstreamBroken(c, err, true)
+			}
+			u.pending = u.rd[:n]
+		}
+		data, n, err := u.dec.Decode(u.pending)
+		if err != nil {
+			return l.upstreamBroken(c, errInvalidHead, true)
+		}
+		u.pending = u.pending[n:]
+		if len(data) == 0 || p.HeadOnly {
+			continue
+		}
+		if u.chunkOut {
+			out := http1.AppendChunk(x.out[:0], data)
+			x.out = out[:0]
+			x.wa, x.wb = out, nil
+		} else {
+			x.wa, x.wb = data, nil
+		}
+		x.after = afterStream
+		c.st = stWrite
+		return true
+	}
+	l.clearTimer(c)
+	l.releaseUpstream(x)
+	p.Proxy.Done()
+	if u.chunkOut {
+		out := http1.AppendLastChunk(x.out[:0])
+		x.out = out[:0]
+		x.wa, x.wb = out, nil
+		x.after = afterResponse
+		c.st = stWrite
+		return true
+	}
+	return l.finishResponse(c)
+}
+
+// upstreamBroken handles an upstream failure while its body is read.
+// Before anything reached the client the plan becomes the error
+// response; after, the client connection is closed (the body is cut).
+func (l *loop) upstreamBroken(c *conn, err error, sent bool) bool {
+	x := c.x
+	p := &x.plan
+	px := p.Proxy
+	l.clearTimer(c)
+	px.SetStage(engine.StageRead)
+	px.SetError(upstreamError(err, engine.StageRead))
+	l.dropUpstream(x)
+	retry := px.Failed(classify(err), sent)
+	if sent {
+		l.close(c)
+		return false
+	}
+	// Nothing reached the client (proxy_buffering on): the attempt
+	// failed like one before the head, so the next peer may answer.
+	x.px.mem = x.px.mem[:0]
+	if retry {
+		return l.nextAttempt(c)
+	}
+	p.Proxy = nil
+	return l.respond(c, false, afterResponse, p.Status >= 400)
+}
+
+// clientBroken handles a client write failure mid-response: the upstream
+// was fine, so the attempt counts as a success, but both sides close.
+func (l *loop) clientBroken(c *conn, err error) {
+	x := c.x
+	l.logClient(c, "info", err, "while sending to client")
+	l.dropUpstream(x)
+	if px := x.plan.Proxy; px != nil {
+		px.Done()
+	}
+	l.close(c)
+}
+
+// dropUpstream closes the exchange's upstream connection.
+func (l *loop) dropUpstream(x *exchange) {
+	if up := x.px.up; up != nil {
+		x.px.up = nil
+		l.closeUp(up)
+	}
+}
+
+// closeUp closes an upstream connection.
+func (l *loop) closeUp(up *upConn) {
+	unix.Close(up.fd)
+	l.ups[up.fd] = nil
+	up.owner = nil
+	l.stats.upstreams.Add(-1)
+	l.released()
+}
+
+// releaseUpstream returns the exchange's upstream connection to the
+// loop's pool when the exchange allows it, else closes it.
+func (l *loop) releaseUpstream(x *exchange) {
+	u := &x.px
+	up := u.up
+	if up == nil {
+		return
+	}
+	idle, _, maxReq := x.plan.Proxy.Pool()
+	if idle <= 0 || !u.resp.KeepAlive || !u.dec.Done() || (maxReq > 0 && up.requests >= maxReq) || l.closing {
+		l.dropUpstream(x)
+		return
+	}
+	u.up = nil
+	up.owner = nil
+	up.since = l.now
+	l.poolPut(up, idle)
+}
+
+// poolGet pops the most recently used live connection to addr.
+func (l *loop) poolGet(addr string, timeout time.Duration, max int) (*upConn, bool) {
+	for {
+		list := l.pool[addr]
+		if len(list) == 0 {
+			return nil, false
+		}
+		up := list[len(list)-1]
+		list[len(list)-1] = nil
+		l.pool[addr] = list[:len(list)-1]
+		if (timeout > 0 && l.now-up.since > int64(timeout)) || (max > 0 && up.requests >= max) || !alive(up.fd) {
+			l.closeUp(up)
+			continue
+		}
+		up.readable = false
+		return up, true
+	}
+}
+
+// poolPut caches up, evicting the least recently used beyond max.
+func (l *loop) poolPut(up *upConn, max int) {
+	list := append(l.pool[up.addr], up)
+	if len(list) > max {
+		old := list[0]
+		list = append(list[:0], list[1:]...)
+		l.closeUp(old)
+	}
+	l.pool[up.addr] = list
+}
+
+// poolRemove takes a pooled connection out of its list.
+func (l *loop) poolRemove(up *upConn) {
+	list := l.pool[up.addr]
+	for i, v := range list {
+		if v == up {
+			l.pool[up.addr] = append(list[:i], list[i+1:]...)
+			return
+		}
+	}
+}
+
+// closeIdleUpstreams closes the pooled connections.
+func (l *loop) closeIdleUpstreams() {
+	for addr, list := range l.pool {
+		for _, up := range list {
+			l.closeUp(up)
+		}
+		delete(l.pool, addr)
+	}
+}
+
+// resolve returns the socket address of an upstream, resolved once per
+// loop.
+func (l *loop) resolve(addr string) (netip.AddrPort, error) {
+	if ap, ok := l.addrs[addr]; ok {
+		return ap, nil
+	}
+	ap, err := resolve(addr)
+	if err != nil {
+		return ap, err
+	}
+	l.addrs[addr] = ap
+	return ap, nil
+}
+
+// classify maps an upstream I/O error to the balancer's failure kinds.
+func classify(err error) upstream.Failure {
+	switch {
+	case err == errTimeout, errors.Is(err, unix.ETIMEDOUT):
+		return upstream.FailTimeout
+	case errors.Is(err, errInvalidHead):
+		return upstream.FailInvalidHeader
+	}
+	return upstream.FailError
+}
+
+// upstreamError is the text the engine logs for a failed attempt, like
+// nginx: "connect() failed (111: Connection refused)", with the system
+// call of the stage. nil leaves the engine's text for the failure kind.
+func upstreamError(err error, stage engine.Stage) error {
+	var errno unix.Errno
+	switch {
+	case err == errTimeout, err == errClosed, err == errInvalidHead:
+		return nil
+	case !errors.As(err, &errno):
+		return err
+	case stage == engine.StageConnect:
+		return fmt.Errorf("connect() failed %s", errlog.ErrnoText(errno))
+	case stage == engine.StageSend:
+		return fmt.Errorf("writev() failed %s", errlog.ErrnoText(errno))
+	}
+	return fmt.Errorf("recv() failed %s", errlog.ErrnoText(errno))
+}

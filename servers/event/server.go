@@ -1,0 +1,247 @@
+package event
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/errlog"
+	"github.com/c10k/c10k/servers/http1"
+)
+
+// Server is the event core: Loops event loops, each with its own
+// listening sockets (SO_REUSEPORT), connections, timers and upstream
+// keepalive pool, plus a small thread pool for uncached file lookups.
+type Server struct {
+	e     *engine.Engine
+	opts  Options
+	log   *errlog.Log
+	date  http1.DateCache
+	base  time.Time // the loops' monotonic clock starts here
+	loops []*loop
+	pool  filePool
+	limit int // worker_connections per loop
+
+	// accept4 is unix.Accept4; tests inject failures (EMFILE).
+	accept4 func(fd int, flags int) (int, unix.Sockaddr, error)
+
+	mu      sync.Mutex
+	started bool
+	bound   bool
+	addrs   []netip.AddrPort
+
+	stopping atomic.Bool // ctx cancelled: the loops stop gracefully
+}
+
+// listener is one listening socket of one loop.
+type listener struct {
+	fd    int
+	addr  netip.AddrPort // bound address (the real port of "listen ...:0")
+	conf  engine.Listener
+	index int  // engine.Conn.Listener
+	wild  bool // bound to all addresses: a connection's local address needs getsockname
+}
+
+// LoopStats are the counters of one event loop.
+type LoopStats struct {
+	Connections int    // client connections open
+	Idle        int    // of which waiting between requests (keep-alive), holding no buffer
+	Active      int    // of which reading a request or sending a response
+	Upstreams   int    // upstream connections open, pooled ones included
+	Borrowed    int    // request states (parser, plan, buffers) lent to connections
+	Accepted    uint64 // connections accepted since Serve
+	Requests    uint64 // requests completed since Serve
+	// FileCopies counts file bodies sent with pread(2) and write(2)
+	// because their location has "sendfile off"; the others went out
+	// with sendfile(2).
+	FileCopies uint64
+	// Offloaded counts requests whose file lookups were not cached and
+	// ran on the file thread pool.
+	Offloaded uint64
+}
+
+// Stats is a snapshot of a Server's counters: the totals and each loop's.
+type Stats struct {
+	LoopStats
+	Loops []LoopStats
+}
+
+// New returns a Server for e. It binds nothing yet: see Listen and Serve.
+func New(e *engine.Engine, opts Options) (*Server, error) {
+	if e == nil {
+		return nil, ErrNilEngine
+	}
+	s := &Server{e: e, opts: opts.withDefaults(), accept4: unix.Accept4}
+	s.log = errlog.New(s.opts.ErrorLog)
+	procs, conns := e.Events()
+	n := s.opts.Loops
+	if n <= 0 {
+		n = procs
+	}
+	if n <= 0 {
+		n = runtime.NumCPU() // worker_processes auto
+	}
+	s.opts.Loops = n
+	s.limit = conns
+	if s.limit <= 0 {
+		s.limit = 512
+	}
+	return s, nil
+}
+
+// Listen binds every listener of the engine now, once per loop with
+// SO_REUSEPORT, so that bind errors surface before serving and Addrs is
+// known. Serve calls it when the caller did not.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bound {
+		return nil
+	}
+	if s.started {
+		return ErrServing
+	}
+	confs := s.e.Listeners()
+	if len(confs) == 0 {
+		return ErrNoListeners
+	}
+	loops := make([]*loop, s.opts.Loops)
+	for i := range loops {
+		loops[i] = &loop{s: s, id: i}
+	}
+	closeAll := func() {
+		for _, l := range loops {
+			l.closeListeners()
+		}
+	}
+	var addrs []netip.AddrPort
+	for i, c := range confs {
+		ap, err := resolve(c.Addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("event: listen %s: %w", c.Addr, err)
+		}
+		backlog := c.Backlog
+		if backlog <= 0 {
+			backlog = DefaultBacklog
+		}
+		for _, l := range loops {
+			fd, bound, err := listenFD(ap, backlog)
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("event: %w", err)
+			}
+			ap = bound // the other loops bind the port the first one got
+			l.ls = append(l.ls, &listener{fd: fd, addr: bound, conf: c, index: i, wild: bound.Addr().IsUnspecified()})
+		}
+		addrs = append(addrs, ap)
+	}
+	s.loops = loops
+	s.addrs = addrs
+	s.bound = true
+	return nil
+}
+
+// Addrs returns the bound addresses, in the order of the engine's
+// listeners; nil before Listen.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addrs := make([]net.Addr, 0, len(s.addrs))
+	for _, a := range s.addrs {
+		addrs = append(addrs, net.TCPAddrFromAddrPort(a))
+	}
+	return addrs
+}
+
+// Stats returns a snapshot of the loops' counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	loops := s.loops
+	s.mu.Unlock()
+	var st Stats
+	for _, l := range loops {
+		ls := l.stats.snapshot()
+		st.Loops = append(st.Loops, ls)
+		st.Connections += ls.Connections
+		st.Idle += ls.Idle
+		st.Active += ls.Active
+		st.Upstreams += ls.Upstreams
+		st.Borrowed += ls.Borrowed
+		st.Accepted += ls.Accepted
+		st.Requests += ls.Requests
+		st.FileCopies += ls.FileCopies
+		st.Offloaded += ls.Offloaded
+	}
+	return st
+}
+
+// Serve binds the engine's listeners (unless Listen did) and serves them
+// until ctx is cancelled. Then it stops gracefully: it closes the
+// listeners and idle keep-alive connections, lets in-flight requests
+// finish for up to Options.ShutdownTimeout, closes what is left, and
+// returns nil.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.started = true
+	s.base = time.Now()
+	for _, l := range s.loops {
+		if err := l.init(); err != nil {
+			for _, l := range s.loops {
+				l.closeListeners()
+				l.closeFDs()
+			}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	s.mu.Unlock()
+
+	s.pool.init()
+	var threads errgroup.Group
+	for range s.opts.FileThreads {
+		threads.Go(func() error { s.pool.run(); return nil })
+	}
+	var loops errgroup.Group
+	for _, l := range s.loops {
+		loops.Go(func() error { l.run(); return nil })
+	}
+	var watcher errgroup.Group
+	done := make(chan struct{})
+	watcher.Go(func() error {
+		select {
+		case <-ctx.Done():
+		case <-done:
+		}
+		s.stopping.Store(true)
+		for _, l := range s.loops {
+			l.wakeup()
+		}
+		return nil
+	})
+	loops.Wait() // the loops return only once stopping
+	close(done)
+	watcher.Wait()
+	s.pool.close()
+	threads.Wait()
+	for _, l := range s.loops {
+		l.closeFDs()
+	}
+	return nil
+}
