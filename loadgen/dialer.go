@@ -61,3 +61,12 @@ func control(network, address string, c syscall.RawConn) error {
 	}
 	return serr
 }
+
+// nextSource returns the next source address, or the zero Addr when d
+// has none.
+func (d *Dialer) nextSource() netip.Addr {
+	if d == nil || len(d.Sources) == 0 {
+		return netip.Addr{}
+	}
+	return d.Sources[(d.next.Add(1)-1)%uint64(len(d.Sources))]
+}

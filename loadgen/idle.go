@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/c10k/c10k/loadgen/result"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -22,15 +23,7 @@ type IdleOptions struct {
 }
 
 // IdleStats counts an idle set's connections.
-type IdleStats struct {
-	Asked          int     `json:"asked"`            // connections asked for
-	Opened         int64   `json:"opened"`           // connected and answered their one request
-	Failed         int64   `json:"failed"`           // did not connect or were not answered within the timeout
-	ClosedByServer int64   `json:"closed_by_server"` // opened, then closed by the server while held
-	Held           int64   `json:"held"`             // Opened - ClosedByServer
-	FirstError     string  `json:"first_error,omitempty"`
-	OpenSeconds    float64 `json:"open_seconds"` // how long opening took
-}
+type IdleStats = result.IdleStats
 
 // IdleSet is a set of keep-alive connections held open and quiet: each
 // sent one request and read its response, then waits. A watcher per

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/c10k/c10k/loadgen/result"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -48,19 +49,8 @@ type ProbeResult struct {
 	FirstError string
 }
 
-// ProbeSummary is ProbeResult in milliseconds, for reports and JSON.
-type ProbeSummary struct {
-	Sent       int64            `json:"sent"`
-	OK         int64            `json:"ok"`
-	Errors     int64            `json:"errors"`
-	Timeouts   int64            `json:"timeouts"`
-	P50        float64          `json:"p50_ms"`
-	P90        float64          `json:"p90_ms"`
-	P99        float64          `json:"p99_ms"`
-	Max        float64          `json:"max_ms"`
-	Kinds      map[string]int64 `json:"error_kinds,omitempty"`
-	FirstError string           `json:"first_error,omitempty"`
-}
+// ProbeSummary is the compact form of a probe run, in milliseconds.
+type ProbeSummary = result.ProbeSummary
 
 // Summary returns r's counts and percentiles in milliseconds.
 func (r *ProbeResult) Summary() ProbeSummary {
