@@ -36,6 +36,9 @@ bench: build
 # 1 KB throughput with wrk, then 10,000 idle keep-alive connections (RSS per
 # connection, probe latency). Installs nginx-light and wrk with apt-get if
 # missing; writes results/<run-id>/. About four minutes.
+bench-cgi: build
+	scripts/bench-cgi
+
 bench-servers:
 	./scripts/bench-servers
 

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/c10k/c10k/servers/cgi"
 )
 
 // A command is one subcommand. run gets the arguments after its name and
@@ -23,6 +25,9 @@ type command struct {
 var commands = map[string]command{}
 
 func main() {
+	if cgi.IsChild() { // a request of the cgi core (c10k serve --core cgi)
+		os.Exit(cgi.ChildMain())
+	}
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/c10k/c10k/servers/cgi"
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/errlog"
@@ -29,7 +30,8 @@ func runServe(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("c10k serve", flag.ContinueOnError)
 	file := fs.String("c", "", "configuration `file` (required)")
 	test := fs.Bool("t", false, "test the configuration and exit, like nginx -t")
-	core := fs.String("core", "thread", "server `core`: thread, event, or nethttp (the Go net/http baseline); cgi is not built yet")
+	core := fs.String("core", "thread", "server `core`: thread, event, cgi (a process per request), or nethttp (the Go net/http baseline)")
+	maxChildren := fs.Int("max-children", 256, "cgi core: children running at once; more requests queue (Apache MaxRequestWorkers)")
 	loops := fs.Int("loops", 0, "event core: event loops (0: the config's worker_processes)")
 	var o thread.Options
 	fs.IntVar(&o.Workers, "workers", thread.DefaultWorkers, "thread core: worker threads (Apache MaxRequestWorkers)")
@@ -57,10 +59,7 @@ func runServe(ctx context.Context, args []string) int {
 		return 2
 	}
 	switch *core {
-	case "thread", "nethttp", "event":
-	case "cgi":
-		fmt.Fprintf(os.Stderr, "c10k serve: core %q is not built yet\n", *core)
-		return 2
+	case "thread", "nethttp", "event", "cgi":
 	default:
 		fmt.Fprintf(os.Stderr, "c10k serve: unknown core %q (want thread, nethttp, event or cgi)\n", *core)
 		return 2
@@ -115,6 +114,9 @@ func runServe(ctx context.Context, args []string) int {
 	if *core == "event" {
 		return serveEvent(ctx, *file, cfg, event.Options{Loops: *loops, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
 	}
+	if *core == "cgi" {
+		return serveCGI(ctx, *file, cfg, cgi.Options{MaxChildren: *maxChildren, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
+	}
 	if *core == "nethttp" {
 		return serveNetHTTP(ctx, *file, cfg, logw, o.ShutdownTimeout)
 	}
@@ -149,6 +151,27 @@ func serveNetHTTP(ctx context.Context, file string, cfg *config.Config, logw io.
 	if err == nil {
 		var srv *nethttp.Server
 		srv, err = nethttp.New(e, nethttp.Options{IdleTimeout: nethttp.IdleTimeoutOf(cfg), ShutdownTimeout: shutdown, ErrorLog: logw})
+		if err == nil {
+			err = srv.Serve(ctx)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serveCGI runs the process-per-request core; the children are this
+// binary (os.Executable) in its child mode.
+func serveCGI(ctx context.Context, file string, cfg *config.Config, o cgi.Options) int {
+	e, err := newEngine(file, cfg, engine.Options{ErrorLog: errlog.Func(o.ErrorLog), Now: time.Now})
+	if err == nil {
+		var srv *cgi.Server
+		srv, err = cgi.New(e, o)
+		if err == nil {
+			err = srv.Listen()
+		}
 		if err == nil {
 			err = srv.Serve(ctx)
 		}

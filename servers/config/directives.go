@@ -32,7 +32,6 @@ var (
 	notYetNames = map[string]bool{
 		"allow": true, "deny": true, "ssl_protocols": true,
 		"add_header": true, "log_format": true,
-		"cgi_pass": true, "cgi_timeout": true,
 	}
 	notYetPrefixes = []string{"gzip", "ssl_certificate", "proxy_cache", "limit_req", "limit_conn"}
 )
@@ -79,9 +78,13 @@ func init() {
 		},
 
 		// http, server, location
-		"types":        {{ctx: cAny, block: true, multi: true, fn: types}},
-		"default_type": {{ctx: cAny, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error { lv.loc.DefaultType = d.args[0]; return nil }}},
-		"sendfile":     {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.Sendfile })}},
+		"types":                    {{ctx: cAny, block: true, multi: true, fn: types}},
+		"default_type":             {{ctx: cAny, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error { lv.loc.DefaultType = d.args[0]; return nil }}},
+		"sendfile":                 {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.Sendfile })}},
+		"open_file_cache":          {{ctx: cAny, min: 1, max: 2, fn: openFileCache}},
+		"open_file_cache_valid":    {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.OpenFileCacheValid })}},
+		"open_file_cache_min_uses": {{ctx: cAny, min: 1, max: 1, fn: number(func(l *Location) *int { return &l.OpenFileCacheMinUses })}},
+		"open_file_cache_errors":   {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.OpenFileCacheErrors })}},
 		"keepalive_timeout": {
 			{ctx: cAny, min: 1, max: 2, fn: keepaliveTimeout},
 			{ctx: cUpstream, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
@@ -163,6 +166,15 @@ func init() {
 		// location
 		"alias":      {{ctx: cLoc, min: 1, max: 1, fn: alias}},
 		"proxy_pass": {{ctx: cLoc, min: 1, max: 1, fn: proxyPass}},
+		"cgi_pass":   {{ctx: cLoc, min: 1, max: 1, fn: cgiPass}},
+		"cgi_timeout": {{ctx: cAny, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
+			t, err := parseTime(d.args[0])
+			if err != nil || t <= 0 {
+				return invalid(d, d.args[0])
+			}
+			lv.loc.CGITimeout = t
+			return nil
+		}}},
 
 		// upstream
 		"least_conn": {{ctx: cUpstream, fn: func(p *parser, lv *level, d *directive) error { return balance(lv, d, BalanceLeastConn) }}},
@@ -331,6 +343,43 @@ func keepaliveTimeout(p *parser, lv *level, d *directive) error {
 	}
 	lv.loc.KeepaliveTimeout, lv.loc.KeepaliveHeader = t, h
 	lv.loc.KeepaliveSet = true
+	return nil
+}
+
+// openFileCache reads "open_file_cache off | max=N [inactive=time]" as
+// ngx_http_core_open_file_cache does: max is required and positive,
+// inactive defaults to 60s.
+func openFileCache(p *parser, lv *level, d *directive) error {
+	if d.args[0] == "off" {
+		if len(d.args) > 1 {
+			return invalidParam(d, d.args[1])
+		}
+		lv.loc.OpenFileCache = nil
+		return nil
+	}
+	c := &OpenFileCache{Pos: d.pos, Inactive: 60 * time.Second}
+	for _, a := range d.args {
+		switch {
+		case strings.HasPrefix(a, "max="):
+			n, err := parseNumber(a[4:])
+			if err != nil || n <= 0 {
+				return invalid(d, a)
+			}
+			c.Max = n
+		case strings.HasPrefix(a, "inactive="):
+			t, err := parseTime(a[9:])
+			if err != nil {
+				return invalid(d, a)
+			}
+			c.Inactive = t
+		default:
+			return invalidParam(d, a)
+		}
+	}
+	if c.Max == 0 {
+		return d.errorf(`"open_file_cache" must have the "max" parameter`)
+	}
+	lv.loc.OpenFileCache = c
 	return nil
 }
 
@@ -568,6 +617,9 @@ func proxyPass(p *parser, lv *level, d *directive) error {
 	if strings.HasPrefix(rest, "unix:") {
 		return notSupported(d, "unix domain sockets")
 	}
+	if lv.loc.CGIPass != "" {
+		return d.errorf(`"proxy_pass" directive is duplicate, "cgi_pass" directive was specified earlier`)
+	}
 	pp := &ProxyPass{Pos: d.pos, Scheme: "http", Host: rest}
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		pp.Host, pp.URI, pp.HasURI = rest[:i], rest[i:], true
@@ -584,6 +636,24 @@ func proxyPass(p *parser, lv *level, d *directive) error {
 	lv.loc.ProxyPass = pp
 	lv.loc.AutoRedirect = autoRedirect(lv.loc)
 	p.proxies = append(p.proxies, proxyUse{d, pp})
+	return nil
+}
+
+// cgiPass handles "cgi_pass PATH": an absolute path, or one relative to
+// the config's prefix, without variables. A location has either
+// proxy_pass or cgi_pass, not both.
+func cgiPass(p *parser, lv *level, d *directive) error {
+	path := d.args[0]
+	if strings.Contains(path, "$") {
+		return notSupported(d, "variables")
+	}
+	if path == "" {
+		return invalid(d, path)
+	}
+	if lv.loc.ProxyPass != nil {
+		return d.errorf(`"cgi_pass" directive is duplicate, "proxy_pass" directive was specified earlier`)
+	}
+	lv.loc.CGIPass = p.path(path)
 	return nil
 }
 

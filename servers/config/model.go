@@ -173,6 +173,16 @@ type Location struct {
 	TryFilesTemplates []Template
 	Sendfile          bool // default off (nginx default)
 
+	// open_file_cache and its companions (ngx_http_core_module). A nil
+	// OpenFileCache is "off", the default. Levels that inherit one
+	// OpenFileCache share it: as in nginx, each open_file_cache line is
+	// one cache, used by its level and every level below that does not
+	// write its own.
+	OpenFileCache        *OpenFileCache
+	OpenFileCacheValid   time.Duration // open_file_cache_valid; default 60s
+	OpenFileCacheMinUses int           // open_file_cache_min_uses; default 1
+	OpenFileCacheErrors  bool          // open_file_cache_errors; default off
+
 	// Types maps a lowercased extension (no dot) to a MIME type. A types
 	// block replaces the inherited table. Default: the built-in copy of
 	// nginx's mime.types, shared by every location: do not modify it.
@@ -215,6 +225,22 @@ type Location struct {
 	ProxyNextUpstream        NextUpstream  // default error|timeout
 	ProxyNextUpstreamTries   int           // default 0 (unlimited)
 	ProxyNextUpstreamTimeout time.Duration // default 0 (unlimited)
+
+	// CGI (c10k's cgi_pass, on every core). CGIPass is the program a
+	// location runs, one child process per request (RFC 3875); "" when
+	// unset. Not inherited, like proxy_pass.
+	CGIPass string
+	// CGITimeout bounds a CGI child's whole run (cgi_timeout): past it
+	// the child gets SIGTERM, then SIGKILL, and the client 504. Default
+	// 60s, like proxy_read_timeout.
+	CGITimeout time.Duration
+}
+
+// OpenFileCache is an "open_file_cache max=N [inactive=time]" line.
+type OpenFileCache struct {
+	Pos      Pos
+	Max      int           // entries kept at most; the least recently used go first beyond it
+	Inactive time.Duration // entries unused this long are dropped; default 60s
 }
 
 // Return is a return directive: "return code [text|URL]" or "return URL".

@@ -218,6 +218,10 @@ func (p *parser) defaultLocation() *Location {
 		ProxySendTimeout:    60 * time.Second,
 		ProxyBuffering:      true,
 		ProxyNextUpstream:   NextError | NextTimeout,
+		CGITimeout:          60 * time.Second,
+
+		OpenFileCacheValid:   60 * time.Second,
+		OpenFileCacheMinUses: 1,
 	}
 }
 
@@ -415,6 +419,18 @@ func inheritLoc(c, parent *level) {
 	if !c.has("sendfile") {
 		l.Sendfile = p.Sendfile
 	}
+	if !c.has("open_file_cache") {
+		l.OpenFileCache = p.OpenFileCache
+	}
+	if !c.has("open_file_cache_valid") {
+		l.OpenFileCacheValid = p.OpenFileCacheValid
+	}
+	if !c.has("open_file_cache_min_uses") {
+		l.OpenFileCacheMinUses = p.OpenFileCacheMinUses
+	}
+	if !c.has("open_file_cache_errors") {
+		l.OpenFileCacheErrors = p.OpenFileCacheErrors
+	}
 	if !c.has("types") {
 		l.Types = p.Types
 	}
@@ -470,5 +486,8 @@ func inheritLoc(c, parent *level) {
 	}
 	if !c.has("proxy_next_upstream_timeout") {
 		l.ProxyNextUpstreamTimeout = p.ProxyNextUpstreamTimeout
+	}
+	if !c.has("cgi_timeout") {
+		l.CGITimeout = p.CGITimeout
 	}
 }

@@ -49,6 +49,7 @@ type Engine struct {
 	listeners []Listener
 	routes    []listenRoute // per listener: its configured address
 	locs      map[*config.Location]*locInfo
+	caches    map[*config.OpenFileCache]*fileCache // one per open_file_cache line
 	pages     map[int][]byte
 	hostname  string
 }
@@ -65,6 +66,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		errorLog:  opts.ErrorLog,
 		keepalive: opts.KeepaliveTimeout,
 		locs:      make(map[*config.Location]*locInfo),
+		caches:    make(map[*config.OpenFileCache]*fileCache),
 	}
 	if e.software == "" {
 		e.software = "c10k"
@@ -86,6 +88,18 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// Close empties the open_file_cache: descriptors no plan holds are
+// closed now, the others when their last plan calls CloseFile. The
+// Engine stays usable (the cache fills again); a server calls Close when
+// it stops, so that a process running several engines (tests) does not
+// keep their files open.
+func (e *Engine) Close() error {
+	for _, c := range e.caches {
+		c.close()
+	}
+	return nil
 }
 
 // Software returns the Server header value (Options.Software, "c10k" by
@@ -150,8 +164,14 @@ type Plan struct {
 	Status int
 	Header http1.Header // response fields besides the ones the serializer adds
 
-	Body          []byte   // in-memory body
-	File          *os.File // file body; the core sends [Offset, Offset+ContentLength) and closes File
+	Body []byte // in-memory body
+	// File is a file body: the core sends [Offset, Offset+ContentLength)
+	// and then calls CloseFile, never File.Close: with open_file_cache
+	// the descriptor belongs to the cache and other requests send it at
+	// the same time. So the core must not move its offset either (Seek,
+	// Read, sendfile without an offset): sendfile(2) with an explicit
+	// offset and pread(2) (ReadAt) are safe. FileShared reports it.
+	File          *os.File
 	Offset        int64
 	ContentLength int64 // -1 when unknown (chunked to 1.1 clients, close-delimited to 1.0)
 	HeadOnly      bool  // HEAD request, or a 1xx/204/304 status: send the head only
@@ -175,6 +195,9 @@ type Plan struct {
 	MaxBody  int64
 
 	Proxy *Proxy // non-nil: run this proxy exchange instead of sending Body/File
+	// CGI, when non-nil, is a cgi_pass exchange the core runs before it
+	// sends anything (see CGI); it becomes an ordinary plan.
+	CGI *CGI
 
 	// Timeouts for writing the response and reading a body.
 	SendTimeout time.Duration
@@ -182,14 +205,39 @@ type Plan struct {
 
 	arena []byte // header values, URIs, evaluated templates
 	px    Proxy  // the exchange Proxy points to
+	cg    CGI    // the exchange CGI points to
 	st    state
 
 	stat     unix.Stat_t // fstat of the file being served
+	ofc      *cachedFile // the open_file_cache entry File belongs to; nil when File is the plan's own
 	fileName string      // name of the last File, reused when the next has the same path
 }
 
+// CloseFile ends the plan's use of File: it closes a descriptor the plan
+// opened itself, or releases its reference to an open_file_cache one
+// (the cache closes that when it is evicted and no request uses it any
+// more). It sets File to nil; calling it again, or without a File, does
+// nothing. Cores call it when the body has been sent or the response
+// abandoned, on every path.
+func (p *Plan) CloseFile() {
+	if p.ofc != nil {
+		p.ofc.release()
+		p.ofc = nil
+	} else if p.File != nil {
+		p.File.Close()
+	}
+	p.File = nil
+}
+
+// FileShared reports whether File is an open_file_cache descriptor that
+// other requests may be sending concurrently: the core must not change
+// its file offset (no Seek or Read; sendfile with an explicit offset
+// and ReadAt are fine).
+func (p *Plan) FileShared() bool { return p.ofc != nil }
+
 // Reset clears p for the next request, keeping allocated capacity. It
-// does not close File: the core owns it once the plan is handed over.
+// does not close File: the core owns it once the plan is handed over,
+// and calls CloseFile before Reset.
 func (p *Plan) Reset() {
 	px := p.px
 	*p = Plan{
@@ -211,7 +259,8 @@ func (e *Engine) Serve(req *http1.Request, c Conn, p *Plan) {
 
 // ServeCached is Serve for an event loop that must not block on a slow
 // disk: its file lookups (open, stat for index and try_files) use only
-// what the kernel already caches (openat2 with RESOLVE_CACHED). When a
+// what the kernel already caches (openat2 with RESOLVE_CACHED), and an
+// open_file_cache hit makes no system call at all. When a
 // lookup would have to wait for the disk, it returns false and p holds
 // nothing to execute; the core then calls Serve, which may block, off
 // the loop. Requests that touch no file (return, proxy) always complete
@@ -221,9 +270,7 @@ func (e *Engine) ServeCached(req *http1.Request, c Conn, p *Plan) bool {
 	if !p.st.blocked {
 		return true
 	}
-	if p.File != nil {
-		p.File.Close()
-	}
+	p.CloseFile()
 	p.Reset()
 	return false
 }
@@ -324,8 +371,15 @@ func (x *Proxy) Next() (addr string, ok bool) { return x.nextPeer() }
 
 // SetBody tells the exchange that the core has read the whole request
 // body, n bytes (de-chunked); Head then carries Content-Length: n, as
-// nginx does with proxy_request_buffering on.
-func (x *Proxy) SetBody(n int64) { x.bodyLen = n }
+// nginx does with proxy_request_buffering on. After a CGI local
+// redirect the request is a GET without a body (Apache mod_cgi unsets
+// Content-Length; nginx makes X-Accel-Redirect a GET too): SetBody is
+// ignored, Head has no Content-Length and the core sends no body.
+func (x *Proxy) SetBody(n int64) {
+	if !x.p.st.cgiRedirected {
+		x.bodyLen = n
+	}
+}
 
 // Head returns the request head to send to the current peer.
 func (x *Proxy) Head() []byte { return x.appendHead() }

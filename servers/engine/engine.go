@@ -48,11 +48,13 @@ type state struct {
 
 	redirects  int
 	redirected bool // uri no longer the client's: proxy sends the escaped uri
-	errPage    bool // serving an error_page (recursive_error_pages off)
-	errStatus  int  // status an error_page target's 2xx turns into; 0 none
-	closing    bool // an error that closes the connection (400, 413, 414, 500, 501)
-	cached     bool // ServeCached: file lookups must not wait for the disk
-	blocked    bool // a cached-only lookup would have waited: abandon the plan
+
+	cgiRedirected bool // a CGI local redirect: a GET without the body
+	errPage       bool // serving an error_page (recursive_error_pages off)
+	errStatus     int  // status an error_page target's 2xx turns into; 0 none
+	closing       bool // an error that closes the connection (400, 413, 414, 500, 501)
+	cached        bool // ServeCached: file lookups must not wait for the disk
+	blocked       bool // a cached-only lookup would have waited: abandon the plan
 
 	hasID bool
 	id    [32]byte
@@ -128,6 +130,7 @@ type locInfo struct {
 	root     config.Template // root with variables; no Parts when static
 	alias    config.Template // alias with variables; no Parts when static
 	ug       *upGroup
+	ofc      *fileCache // open_file_cache; nil when off
 }
 
 // noInfo stands for the precomputed parts of a location New did not see.
@@ -174,6 +177,12 @@ func (e *Engine) prepare(h *config.HTTP) error {
 				return fmt.Errorf("engine: proxy_pass at %s: %w", pp.Pos, err)
 			}
 			info.ug = ug
+		}
+		if oc := l.OpenFileCache; oc != nil {
+			if e.caches[oc] == nil {
+				e.caches[oc] = newFileCache(oc)
+			}
+			info.ofc = e.caches[oc]
 		}
 		e.locs[l] = info
 		for _, n := range l.Locations {
@@ -465,23 +474,26 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 		e.startProxy(p, info.ug)
 		return nil
 	}
+	if loc.CGIPass != "" && st.req != nil {
+		e.startCGI(p)
+		return nil
+	}
 	return e.static(p)
 }
 
 // finish decides keep-alive, timeouts and body handling.
 func (e *Engine) finish(p *Plan) {
 	st := &p.st
-	if st.errStatus != 0 && p.Proxy == nil && p.Status >= 200 && p.Status < 300 {
+	if st.errStatus != 0 && p.Proxy == nil && p.CGI == nil && p.Status >= 200 && p.Status < 300 {
 		p.Status = st.errStatus
 	}
 	// A proxy plan has no status yet: Response decides HeadOnly from
 	// the upstream's. A plan finished again (an error after a failed
 	// exchange) is decided anew.
-	p.HeadOnly = p.Proxy == nil && (headOnlyStatus(p.Status) ||
+	p.HeadOnly = p.Proxy == nil && p.CGI == nil && (headOnlyStatus(p.Status) ||
 		st.req != nil && string(st.req.Method) == "HEAD")
-	if p.HeadOnly && p.File != nil {
-		p.File.Close()
-		p.File = nil
+	if p.HeadOnly {
+		p.CloseFile()
 	}
 	loc := st.loc
 	p.Sendfile = loc != nil && loc.Sendfile
@@ -496,11 +508,11 @@ func (e *Engine) finish(p *Plan) {
 	p.KeepaliveTimeout = kt
 	p.KeepAlive = st.req.KeepAlive && kt > 0 && st.c.Requests+1 < loc.KeepaliveRequests &&
 		!st.closing && !p.Close
-	if p.ContentLength < 0 && st.req.Minor == 0 && p.Proxy == nil {
+	if p.ContentLength < 0 && st.req.Minor == 0 && p.Proxy == nil && p.CGI == nil {
 		p.KeepAlive = false
 	}
 	p.MaxBody = loc.ClientMaxBodySize
-	p.ReadBody = p.Proxy != nil
+	p.ReadBody = p.Proxy != nil || p.CGI != nil && p.CGI.Stdin()
 	p.SendTimeout = st.srv.SendTimeout
 	p.BodyTimeout = st.srv.ClientBodyTimeout
 }
@@ -603,16 +615,14 @@ func (e *Engine) page(p *Plan, status int) {
 	if closes(status) {
 		p.st.closing = true
 	}
-	if p.File != nil {
-		p.File.Close()
-		p.File = nil
-	}
+	p.CloseFile()
 	p.Status = status
 	if _, ok := badRequestPages[status]; ok {
 		p.Status = 400 // nginx sends its internal 494-497 as 400
 	}
 	p.Header = p.Header[:0]
 	p.Proxy = nil
+	p.CGI = nil
 	p.Offset = 0
 	p.Body = e.pages[status]
 	p.ContentLength = int64(len(p.Body))

@@ -132,12 +132,11 @@ func body(t testing.TB, p *Plan) string {
 		return ""
 	}
 	if p.File != nil {
-		defer p.File.Close()
+		defer p.CloseFile()
 		buf := make([]byte, p.ContentLength)
 		if _, err := p.File.ReadAt(buf, p.Offset); err != nil {
 			t.Fatalf("read plan file: %v", err)
 		}
-		p.File = nil
 		return string(buf)
 	}
 	if int64(len(p.Body)) != p.ContentLength {

@@ -43,9 +43,10 @@ func (e *Engine) startProxy(p *Plan, ug *upGroup) {
 	p.Proxy = x
 	p.Status = 0
 	p.Header = p.Header[:0]
-	p.Body, p.File = nil, nil
+	p.Body = nil
+	p.CloseFile()
 	req := st.req
-	if req.ContentLength >= 0 {
+	if req.ContentLength >= 0 && !st.cgiRedirected {
 		x.bodyLen = req.ContentLength
 	}
 	x.reqLine = append(x.reqLine, req.Method...)

@@ -42,6 +42,9 @@ func (e *Engine) static(p *Plan) *config.Location {
 	if !ok {
 		return e.error(p, 404)
 	}
+	if c := st.info.ofc; c != nil {
+		return e.staticCached(p, c, path, post)
+	}
 	fd, err := p.open(path)
 	if err != nil {
 		if st.blocked {
@@ -56,15 +59,7 @@ func (e *Engine) static(p *Plan) *config.Location {
 	switch p.stat.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		unix.Close(fd)
-		n := len(p.arena)
-		p.arena = escapeURI(p.arena, st.uri)
-		p.arena = append(p.arena, '/')
-		if len(st.args) > 0 {
-			p.arena = append(p.arena, '?')
-			p.arena = append(p.arena, st.args...)
-		}
-		e.redirect(p, 301, p.arena[n:])
-		return nil
+		return e.dirRedirect(p)
 	case unix.S_IFREG:
 	default:
 		unix.Close(fd)
@@ -78,6 +73,73 @@ func (e *Engine) static(p *Plan) *config.Location {
 	sec, nsec := p.stat.Mtim.Unix()
 	f := os.NewFile(uintptr(fd), p.name(path))
 	return e.serveFile(p, f, p.stat.Size, time.Unix(sec, nsec))
+}
+
+// dirRedirect answers a directory requested without its trailing slash:
+// 301 to the URI with it.
+func (e *Engine) dirRedirect(p *Plan) *config.Location {
+	st := &p.st
+	n := len(p.arena)
+	p.arena = escapeURI(p.arena, st.uri)
+	p.arena = append(p.arena, '/')
+	if len(st.args) > 0 {
+		p.arena = append(p.arena, '?')
+		p.arena = append(p.arena, st.args...)
+	}
+	e.redirect(p, 301, p.arena[n:])
+	return nil
+}
+
+// staticCached is static with open_file_cache: a valid entry answers
+// without a system call (the descriptor shared, its stat, a directory
+// flag, or with open_file_cache_errors a lookup error); otherwise the
+// file is opened and stated as without the cache and the result kept.
+func (e *Engine) staticCached(p *Plan, c *fileCache, path []byte, post bool) *config.Location {
+	st := &p.st
+	loc := st.loc
+	now := st.now.UnixNano()
+	r := c.get(path, now, loc, true)
+	if r.ent == nil || r.err == nil && !r.isDir && r.mode&unix.S_IFMT == unix.S_IFREG && r.f == nil {
+		counted := r.ent != nil
+		fd, err := p.open(path)
+		if err != nil {
+			if st.blocked {
+				return nil
+			}
+			c.put(path, now, loc, nil, fileInfo{}, errnoOf(err), counted)
+			return e.error(p, e.fileError(p, path, err, "open()"))
+		}
+		if err := fstat(fd, &p.stat); err != nil {
+			unix.Close(fd)
+			return e.error(p, e.fileError(p, path, err, "fstat()"))
+		}
+		fi := infoOf(&p.stat)
+		var f *os.File
+		if fi.isReg() {
+			f = os.NewFile(uintptr(fd), p.name(path))
+		} else {
+			unix.Close(fd)
+		}
+		r = c.put(path, now, loc, f, fi, nil, counted)
+	}
+	if r.held {
+		p.ofc = r.ent
+	}
+	switch {
+	case r.err != nil:
+		return e.error(p, e.fileError(p, path, r.err, "open()"))
+	case r.isDir:
+		return e.dirRedirect(p)
+	case r.mode&unix.S_IFMT != unix.S_IFREG:
+		e.logf("error", "%q is not a regular file", p, path)
+		return e.error(p, 404)
+	}
+	if post {
+		p.File = r.f
+		p.CloseFile()
+		return e.error(p, 405)
+	}
+	return e.serveFile(p, r.f, r.size, r.mtime)
 }
 
 // open opens path read-only as os.OpenFile would, without allocating:
@@ -144,29 +206,55 @@ func (p *Plan) openCached(name []byte, flags int) (int, error) {
 	}
 }
 
-// statPath stats path as os.Stat does. Under ServeCached it opens the
-// path with O_PATH from the caches only (see openCached) and fstats it.
+// statPath stats path as os.Stat does, for index and try_files. Under
+// ServeCached it opens the path with O_PATH from the caches only (see
+// openCached) and fstats it. With open_file_cache the answer (and with
+// open_file_cache_errors a failure) comes from the cache when valid, as
+// nginx's index and try_files lookups do.
 func (p *Plan) statPath(path []byte) (isDir bool, err error) {
+	c := p.st.info.ofc
+	if c == nil {
+		fi, err := p.stat1(path)
+		return fi.isDir(), err
+	}
+	now := p.st.now.UnixNano()
+	if r := c.get(path, now, p.st.loc, false); r.ent != nil {
+		return r.isDir, r.err
+	}
+	fi, err := p.stat1(path)
+	if p.st.blocked {
+		return false, err
+	}
+	r := c.put(path, now, p.st.loc, nil, fi, errnoOf(err), false)
+	return r.isDir, err
+}
+
+// stat1 stats path (following symlinks) without the open_file_cache.
+func (p *Plan) stat1(path []byte) (fileInfo, error) {
+	if bytes.IndexByte(path, 0) >= 0 {
+		return fileInfo{}, syscall.EINVAL
+	}
+	var st unix.Stat_t
 	if !p.st.cached {
 		fi, err := os.Stat(string(path))
 		if err != nil {
-			return false, err
+			return fileInfo{}, err
 		}
-		return fi.IsDir(), nil
-	}
-	if bytes.IndexByte(path, 0) >= 0 {
-		return false, syscall.EINVAL
+		s, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fileInfo{mode: unix.S_IFREG, size: fi.Size(), mtime: fi.ModTime()}, nil
+		}
+		return fileInfo{dev: s.Dev, ino: s.Ino, size: s.Size, mode: s.Mode, mtime: time.Unix(s.Mtim.Unix())}, nil
 	}
 	p.arena = append(p.arena, path...)
 	p.arena = append(p.arena, 0)
 	fd, err := p.openCached(p.arena[len(p.arena)-len(path)-1:], unix.O_PATH|unix.O_CLOEXEC)
 	if err != nil {
-		return false, err
+		return fileInfo{}, err
 	}
-	var st unix.Stat_t
 	err = fstat(fd, &st)
 	unix.Close(fd)
-	return st.Mode&unix.S_IFMT == unix.S_IFDIR, err
+	return infoOf(&st), err
 }
 
 func fstat(fd int, st *unix.Stat_t) error {
@@ -394,19 +482,20 @@ func (e *Engine) serveFile(p *Plan, f *os.File, size int64, mtime time.Time) *co
 	p.Status = 200
 	p.Header = p.Header[:0]
 	p.Body = nil
+	p.File = f // CloseFile below releases it, cached or not
 	p.addHeader(hContentType, e.contentType(p))
 	p.addHeader(hLastModified, lm)
 	p.addHeader(hETag, etag)
 	if !st.errPage {
 		switch conditional(p, lm, etag, mtime) {
 		case 304:
-			f.Close()
+			p.CloseFile()
 			p.Status = 304
 			p.Header = append(p.Header[:0], p.Header[1:3]...)
 			p.ContentLength = 0
 			return nil
 		case 412:
-			f.Close()
+			p.CloseFile()
 			return e.error(p, 412)
 		}
 		p.addHeader(hAcceptRanges, vBytes)
@@ -423,10 +512,10 @@ func (e *Engine) serveFile(p *Plan, f *os.File, size int64, mtime time.Time) *co
 				p.arena = append(p.arena, '/')
 				p.arena = strconv.AppendInt(p.arena, size, 10)
 				p.addHeader(hContentRange, p.arena[n:])
-				p.File, p.Offset, p.ContentLength = f, start, end-start+1
+				p.Offset, p.ContentLength = start, end-start+1
 				return nil
 			case rangeBad:
-				f.Close()
+				p.CloseFile()
 				e.page(p, 416)
 				n := len(p.arena)
 				p.arena = append(p.arena, "bytes */"...)
@@ -436,7 +525,7 @@ func (e *Engine) serveFile(p *Plan, f *os.File, size int64, mtime time.Time) *co
 			}
 		}
 	}
-	p.File, p.Offset, p.ContentLength = f, 0, size
+	p.Offset, p.ContentLength = 0, size
 	return nil
 }
 

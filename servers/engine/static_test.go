@@ -6,12 +6,15 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/http1"
 )
 
-func staticEngine(t *testing.T) (*Engine, string) {
+// staticEngine serves a test docroot; edits change the server level
+// before its locations inherit it (open_file_cache variants).
+func staticEngine(t *testing.T, edits ...func(*config.Location)) (*Engine, string) {
 	root := docroot(t, map[string]string{
 		"index.html":         "<h1>home</h1>",
 		"a.txt":              "0123456789",
@@ -45,6 +48,9 @@ func staticEngine(t *testing.T) (*Engine, string) {
 
 	srv := defServer(root, "localhost")
 	srv.Loc.ErrorPages = map[int]*config.ErrorPage{404: {URI: tpl("/errors/404.html"), Response: -1}}
+	for _, edit := range edits {
+		edit(srv.Loc)
+	}
 	base := srv.Loc
 	srv.Locations = []*config.Location{
 		with(base, config.MatchPrefix, "/", nil),
@@ -60,8 +66,35 @@ func staticEngine(t *testing.T) (*Engine, string) {
 	return newEngine(t, &config.HTTP{Servers: []*config.Server{srv}}, Options{}), root
 }
 
+// ofcVariants are the open_file_cache settings every static test runs
+// under: the answers must not change.
+var ofcVariants = []struct {
+	name string
+	edit func(*config.Location)
+}{
+	{"no cache", func(*config.Location) {}},
+	{"open_file_cache", func(l *config.Location) {
+		l.OpenFileCache = &config.OpenFileCache{Max: 100, Inactive: time.Minute}
+		l.OpenFileCacheValid, l.OpenFileCacheMinUses, l.OpenFileCacheErrors = time.Minute, 1, true
+	}},
+	{"open_file_cache max=3 min_uses=2", func(l *config.Location) {
+		l.OpenFileCache = &config.OpenFileCache{Max: 3, Inactive: time.Minute}
+		l.OpenFileCacheValid, l.OpenFileCacheMinUses = time.Minute, 2
+	}},
+}
+
 func TestStatic(t *testing.T) {
-	e, root := staticEngine(t)
+	for _, v := range ofcVariants {
+		t.Run(v.name, func(t *testing.T) {
+			e, root := staticEngine(t, v.edit)
+			for range 2 { // with a cache: first misses, then hits
+				testStatic(t, e, root)
+			}
+		})
+	}
+}
+
+func testStatic(t *testing.T, e *Engine, root string) {
 	fi, err := os.Stat(filepath.Join(root, "a.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +187,17 @@ func TestStatic(t *testing.T) {
 }
 
 func TestConditionalAndRange(t *testing.T) {
-	e, root := staticEngine(t)
+	for _, v := range ofcVariants {
+		t.Run(v.name, func(t *testing.T) {
+			e, root := staticEngine(t, v.edit)
+			for range 2 {
+				testConditionalAndRange(t, e, root)
+			}
+		})
+	}
+}
+
+func testConditionalAndRange(t *testing.T, e *Engine, root string) {
 	fi, _ := os.Stat(filepath.Join(root, "a.txt"))
 	etag := `"` + strconv.FormatInt(fi.ModTime().Unix(), 16) + "-a\""
 	lm := fi.ModTime().UTC().Format(httpDate)

@@ -96,3 +96,8 @@ func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestCGI runs the shared cgi_pass cases against the event core.
+func TestCGI(t *testing.T) {
+	servertest.RunCGI(t, func(t *testing.T, confPath string) string { return startEvent(t, confPath, event.Options{}) })
+}

@@ -6,33 +6,25 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/errlog"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 const (
-	// lingerTimeout bounds the drain of a lingering close (nginx's
-	// lingering_timeout is 5s; a benchmark core keeps it short).
-	lingerTimeout = 2 * time.Second
-	// discardLimit is the most of an unwanted request body a loop reads
-	// to keep the connection alive; beyond, it closes instead.
-	discardLimit = 1 << 20
-	// statusNoResponse is nginx's 444: close without a response.
-	statusNoResponse = 444
-	// defaultHeaderTimeout is client_header_timeout's default.
-	defaultHeaderTimeout = 60 * time.Second
 	// firstBuffer is the head buffer an exchange starts with; it grows
 	// to the large_client_header_buffers limit only for larger heads.
 	firstBuffer = 4 << 10
 	readChunk   = 16 << 10
 	streamChunk = 64 << 10
+	// proxyMemBase is the most upstream-body buffer a free exchange
+	// keeps; a larger one, grown by a buffered response, is dropped.
+	proxyMemBase = 16 << 10
 )
 
 // Connection states.
@@ -91,12 +83,13 @@ const (
 // exchange is the state of one request in progress, lent from the loop's
 // free list while the request runs: parser, request, plan and buffers.
 type exchange struct {
-	conn   engine.Conn
-	parser http1.Parser
-	req    http1.Request
-	plan   engine.Plan
-	dec    http1.Body
-	need   int // the head limit (client_header_buffer_size + large buffers)
+	cgiGone bool // the client left while its cgi_pass child ran
+	conn    engine.Conn
+	parser  http1.Parser
+	req     http1.Request
+	plan    engine.Plan
+	dec     http1.Body
+	need    int // the head limit (client_header_buffer_size + large buffers)
 
 	// buf holds request heads; buf[start:end] are unparsed bytes. Body
 	// bytes past buf's pending ones are read into rbuf, so that the head
@@ -109,9 +102,8 @@ type exchange struct {
 	headTimed  bool // client_header_timeout runs
 
 	// body reading
-	body      []byte // request body kept for the proxy
-	keepBody  bool
-	bodyMax   int64
+	body      coreio.Spool // request body kept for the proxy
+	discard   int64        // a discarded body's limit (engine.Plan.DiscardBody); 0 when kept
 	bodyTotal int64
 	more      bool
 	bodyThen  uint8
@@ -145,7 +137,7 @@ func (l *loop) open(fd int, sa unix.Sockaddr, ln *listener) {
 		c = new(conn)
 	}
 	l.connID++
-	*c = conn{fd: int32(fd), st: stIdle, flags: fWrite, hidx: -1, id: l.connID<<8 | uint64(l.id), remote: addrPort(sa), ln: ln}
+	*c = conn{fd: int32(fd), st: stIdle, flags: fWrite, hidx: -1, id: l.connID<<8 | uint64(l.id), remote: coreio.AddrPort(sa), ln: ln}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, fd, connEvents, kindClient); err != nil {
 		l.s.log.Logf("alert", 0, "epoll_ctl(EPOLL_CTL_ADD, %d) failed %s", fd, errlog.ErrnoText(err))
 		unix.Close(fd)
@@ -161,11 +153,7 @@ func (l *loop) open(fd int, sa unix.Sockaddr, ln *listener) {
 	l.stats.connections.Add(1)
 	l.stats.idle.Add(1)
 	l.stats.accepted.Add(1)
-	to := ln.conf.HeaderTimeout
-	if to <= 0 {
-		to = defaultHeaderTimeout
-	}
-	l.setTimer(c, to) // the first request waits client_header_timeout
+	l.setTimer(c, coreio.HeaderTimeout(ln.Conf)) // the first request waits client_header_timeout
 }
 
 // close closes a client connection and everything it holds.
@@ -202,7 +190,7 @@ func (l *loop) closeClient(c *conn, linger bool) {
 	l.release(c)
 	c.st = stLinger
 	c.flags |= fRead
-	l.setTimer(c, lingerTimeout)
+	l.setTimer(c, coreio.LingerTimeout)
 	l.drain(c)
 }
 
@@ -228,30 +216,16 @@ func (l *loop) borrow(c *conn) *exchange {
 		x = l.freeX[n-1]
 		l.freeX[n-1] = nil
 		l.freeX = l.freeX[:n-1]
+		l.stats.buffers.Add(-x.retained())
 	} else {
 		x = &exchange{buf: make([]byte, firstBuffer), out: make([]byte, 0, 1024)}
 	}
 	l.stats.borrowed.Add(1)
 	c.x = x
-	ln := c.ln
-	local := ln.addr
-	if ln.wild {
-		// As nginx's $server_addr: the address the client connected to.
-		if sa, err := unix.Getsockname(int(c.fd)); err == nil {
-			local = addrPort(sa)
-		}
-	}
-	x.conn = engine.Conn{Listener: ln.index, Local: local, Remote: c.remote}
-	conf := &ln.conf
-	size, num, large := conf.HeaderBufferSize, conf.LargeHeaders.Number, conf.LargeHeaders.Size
-	if size <= 0 {
-		size = 1 << 10
-	}
-	if num <= 0 || large <= 0 {
-		num, large = 4, 8<<10
-	}
-	x.parser = http1.Parser{Limits: http1.LimitsFor(size, num, large)}
-	x.need = int(size + int64(num)*large)
+	x.conn = c.ln.Conn(int(c.fd), c.remote)
+	var lim http1.Limits
+	lim, x.need = coreio.HeadLimits(c.ln.Conf)
+	x.parser = http1.Parser{Limits: lim}
 	x.start, x.end, x.rs, x.re = 0, 0, 0, 0
 	x.headTimed = false
 	x.px.streaming = false
@@ -265,22 +239,31 @@ func (l *loop) release(c *conn) {
 		return
 	}
 	if x.file != nil {
-		x.file.Close()
-		x.file = nil
+		x.file = nil // borrowed from x.plan.File
 	}
-	if x.plan.File != nil {
-		x.plan.File.Close()
-		x.plan.File = nil
-	}
+	x.plan.CloseFile()
 	l.dropUpstream(x)
+	x.body.Reset()
 	x.wa, x.wb = nil, nil
+	x.px.ub = nil
+	if cap(x.px.mem) > proxyMemBase {
+		x.px.mem = nil
+	}
 	x.plan.Reset()
 	x.req.Reset()
 	c.x = nil
 	l.stats.borrowed.Add(-1)
 	if len(l.freeX) < maxFreeExchanges && cap(x.buf) <= x.need {
 		l.freeX = append(l.freeX, x)
+		l.stats.buffers.Add(x.retained())
 	}
+}
+
+// retained is the size of the buffers x keeps while free.
+func (x *exchange) retained() int64 {
+	u := &x.px
+	return int64(cap(x.buf) + cap(x.rbuf) + cap(x.out) + cap(x.fbuf) + x.body.Retained() +
+		cap(u.head) + cap(u.rd) + cap(u.mem))
 }
 
 // clientEvent records the readiness an event reports and advances c.
@@ -337,11 +320,11 @@ func (l *loop) timeout(c *conn) {
 		// no 408 either).
 		l.close(c)
 	case stBody:
-		if l.bodyDone(c, errTimeout) {
+		if l.bodyDone(c, coreio.ErrTimeout) {
 			l.advance(c)
 		}
 	case stWrite:
-		l.writeFailed(c, errTimeout)
+		l.writeFailed(c, coreio.ErrTimeout)
 	case stProxy:
 		if l.proxyTimeout(c) {
 			l.advance(c)
@@ -406,11 +389,7 @@ func (l *loop) readHead(c *conn) bool {
 		}
 		if !x.headTimed {
 			x.headTimed = true
-			to := c.ln.conf.HeaderTimeout
-			if to <= 0 {
-				to = defaultHeaderTimeout
-			}
-			l.setTimer(c, to)
+			l.setTimer(c, coreio.HeaderTimeout(c.ln.Conf))
 		}
 		return false
 	}
@@ -441,32 +420,38 @@ func (l *loop) serve(c *conn, status int) bool {
 func (l *loop) served(c *conn) bool {
 	x := c.x
 	p := &x.plan
+	if x.cgiGone {
+		x.cgiGone = false
+		l.close(c) // the client left while its cgi_pass child ran
+		return false
+	}
+	if p.CGI != nil {
+		return l.cgiStart(c)
+	}
 	if p.Proxy != nil {
 		return l.proxyStart(c)
 	}
-	if x.req.HasBody() && !p.Close {
-		switch {
-		case x.req.Expect100 && x.start == x.end && x.rs == x.re:
-			// The client waits for 100 Continue we will not send: answer
-			// without reading the body, then close.
-			p.KeepAlive = false
-		case x.req.ContentLength > discardLimit:
-			p.KeepAlive = false
-		default:
-			l.startBody(c, false, discardLimit, bodyLocal)
-			return true
-		}
+	if limit := p.DiscardBody(&x.req, x.buffered()); limit > 0 {
+		l.startBody(c, limit, bodyLocal)
+		return true
 	}
 	return l.respond(c, false, afterResponse, x.req.HasBody() || p.Status >= 400)
 }
 
-// startBody starts reading the request body: kept in x.body when keep,
-// else discarded; more than max bytes (0: no limit) is errTooLarge.
-func (l *loop) startBody(c *conn, keep bool, max int64, then uint8) {
+// buffered reports whether bytes past the request head are already
+// read: the start of its body.
+func (x *exchange) buffered() bool { return x.start < x.end || x.rs < x.re }
+
+// startBody starts reading the request body. With discard > 0 it is
+// dropped, and more than discard bytes is coreio.ErrTooLarge
+// (engine.Plan.DiscardBody); otherwise it is kept in x.body, and a body
+// the plan finds too large (engine.Plan.BodyTooLarge) is
+// coreio.ErrTooLarge.
+func (l *loop) startBody(c *conn, discard int64, then uint8) {
 	x := c.x
 	x.dec.Init(x.req.ContentLength, x.req.Chunked, false)
-	x.body = x.body[:0]
-	x.keepBody, x.bodyMax, x.bodyTotal, x.more, x.bodyThen = keep, max, 0, false, then
+	x.body.Reset()
+	x.discard, x.bodyTotal, x.more, x.bodyThen = discard, 0, false, then
 	if x.rbuf == nil {
 		x.rbuf = make([]byte, readChunk)
 	}
@@ -488,7 +473,7 @@ func (l *loop) readBody(c *conn) bool {
 			if inBuf {
 				// A chunk-size line split at the end of buf: move it.
 				if len(src) > len(x.rbuf) {
-					return l.bodyDone(c, errTooLarge)
+					return l.bodyDone(c, coreio.ErrTooLarge)
 				}
 				x.rs, x.re = 0, copy(x.rbuf, src)
 				x.start = x.end
@@ -514,11 +499,21 @@ func (l *loop) readBody(c *conn) bool {
 		}
 		x.more = n == 0
 		x.bodyTotal += int64(len(data))
-		if x.bodyMax > 0 && x.bodyTotal > x.bodyMax {
-			return l.bodyDone(c, errTooLarge)
+		if x.discard > 0 {
+			if x.bodyTotal > x.discard {
+				return l.bodyDone(c, coreio.ErrTooLarge)
+			}
+			continue
 		}
-		if x.keepBody {
-			x.body = append(x.body, data...)
+		if x.plan.BodyTooLarge(x.bodyTotal) {
+			return l.bodyDone(c, coreio.ErrTooLarge)
+		}
+		if len(data) > 0 {
+			// A regular-file write once the body passes
+			// coreio.SpoolMemory: see the package documentation.
+			if _, err := x.body.Write(data); err != nil {
+				return l.bodyDone(c, err)
+			}
 		}
 	}
 	l.clearTimer(c)
@@ -534,7 +529,7 @@ func (l *loop) fill(c *conn) error {
 	}
 	limit := min(len(x.rbuf), x.need) // leftovers must fit buf for the next head
 	if x.re == limit {
-		return errTooLarge // a chunk-size line that never ends
+		return coreio.ErrTooLarge // a chunk-size line that never ends
 	}
 	if c.flags&fRead == 0 {
 		return errAgain
@@ -558,10 +553,13 @@ func (l *loop) bodyDone(c *conn, err error) bool {
 	x := c.x
 	p := &x.plan
 	c.st = stServe
+	if x.bodyThen == bodyCGI {
+		return l.cgiBodyDone(c, err)
+	}
 	if x.bodyThen == bodyLocal {
 		switch err {
 		case nil:
-		case errTooLarge:
+		case coreio.ErrTooLarge:
 			p.KeepAlive = false
 		default:
 			return l.bodyFailed(c, err)
@@ -572,7 +570,7 @@ func (l *loop) bodyDone(c *conn, err error) bool {
 	case nil:
 		p.Proxy.SetBody(x.bodyTotal)
 		return l.nextAttempt(c)
-	case errTooLarge:
+	case coreio.ErrTooLarge:
 		return l.reject(c, 413)
 	}
 	return l.bodyFailed(c, err)
@@ -582,8 +580,11 @@ func (l *loop) bodyDone(c *conn, err error) bool {
 // body is answered (400, 413) before closing, an I/O failure just closes.
 func (l *loop) bodyFailed(c *conn, err error) bool {
 	l.logClient(c, "info", err, "while reading client request body")
-	if err == errTooLarge {
+	switch {
+	case err == coreio.ErrTooLarge:
 		return l.reject(c, 413)
+	case errors.Is(err, coreio.ErrSpool):
+		return l.reject(c, 500) // nginx: 500 when the temp file fails
 	}
 	var he *http1.Error
 	if errors.As(err, &he) && he.Status >= 400 {
@@ -596,9 +597,7 @@ func (l *loop) bodyFailed(c *conn, err error) bool {
 // reject answers the current request with status and closes.
 func (l *loop) reject(c *conn, status int) bool {
 	x := c.x
-	if x.plan.File != nil {
-		x.plan.File.Close()
-	}
+	x.plan.CloseFile()
 	x.plan.Reset()
 	l.s.e.Reject(status, x.conn, &x.plan)
 	return l.respond(c, true, afterReject, true)
@@ -610,26 +609,22 @@ func (l *loop) reject(c *conn, status int) bool {
 func (l *loop) respond(c *conn, closing bool, after uint8, linger bool) bool {
 	x := c.x
 	p := &x.plan
-	if p.Close || p.Status == statusNoResponse {
+	if coreio.Silent(p) {
 		l.close(c)
 		return false
 	}
 	if closing {
 		p.KeepAlive = false
 	}
-	cl := p.ContentLength
-	if cl < 0 && p.File == nil {
-		cl = int64(len(p.Body))
-	}
-	head := l.appendHead(x.out[:0], x, cl)
+	cl, hasBody := coreio.Framing(p)
+	head, _ := l.appendHead(x.out[:0], x, cl)
 	x.out = head[:0]
 	x.wa, x.wb = head, nil
 	switch {
-	case p.HeadOnly || p.Status < 200 || p.Status == 204 || p.Status == 304:
+	case !hasBody:
 	case p.File != nil:
 		if cl > 0 {
-			x.file, x.foff, x.fleft = p.File, p.Offset, cl
-			p.File = nil
+			x.file, x.foff, x.fleft = p.File, p.Offset, cl // borrowed: p.CloseFile when sent
 			x.copyFile = !p.Sendfile
 			if x.copyFile {
 				l.stats.copies.Add(1)
@@ -639,9 +634,8 @@ func (l *loop) respond(c *conn, closing bool, after uint8, linger bool) bool {
 	default:
 		x.wb = p.Body
 	}
-	if p.File != nil {
-		p.File.Close()
-		p.File = nil
+	if x.file == nil {
+		p.CloseFile()
 	}
 	x.after, x.linger, x.sendTO = after, linger, p.SendTimeout
 	c.st = stWrite
@@ -649,31 +643,14 @@ func (l *loop) respond(c *conn, closing bool, after uint8, linger bool) bool {
 }
 
 // appendHead serializes the response head of the plan with content
-// length cl (-1: chunked to HTTP/1.1 clients, close-delimited to 1.0).
-func (l *loop) appendHead(dst []byte, x *exchange, cl int64) []byte {
+// length cl (-1: unknown; see coreio.AppendHead) and reports whether the
+// body goes out chunked.
+func (l *loop) appendHead(dst []byte, x *exchange, cl int64) ([]byte, bool) {
 	p := &x.plan
 	if l.closing {
 		p.KeepAlive = false // stopping: this is the connection's last response
 	}
-	rh := http1.ResponseHead{
-		Minor:         x.req.Minor,
-		Status:        p.Status,
-		Header:        p.Header,
-		ContentLength: cl,
-		KeepAlive:     p.KeepAlive,
-		Date:          l.s.date.Get(l.wall),
-		Server:        l.s.e.Software(),
-		HeadOnly:      p.HeadOnly,
-	}
-	if cl < 0 {
-		if x.req.Minor >= 1 {
-			rh.Chunked = true
-		} else {
-			rh.KeepAlive = false
-			p.KeepAlive = false
-		}
-	}
-	return http1.AppendResponseHead(dst, &rh)
+	return coreio.AppendHead(dst, p, &x.req, cl, l.s.date.Get(l.wall), l.s.e.Software())
 }
 
 // write sends what is queued; when done, the continuation runs.
@@ -808,8 +785,8 @@ func (l *loop) flush(c *conn) error {
 	if err != nil {
 		return err
 	}
-	x.file.Close()
 	x.file = nil
+	x.plan.CloseFile()
 	return nil
 }
 
@@ -893,47 +870,10 @@ func (l *loop) copyFile(c *conn) error {
 	return nil
 }
 
-// sendMore writes p with MSG_MORE (the file body follows).
-func sendMore(fd int, p []byte) (int, error) {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_MORE, 0, 0)
-		switch e {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, errAgain
-		}
-		return 0, e
-	}
-}
-
 // logClient logs a client-side failure, nginx style.
 func (l *loop) logClient(c *conn, level string, err error, while string) {
-	if !l.s.log.Enabled() || l.killed {
+	if l.killed {
 		return
 	}
-	x := c.x
-	var what string
-	var he *http1.Error
-	var errno unix.Errno
-	switch {
-	case err == errTimeout:
-		what = "client timed out (110: Connection timed out)"
-	case err == errClosed:
-		what = "client prematurely closed connection"
-	case err == errTooLarge:
-		what = "client intended to send too large body"
-	case errors.As(err, &he):
-		what = he.Reason
-	case errors.As(err, &errno) && strings.HasPrefix(while, "while reading"):
-		what = "recv() failed " + errlog.ErrnoText(errno)
-	case errors.As(err, &errno):
-		what = "writev() failed " + errlog.ErrnoText(errno)
-	default:
-		what = err.Error()
-	}
-	l.s.log.Logf(level, c.id, "%s %s, client: %s, server: %s, request: \"%s %s HTTP/1.%d\"",
-		what, while, c.remote.Addr(), c.ln.addr, x.req.Method, x.req.Target, x.req.Minor)
+	coreio.LogClient(l.s.log, level, c.id, err, while, c.remote, c.ln.Addr, &c.x.req)
 }

@@ -43,11 +43,18 @@
 // stall the loop. Reading file data (sendfile, pread) happens on the loop,
 // as in nginx without aio.
 //
+// # Request bodies
+//
+// A request body for the proxy is kept in memory up to 16 KiB (nginx's
+// client_body_buffer_size) and spooled beyond to an unlinked temp file
+// (coreio.Spool, nginx's client_body_temp_path), which goes upstream with
+// sendfile(2). The writes to that file happen on the loop: they are
+// regular-file writes, which may wait for the disk, as nginx's do on its
+// event loop.
+//
 // # Differences from nginx 1.22
 //
 //   - At worker_connections, nginx accepts and immediately closes new
 //     connections, logging each time; this core stops accepting (the
 //     kernel queues them) and logs once until a connection closes.
-//   - A request body for the proxy is read into memory whole (nginx spills
-//     large ones to a temporary file).
 package event

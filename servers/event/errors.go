@@ -17,18 +17,6 @@ var (
 	// errAgain means a non-blocking socket would block: wait for epoll.
 	errAgain = errors.New("resource temporarily unavailable")
 
-	// errTimeout is a timer of the connection that expired.
-	errTimeout = errors.New("timed out")
-
-	// errClosed is a peer that closed the connection (read returned 0).
-	errClosed = errors.New("connection closed")
-
-	// errTooLarge is a request body above the plan's MaxBody.
-	errTooLarge = errors.New("request body too large")
-
-	// errInvalidHead is an upstream response head that cannot be parsed.
-	errInvalidHead = errors.New("upstream sent invalid header")
-
 	// errNoConnections is an upstream connect refused because the loop
 	// holds worker_connections connections already.
 	errNoConnections = errors.New("worker_connections are not enough")

@@ -45,6 +45,7 @@ const (
 // loopStats are a loop's counters, written by the loop, read by Stats.
 type loopStats struct {
 	connections, idle, upstreams, borrowed atomic.Int64
+	buffers                                atomic.Int64 // retained by free exchanges
 	accepted, requests, copies, offloaded  atomic.Uint64
 }
 
@@ -58,6 +59,7 @@ func (s *loopStats) snapshot() LoopStats {
 		Requests:    s.requests.Load(),
 		FileCopies:  s.copies.Load(),
 		Offloaded:   s.offloaded.Load(),
+		Buffers:     s.buffers.Load(),
 	}
 	ls.Active = ls.Connections - ls.Idle
 	return ls
@@ -120,8 +122,8 @@ func (l *loop) init() error {
 		return fmt.Errorf("event: loop %d: epoll_ctl(eventfd %d): %w", l.id, l.wake, err)
 	}
 	for _, ln := range l.ls {
-		if err := l.ctl(unix.EPOLL_CTL_ADD, ln.fd, unix.EPOLLIN, kindListener); err != nil {
-			return fmt.Errorf("event: loop %d: epoll_ctl(listener %s fd %d): %w", l.id, ln.addr, ln.fd, err)
+		if err := l.ctl(unix.EPOLL_CTL_ADD, ln.FD, unix.EPOLLIN, kindListener); err != nil {
+			return fmt.Errorf("event: loop %d: epoll_ctl(listener %s fd %d): %w", l.id, ln.Addr, ln.FD, err)
 		}
 		l.nconns++
 	}
@@ -139,10 +141,7 @@ func (l *loop) ctl(op, fd int, events uint32, kind int32) error {
 // closeListeners closes the loop's listening sockets.
 func (l *loop) closeListeners() {
 	for _, ln := range l.ls {
-		if ln.fd >= 0 {
-			unix.Close(ln.fd)
-			ln.fd = -1
-		}
+		ln.Close()
 	}
 }
 
@@ -233,7 +232,7 @@ func (l *loop) run() {
 				}
 			case kindListener:
 				for _, ln := range l.ls {
-					if ln.fd == fd {
+					if ln.FD == fd {
 						l.accept(ln)
 					}
 				}
@@ -310,7 +309,7 @@ func (l *loop) accept(ln *listener) {
 			// so a connection arriving now pauses accepting, above.
 			return
 		}
-		fd, sa, err := l.s.accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, sa, err := l.s.accept4(ln.FD, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
 			switch err {
 			case unix.EAGAIN:
@@ -321,13 +320,13 @@ func (l *loop) accept(ln *listener) {
 				// Like nginx: stop accepting for a while, keep serving.
 				if !l.filesLog {
 					l.filesLog = true
-					l.s.log.Logf("crit", 0, "accept4() on %s failed %s", ln.addr, errlog.ErrnoText(err))
+					l.s.log.Logf("crit", 0, "accept4() on %s failed %s", ln.Addr, errlog.ErrnoText(err))
 				}
 				l.resumeAt = l.now + int64(acceptDelay)
 				l.pause(pauseFiles)
 				return
 			}
-			l.s.log.Logf("alert", 0, "accept4() on %s failed %s", ln.addr, errlog.ErrnoText(err))
+			l.s.log.Logf("alert", 0, "accept4() on %s failed %s", ln.Addr, errlog.ErrnoText(err))
 			return
 		}
 		l.open(fd, sa, ln)
@@ -338,8 +337,8 @@ func (l *loop) accept(ln *listener) {
 func (l *loop) pause(reason int) {
 	if l.paused == 0 {
 		for _, ln := range l.ls {
-			if ln.fd >= 0 {
-				unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ln.fd, nil)
+			if ln.FD >= 0 {
+				unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ln.FD, nil)
 			}
 		}
 	}
@@ -357,8 +356,8 @@ func (l *loop) resume(reason int) {
 		return
 	}
 	for _, ln := range l.ls {
-		if ln.fd >= 0 {
-			l.ctl(unix.EPOLL_CTL_ADD, ln.fd, unix.EPOLLIN, kindListener)
+		if ln.FD >= 0 {
+			l.ctl(unix.EPOLL_CTL_ADD, ln.FD, unix.EPOLLIN, kindListener)
 		}
 	}
 }
@@ -379,9 +378,9 @@ func (l *loop) beginStop() {
 	l.stopAt = l.now + int64(l.s.opts.ShutdownTimeout)
 	l.pause(pauseStop)
 	for _, ln := range l.ls {
-		if ln.fd >= 0 {
-			unix.Close(ln.fd)
-			ln.fd = -1
+		if ln.FD >= 0 {
+			unix.Close(ln.FD)
+			ln.FD = -1
 			l.nconns--
 		}
 	}

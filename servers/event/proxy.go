@@ -1,18 +1,16 @@
 package event
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/engine"
-	"github.com/c10k/c10k/servers/errlog"
 	"github.com/c10k/c10k/servers/http1"
-	"github.com/c10k/c10k/servers/upstream"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 const upstreamHeadBuffer = 32 << 10
@@ -54,6 +52,9 @@ type proxyState struct {
 	sendTO    time.Duration
 	readTO    time.Duration
 	ua, ub    []byte // request bytes still to send
+	boff      int64  // next offset of a spooled request body to send
+	bleft     int64  // bytes of the spooled body still to send
+	bcopy     bool   // the spool cannot be sent with sendfile: copy it through rd
 
 	head    []byte // upstream response head; the plan's header aliases it
 	hn, hs  int
@@ -64,8 +65,6 @@ type proxyState struct {
 	parser  http1.Parser
 	dec     http1.Body
 }
-
-var methodHead = []byte("HEAD")
 
 // upstreamEvent records an upstream socket's readiness and advances its
 // owner; a pooled connection that turns readable was closed by the peer.
@@ -101,17 +100,14 @@ func (l *loop) proxyStart(c *conn) bool {
 		u.head = make([]byte, upstreamHeadBuffer)
 		u.rd = make([]byte, streamChunk)
 	}
-	u.isHead = bytes.Equal(x.req.Method, methodHead)
+	u.isHead = coreio.IsHead(&x.req)
 	u.streaming = false
-	x.body = x.body[:0]
+	x.body.Reset()
 	if !x.req.HasBody() {
 		return l.nextAttempt(c)
 	}
-	if p.MaxBody > 0 && x.req.ContentLength > p.MaxBody {
-		return l.reject(c, 413)
-	}
-	l.startBody(c, true, p.MaxBody, bodyProxy)
-	if x.req.Expect100 && x.req.Minor >= 1 && x.start == x.end && x.rs == x.re {
+	l.startBody(c, 0, bodyProxy)
+	if p.SendContinue(&x.req) && !x.buffered() {
 		x.wa, x.wb = http1.Continue100, nil
 		x.after, x.sendTO = afterContinue, p.SendTimeout
 		c.st = stWrite
@@ -195,7 +191,11 @@ func (l *loop) startSend(c *conn) {
 	px.SetStage(engine.StageSend)
 	u.up.requests++
 	u.got = false
-	u.ua, u.ub = px.Head(), x.body
+	u.ua, u.ub = px.Head(), x.body.Bytes()
+	u.boff, u.bleft, u.bcopy = 0, 0, false
+	if x.body.File() != nil {
+		u.ub, u.bleft = nil, x.body.Len()
+	}
 	u.st = pxSend
 }
 
@@ -234,24 +234,36 @@ func (l *loop) proxyTimeout(c *conn) bool {
 	u := &c.x.px
 	switch u.st {
 	case pxConnect:
-		return l.attemptFailed(c, errTimeout, engine.StageConnect)
+		return l.attemptFailed(c, coreio.ErrTimeout, engine.StageConnect)
 	case pxSend:
-		return l.attemptFailed(c, errTimeout, engine.StageSend)
+		return l.attemptFailed(c, coreio.ErrTimeout, engine.StageSend)
 	case pxHead:
-		return l.attemptFailed(c, errTimeout, engine.StageReadHeader)
+		return l.attemptFailed(c, coreio.ErrTimeout, engine.StageReadHeader)
 	}
-	return l.upstreamBroken(c, errTimeout, u.streaming)
+	return l.upstreamBroken(c, coreio.ErrTimeout, u.streaming)
 }
 
-// upSend writes the request head and body to the upstream.
+// upSend writes the request head and body to the upstream: a body in
+// memory with the head, a spooled one from its temp file after it.
 func (l *loop) upSend(c *conn) bool {
 	x := c.x
 	u := &x.px
 	up := u.up
-	for len(u.ua)+len(u.ub) > 0 {
+	for len(u.ua)+len(u.ub) > 0 || u.bleft > 0 {
 		if !up.writable {
 			l.setTimerOnce(c, u.sendTO)
 			return false
+		}
+		if len(u.ua)+len(u.ub) == 0 {
+			if err := l.sendSpool(x); err != nil {
+				if err == errAgain {
+					up.writable = false
+					continue
+				}
+				return l.attemptFailed(c, err, engine.StageSend)
+			}
+			l.clearTimer(c)
+			continue
 		}
 		want := len(u.ua) + len(u.ub)
 		n, err := writev(up.fd, &x.iov, u.ua, u.ub)
@@ -282,6 +294,46 @@ func (l *loop) upSend(c *conn) bool {
 	return true
 }
 
+// sendSpool sends the next piece of a spooled request body: with
+// sendfile(2), or, where the file cannot be sent that way (EINVAL,
+// ENOSYS), read into rd (free until the response) and queued in ub.
+func (l *loop) sendSpool(x *exchange) error {
+	u := &x.px
+	f := x.body.File()
+	if !u.bcopy {
+		n, err := sendfile(u.up.fd, int(f.Fd()), &u.boff, int(min(u.bleft, 1<<30)))
+		if n > 0 {
+			u.bleft -= int64(n)
+		}
+		switch err {
+		case nil:
+			if n == 0 {
+				return fmt.Errorf("sendfile %s: %w", f.Name(), io.ErrUnexpectedEOF)
+			}
+			return nil
+		case unix.EINTR:
+			return nil
+		case unix.EAGAIN:
+			return errAgain
+		case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP:
+			u.bcopy = true
+		default:
+			return err
+		}
+	}
+	r, err := f.ReadAt(u.rd[:min(int64(len(u.rd)), u.bleft)], u.boff)
+	if r == 0 && err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	u.boff += int64(r)
+	u.bleft -= int64(r)
+	u.ub = u.rd[:r]
+	return nil
+}
+
 // upHead reads and parses the upstream response head, skipping 1xx.
 func (l *loop) upHead(c *conn) bool {
 	x := c.x
@@ -289,7 +341,7 @@ func (l *loop) upHead(c *conn) bool {
 	up := u.up
 	for {
 		if u.hn == len(u.head) {
-			return l.attemptFailed(c, errInvalidHead, engine.StageReadHeader)
+			return l.attemptFailed(c, coreio.ErrInvalidHead, engine.StageReadHeader)
 		}
 		if !up.readable {
 			l.setTimerOnce(c, u.readTO)
@@ -315,7 +367,7 @@ func (l *loop) upHead(c *conn) bool {
 				break
 			}
 			if err != nil {
-				return l.attemptFailed(c, errInvalidHead, engine.StageReadHeader)
+				return l.attemptFailed(c, coreio.ErrInvalidHead, engine.StageReadHeader)
 			}
 			if u.resp.Interim() {
 				u.hn = copy(u.head, u.head[m:u.hn])
@@ -352,15 +404,15 @@ func (l *loop) attemptFailed(c *conn, err error, stage engine.Stage) bool {
 	u := &x.px
 	px := x.plan.Proxy
 	l.clearTimer(c)
-	if u.pooled && !u.got && (err == errClosed || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) {
+	if u.pooled && !u.got && coreio.Stale(err) {
 		l.dropUpstream(x)
 		u.pooled = false
 		return l.connect(c)
 	}
 	l.dropUpstream(x)
 	px.SetStage(stage)
-	px.SetError(upstreamError(err, stage))
-	if px.Failed(classify(err), false) {
+	px.SetError(coreio.UpstreamError(err, stage))
+	if px.Failed(coreio.Classify(err), false) {
 		return l.nextAttempt(c)
 	}
 	p := &x.plan
@@ -381,7 +433,7 @@ func (l *loop) upBuffer(c *conn) bool {
 			if err == errAgain {
 				return false
 			}
-			if err == errClosed {
+			if err == coreio.ErrClosed {
 				if err = u.dec.EOF(); err == nil {
 					break // close-delimited body complete
 				}
@@ -393,7 +445,7 @@ func (l *loop) upBuffer(c *conn) bool {
 		}
 		data, n, err := u.dec.Decode(u.pending)
 		if err != nil {
-			return l.upstreamBroken(c, errInvalidHead, false)
+			return l.upstreamBroken(c, coreio.ErrInvalidHead, false)
 		}
 		u.pending = u.pending[n:]
 		u.mem = append(u.mem, data...)
@@ -441,8 +493,8 @@ func (l *loop) startStream(c *conn) bool {
 	x := c.x
 	p := &x.plan
 	u := &x.px
-	head := l.appendHead(x.out[:0], x, p.ContentLength)
-	u.chunkOut = p.ContentLength < 0 && x.req.Minor >= 1 && !p.HeadOnly
+	head, chunkOut := l.appendHead(x.out[:0], x, p.ContentLength)
+	u.chunkOut = chunkOut
 	if u.chunkOut && len(u.mem) > 0 {
 		head = http1.AppendChunk(head, u.mem)
 		x.wa, x.wb = head, nil
@@ -468,7 +520,7 @@ func (l *loop) upStream(c *conn) bool {
 			if err == errAgain {
 				return false
 			}
-			if err == errClosed {
+			if err == coreio.ErrClosed {
 				if err = u.dec.EOF(); err == nil {
 					break
 				}
@@ -480,7 +532,7 @@ func (l *loop) upStream(c *conn) bool {
 		}
 		data, n, err := u.dec.Decode(u.pending)
 		if err != nil {
-			return l.upstreamBroken(c, errInvalidHead, true)
+			return l.upstreamBroken(c, coreio.ErrInvalidHead, true)
 		}
 		u.pending = u.pending[n:]
 		if len(data) == 0 || p.HeadOnly {
@@ -520,9 +572,9 @@ func (l *loop) upstreamBroken(c *conn, err error, sent bool) bool {
 	px := p.Proxy
 	l.clearTimer(c)
 	px.SetStage(engine.StageRead)
-	px.SetError(upstreamError(err, engine.StageRead))
+	px.SetError(coreio.UpstreamError(err, engine.StageRead))
 	l.dropUpstream(x)
-	retry := px.Failed(classify(err), sent)
+	retry := px.Failed(coreio.Classify(err), sent)
 	if sent {
 		l.close(c)
 		return false
@@ -595,7 +647,7 @@ func (l *loop) poolGet(addr string, timeout time.Duration, max int) (*upConn, bo
 		up := list[len(list)-1]
 		list[len(list)-1] = nil
 		l.pool[addr] = list[:len(list)-1]
-		if (timeout > 0 && l.now-up.since > int64(timeout)) || (max > 0 && up.requests >= max) || !alive(up.fd) {
+		if (timeout > 0 && l.now-up.since > int64(timeout)) || (max > 0 && up.requests >= max) || !coreio.Alive(up.fd) {
 			l.closeUp(up)
 			continue
 		}
@@ -642,39 +694,10 @@ func (l *loop) resolve(addr string) (netip.AddrPort, error) {
 	if ap, ok := l.addrs[addr]; ok {
 		return ap, nil
 	}
-	ap, err := resolve(addr)
+	ap, err := coreio.Resolve(addr)
 	if err != nil {
 		return ap, err
 	}
 	l.addrs[addr] = ap
 	return ap, nil
-}
-
-// classify maps an upstream I/O error to the balancer's failure kinds.
-func classify(err error) upstream.Failure {
-	switch {
-	case err == errTimeout, errors.Is(err, unix.ETIMEDOUT):
-		return upstream.FailTimeout
-	case errors.Is(err, errInvalidHead):
-		return upstream.FailInvalidHeader
-	}
-	return upstream.FailError
-}
-
-// upstreamError is the text the engine logs for a failed attempt, like
-// nginx: "connect() failed (111: Connection refused)", with the system
-// call of the stage. nil leaves the engine's text for the failure kind.
-func upstreamError(err error, stage engine.Stage) error {
-	var errno unix.Errno
-	switch {
-	case err == errTimeout, err == errClosed, err == errInvalidHead:
-		return nil
-	case !errors.As(err, &errno):
-		return err
-	case stage == engine.StageConnect:
-		return fmt.Errorf("connect() failed %s", errlog.ErrnoText(errno))
-	case stage == engine.StageSend:
-		return fmt.Errorf("writev() failed %s", errlog.ErrnoText(errno))
-	}
-	return fmt.Errorf("recv() failed %s", errlog.ErrnoText(errno))
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/errlog"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/cgirun"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // Server is the event core: Loops event loops, each with its own
@@ -40,16 +42,15 @@ type Server struct {
 	addrs   []netip.AddrPort
 
 	stopping atomic.Bool // ctx cancelled: the loops stop gracefully
+
+	// cgi runs the cgi_pass children; cgiWG owns the goroutines that
+	// wait for them (one per exchange, see cgiSubmit).
+	cgi   *cgirun.Runner
+	cgiWG sync.WaitGroup
 }
 
 // listener is one listening socket of one loop.
-type listener struct {
-	fd    int
-	addr  netip.AddrPort // bound address (the real port of "listen ...:0")
-	conf  engine.Listener
-	index int  // engine.Conn.Listener
-	wild  bool // bound to all addresses: a connection's local address needs getsockname
-}
+type listener = coreio.Listener
 
 // LoopStats are the counters of one event loop.
 type LoopStats struct {
@@ -67,6 +68,11 @@ type LoopStats struct {
 	// Offloaded counts requests whose file lookups were not cached and
 	// ran on the file thread pool.
 	Offloaded uint64
+	// Buffers is the memory the loop keeps in its free exchanges for
+	// their buffers (request heads and bodies, response heads, upstream
+	// reads): it does not grow with the size of past request or
+	// response bodies.
+	Buffers int64
 }
 
 // Stats is a snapshot of a Server's counters: the totals and each loop's.
@@ -82,6 +88,9 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{e: e, opts: opts.withDefaults(), accept4: unix.Accept4}
 	s.log = errlog.New(s.opts.ErrorLog)
+	s.cgi = cgirun.New(cgirun.Options{
+		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },
+	})
 	procs, conns := e.Events()
 	n := s.opts.Loops
 	if n <= 0 {
@@ -125,7 +134,7 @@ func (s *Server) Listen() error {
 	}
 	var addrs []netip.AddrPort
 	for i, c := range confs {
-		ap, err := resolve(c.Addr)
+		ap, err := coreio.Resolve(c.Addr)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("event: listen %s: %w", c.Addr, err)
@@ -135,13 +144,13 @@ func (s *Server) Listen() error {
 			backlog = DefaultBacklog
 		}
 		for _, l := range loops {
-			fd, bound, err := listenFD(ap, backlog)
+			fd, bound, err := coreio.Listen(ap, backlog, true)
 			if err != nil {
 				closeAll()
 				return fmt.Errorf("event: %w", err)
 			}
 			ap = bound // the other loops bind the port the first one got
-			l.ls = append(l.ls, &listener{fd: fd, addr: bound, conf: c, index: i, wild: bound.Addr().IsUnspecified()})
+			l.ls = append(l.ls, coreio.NewListener(fd, bound, c, i))
 		}
 		addrs = append(addrs, ap)
 	}
@@ -156,11 +165,7 @@ func (s *Server) Listen() error {
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	addrs := make([]net.Addr, 0, len(s.addrs))
-	for _, a := range s.addrs {
-		addrs = append(addrs, net.TCPAddrFromAddrPort(a))
-	}
-	return addrs
+	return coreio.NetAddrs(s.addrs)
 }
 
 // Stats returns a snapshot of the loops' counters.
@@ -181,6 +186,7 @@ func (s *Server) Stats() Stats {
 		st.Requests += ls.Requests
 		st.FileCopies += ls.FileCopies
 		st.Offloaded += ls.Offloaded
+		st.Buffers += ls.Buffers
 	}
 	return st
 }
@@ -238,6 +244,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	loops.Wait() // the loops return only once stopping
 	close(done)
 	watcher.Wait()
+	s.cgiWG.Wait() // each has posted its connection: only the return is left
+	s.cgi.Close()
 	s.pool.close()
 	threads.Wait()
 	for _, l := range s.loops {

@@ -10,7 +10,4 @@ var (
 	// ErrServing is returned by Listen and Serve when the Server is
 	// already serving or has served: a Server runs once.
 	ErrServing = errors.New("nethttp: server already started")
-
-	// errTooLarge is a request body above the plan's MaxBody.
-	errTooLarge = errors.New("request body too large")
 )

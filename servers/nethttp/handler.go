@@ -8,10 +8,8 @@ import (
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
-
-// statusNoResponse is nginx's 444: close without a response.
-const statusNoResponse = 444
 
 // handler serves one listener's requests through the engine.
 type handler struct {
@@ -37,7 +35,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cs.head = appendRequestHead(cs.head[:0], r)
 	var req http1.Request
 	req.Reset()
-	parser := http1.Parser{Limits: http1.LimitsFor(h.conf.HeaderBufferSize, h.conf.LargeHeaders.Number, h.conf.LargeHeaders.Size)}
+	lim, _ := coreio.HeadLimits(h.conf)
+	parser := http1.Parser{Limits: lim}
 	if _, err := parser.Parse(cs.head, &req); err != nil {
 		e.Reject(http1.StatusOf(err), conn, p)
 		h.respond(w, r, p)
@@ -132,12 +131,9 @@ func (h *handler) writeHead(w http.ResponseWriter, p *engine.Plan, cl int64) {
 // respond executes a plan with an in-memory or file body.
 func (h *handler) respond(w http.ResponseWriter, r *http.Request, p *engine.Plan) {
 	if p.File != nil {
-		defer func() {
-			p.File.Close()
-			p.File = nil
-		}()
+		defer p.CloseFile()
 	}
-	if p.Close || p.Status == statusNoResponse {
+	if coreio.Silent(p) {
 		closeConn(w)
 		return
 	}
@@ -151,14 +147,16 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, p *engine.Plan
 	}
 	var err error
 	switch {
-	case p.File != nil && cl > 0 && p.Sendfile:
+	case p.File != nil && cl > 0 && p.Sendfile && !p.FileShared():
 		// io.CopyN hands net/http an *io.LimitedReader of an *os.File,
 		// which it sends with sendfile(2).
 		if _, err = p.File.Seek(p.Offset, io.SeekStart); err == nil {
 			_, err = io.CopyN(w, p.File, cl)
 		}
 	case p.File != nil && cl > 0:
-		// sendfile off: a plain reader, copied through a buffer.
+		// sendfile off, or an open_file_cache descriptor other requests
+		// share (net/http's sendfile moves the file offset): a plain
+		// reader at explicit offsets, copied through a buffer.
 		_, err = io.Copy(w, readerOnly{io.NewSectionReader(p.File, p.Offset, cl)})
 	case p.File == nil:
 		_, err = w.Write(p.Body)

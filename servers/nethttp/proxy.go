@@ -11,6 +11,7 @@ import (
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/coreio"
 	"github.com/c10k/c10k/servers/upstream"
 )
 
@@ -18,8 +19,6 @@ const (
 	upstreamHeadBuffer = 32 << 10
 	streamChunk        = 32 << 10
 )
-
-var errInvalidHead = errors.New("upstream sent invalid header")
 
 // upState is a connection's reusable proxy state.
 type upState struct {
@@ -42,14 +41,10 @@ func (h *handler) proxy(w http.ResponseWriter, r *http.Request, req *http1.Reque
 	u := cs.up
 	cs.body = cs.body[:0]
 	if req.HasBody() {
-		if p.MaxBody > 0 && req.ContentLength > p.MaxBody {
-			h.reject(w, r, p, cs, 413)
-			return
-		}
-		body, err := readBody(cs.body, r.Body, p.MaxBody)
+		body, err := readBody(cs.body, r.Body, p)
 		cs.body = body
 		switch {
-		case errors.Is(err, errTooLarge):
+		case errors.Is(err, coreio.ErrTooLarge):
 			h.reject(w, r, p, cs, 413)
 			return
 		case err != nil:
@@ -67,7 +62,7 @@ func (h *handler) proxy(w http.ResponseWriter, r *http.Request, req *http1.Reque
 		}
 		conn, pending, err := h.attempt(r, px, addr, cs.body, u, isHead)
 		if err != nil {
-			if px.Failed(classify(err), false) {
+			if px.Failed(coreio.Classify(err), false) {
 				continue
 			}
 			break
@@ -89,15 +84,15 @@ func (h *handler) reject(w http.ResponseWriter, r *http.Request, p *engine.Plan,
 	h.respond(w, r, p)
 }
 
-// readBody appends all of body to dst, failing with errTooLarge past max
-// bytes (0: no limit).
-func readBody(dst []byte, body io.Reader, max int64) ([]byte, error) {
+// readBody appends all of body to dst, failing with coreio.ErrTooLarge
+// when the plan finds it too large (engine.Plan.BodyTooLarge).
+func readBody(dst []byte, body io.Reader, p *engine.Plan) ([]byte, error) {
 	var chunk [16 << 10]byte
 	for {
 		n, err := body.Read(chunk[:])
 		dst = append(dst, chunk[:n]...)
-		if max > 0 && int64(len(dst)) > max {
-			return dst, errTooLarge
+		if p.BodyTooLarge(int64(len(dst))) {
+			return dst, coreio.ErrTooLarge
 		}
 		if err == io.EOF {
 			return dst, nil
@@ -136,7 +131,7 @@ func (h *handler) attempt(r *http.Request, px *engine.Proxy, addr string, body [
 	hn := 0
 	for {
 		if hn == len(u.head) {
-			return fail(engine.StageReadHeader, "", errInvalidHead)
+			return fail(engine.StageReadHeader, "", coreio.ErrInvalidHead)
 		}
 		setDeadline(conn.SetReadDeadline, readTO)
 		n, err := conn.Read(u.head[hn:])
@@ -153,7 +148,7 @@ func (h *handler) attempt(r *http.Request, px *engine.Proxy, addr string, body [
 				break
 			}
 			if err != nil {
-				return fail(engine.StageReadHeader, "", errInvalidHead)
+				return fail(engine.StageReadHeader, "", coreio.ErrInvalidHead)
 			}
 			if u.resp.Interim() {
 				hn = copy(u.head, u.head[m:hn])
@@ -183,7 +178,7 @@ func (h *handler) proxyBody(w http.ResponseWriter, p *engine.Plan, px *engine.Pr
 			if n == 0 && err != nil {
 				px.SetStage(engine.StageRead)
 				px.SetError(upstreamError(err, "recv()"))
-				px.Failed(classify(err), true)
+				px.Failed(coreio.Classify(err), true)
 				panic(http.ErrAbortHandler)
 			}
 			pending = u.rd[:n]
@@ -211,18 +206,6 @@ func setDeadline(set func(time.Time) error, d time.Duration) {
 	} else {
 		set(time.Time{})
 	}
-}
-
-// classify maps an upstream I/O error to the balancer's failure kinds.
-func classify(err error) upstream.Failure {
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, syscall.ETIMEDOUT):
-		return upstream.FailTimeout
-	case errors.Is(err, errInvalidHead):
-		return upstream.FailInvalidHeader
-	}
-	return upstream.FailError
 }
 
 // upstreamError is the text the engine logs for a failed attempt, like

@@ -16,13 +16,14 @@ import (
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // Defaults of Options.
 const (
 	DefaultIdleTimeout     = 75 * time.Second // nginx's keepalive_timeout
 	DefaultShutdownTimeout = 10 * time.Second
-	DefaultHeaderTimeout   = 60 * time.Second // nginx's client_header_timeout
+	DefaultHeaderTimeout   = coreio.DefaultHeaderTimeout // nginx's client_header_timeout
 )
 
 // Options are the knobs of the net/http core.
@@ -183,7 +184,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for i, l := range ls {
 		hs := &http.Server{
 			Handler:           &handler{s: s, conf: confs[i], index: i},
-			ReadHeaderTimeout: headerTimeout(confs[i]),
+			ReadHeaderTimeout: coreio.HeaderTimeout(confs[i]),
 			IdleTimeout:       s.opts.IdleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes(confs[i]),
 			ErrorLog:          stdlog,
@@ -213,24 +214,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	return g.Wait()
 }
 
-func headerTimeout(c engine.Listener) time.Duration {
-	if c.HeaderTimeout > 0 {
-		return c.HeaderTimeout
-	}
-	return DefaultHeaderTimeout
-}
-
 // maxHeaderBytes is the most of a request head the listener's default
 // server allows: client_header_buffer_size plus the large buffers.
 func maxHeaderBytes(c engine.Listener) int {
-	size, num, large := c.HeaderBufferSize, c.LargeHeaders.Number, c.LargeHeaders.Size
-	if size <= 0 {
-		size = 1 << 10
-	}
-	if num <= 0 || large <= 0 {
-		num, large = 4, 8<<10
-	}
-	return int(size + int64(num)*large)
+	_, max := coreio.HeadLimits(c)
+	return max
 }
 
 // connKey is the context key of a connection's *connState.

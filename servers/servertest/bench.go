@@ -21,11 +21,27 @@ type StartTB func(tb testing.TB, confPath string) (addr string)
 // drives at once, as wrk -c100 does.
 const BenchConnections = 100
 
+// BenchOptions change what BenchmarkStatic serves.
+type BenchOptions struct {
+	// HTTP holds extra lines for the http block, such as
+	// "open_file_cache max=1000 inactive=20s;".
+	HTTP string
+}
+
+// OpenFileCache is the open_file_cache setting of scripts/bench-servers'
+// "+ofc" rows, for BenchOptions.HTTP.
+const OpenFileCache = "open_file_cache max=1000 inactive=20s; open_file_cache_valid 60s;"
+
 // BenchmarkStatic measures a core serving a 1 KB static file over
 // BenchConnections keep-alive connections from the same process, and
 // reports requests per second. Client and server share the CPUs, so the
 // figure compares cores run the same way, not a core against wrk's.
-func BenchmarkStatic(b *testing.B, start StartTB) {
+// At most one BenchOptions applies.
+func BenchmarkStatic(b *testing.B, start StartTB, opts ...BenchOptions) {
+	var o BenchOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	dir := b.TempDir()
 	root := filepath.Join(dir, "html")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -41,12 +57,14 @@ events { worker_connections 4096; }
 http {
     sendfile on;
     access_log off;
+    keepalive_requests 1000000000; # the client does not reconnect
+    %s
     server {
         listen 127.0.0.1:0 default_server;
         root %s;
     }
 }
-`, root)
+`, o.HTTP, root)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -62,12 +80,16 @@ http {
 		c, err := newBenchConn(addr, req)
 		if err != nil {
 			failed.Store(err)
+			for pb.Next() { // RunParallel wants the loop drained; the error is reported below
+			}
 			return
 		}
 		defer c.nc.Close()
 		for pb.Next() {
 			if err := c.roundTrip(); err != nil {
 				failed.Store(err)
+				for pb.Next() {
+				}
 				return
 			}
 		}

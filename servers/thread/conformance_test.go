@@ -26,6 +26,12 @@ func BenchmarkStatic1K(b *testing.B) {
 	servertest.BenchmarkStatic(b, startThread)
 }
 
+// BenchmarkStatic1KOpenFileCache is BenchmarkStatic1K with
+// open_file_cache on: no open, fstat or close per request.
+func BenchmarkStatic1KOpenFileCache(b *testing.B) {
+	servertest.BenchmarkStatic(b, startThread, servertest.BenchOptions{HTTP: servertest.OpenFileCache})
+}
+
 // startThread starts the thread core with its default (Apache worker
 // MPM) options on the config at confPath.
 func startThread(t testing.TB, confPath string) string {
@@ -73,4 +79,9 @@ type logWriter struct{ t testing.TB }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestCGI runs the shared cgi_pass cases against the thread core.
+func TestCGI(t *testing.T) {
+	servertest.RunCGI(t, func(t *testing.T, confPath string) string { return startThread(t, confPath) })
 }

@@ -1,37 +1,18 @@
 package thread
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 const (
-	// lingerTimeout bounds the drain of a lingering close (nginx's
-	// lingering_timeout is 5s; a benchmark core keeps it short).
-	lingerTimeout = 2 * time.Second
-	// discardLimit is the most of an unwanted request body a worker
-	// reads to keep the connection alive; beyond, it closes instead.
-	discardLimit = 1 << 20
-	// statusNoResponse is nginx's 444: close without a response.
-	statusNoResponse = 444
-	// defaultHeaderTimeout is client_header_timeout's default.
-	defaultHeaderTimeout = 60 * time.Second
-	readChunk            = 16 << 10
-	streamChunk          = 64 << 10
-	// clientBodyBuffer is how much of a request body a worker keeps in
-	// memory (nginx's client_body_buffer_size, 16k on 64-bit systems);
-	// the rest of a larger body is spooled to an unlinked temp file in
-	// os.TempDir() (nginx's client_body_temp_path) and sent upstream
-	// from there with sendfile(2).
-	clientBodyBuffer = 16 << 10
+	readChunk   = 16 << 10
+	streamChunk = 64 << 10
 	// outBuffer is the size of the response-head buffer a worker keeps
 	// between requests; one grown by a larger head is dropped after it.
 	outBuffer = 4 << 10
@@ -60,9 +41,7 @@ type httpState struct {
 
 	out     []byte        // response head, chunk framing
 	iov     [2]unix.Iovec // writev scratch
-	body    []byte        // request body for the proxy, when it fits clientBodyBuffer
-	spool   *os.File      // the whole request body when it does not; nil otherwise
-	bodyLen int64         // request body bytes kept (in body or spool)
+	body    coreio.Spool  // request body for the proxy
 	scratch []byte        // file copy fallback
 	drain   [4096]byte    // lingering close and discards
 
@@ -73,24 +52,9 @@ type httpState struct {
 func (h *httpState) begin(c *accepted) {
 	h.c = c
 	h.sock = sock{fd: c.fd}
-	local := c.l.addr
-	if c.l.wild {
-		// As nginx's $server_addr: the address the client connected to.
-		if sa, err := unix.Getsockname(c.fd); err == nil {
-			local = addrPort(sa)
-		}
-	}
-	h.conn = engine.Conn{Listener: c.l.index, Local: local, Remote: c.remote}
-	conf := &c.l.conf
-	size, num, large := conf.HeaderBufferSize, conf.LargeHeaders.Number, conf.LargeHeaders.Size
-	if size <= 0 {
-		size = 1 << 10
-	}
-	if num <= 0 || large <= 0 {
-		num, large = 4, 8<<10
-	}
-	h.parser = http1.Parser{Limits: http1.LimitsFor(size, num, large)}
-	need := int(size + int64(num)*large)
+	h.conn = c.l.Conn(c.fd, c.remote)
+	lim, need := coreio.HeadLimits(c.l.Conf)
+	h.parser = http1.Parser{Limits: lim}
 	if cap(h.buf) < need {
 		h.buf = make([]byte, need)
 	}
@@ -108,10 +72,7 @@ func (w *worker) serveHTTP(c *accepted) {
 	h := &w.http
 	h.begin(c)
 	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	headTO := c.l.conf.HeaderTimeout
-	if headTO <= 0 {
-		headTO = defaultHeaderTimeout
-	}
+	headTO := coreio.HeaderTimeout(c.l.Conf)
 	idleTO := headTO // the first request waits client_header_timeout
 	for {
 		status, ok := w.readHead(idleTO, headTO)
@@ -127,10 +88,15 @@ func (w *worker) serveHTTP(c *accepted) {
 			return
 		}
 		w.s.e.Serve(&h.req, h.conn, p)
-		var keep bool
-		if p.Proxy != nil {
+		var keep, done bool
+		if p.CGI != nil {
+			keep, done = w.cgi(p)
+		}
+		switch {
+		case done:
+		case p.Proxy != nil:
 			keep = w.proxy(p)
-		} else {
+		default:
 			keep = w.serveLocal(p)
 		}
 		w.endRequest(p)
@@ -154,7 +120,7 @@ func (w *worker) serveHTTP(c *accepted) {
 func (w *worker) endRequest(p *engine.Plan) {
 	h := &w.http
 	closeFile(p)
-	h.dropBody()
+	h.body.Reset()
 	if cap(h.out) > outBuffer {
 		h.out = make([]byte, 0, outBuffer)
 	}
@@ -162,99 +128,29 @@ func (w *worker) endRequest(p *engine.Plan) {
 	w.retained.Store(h.retained())
 }
 
-// closeFile closes the plan's file body, if any.
+// closeFile ends the plan's file body, if any: closed, or released to
+// the open_file_cache that shares it.
 func closeFile(p *engine.Plan) {
-	if p.File != nil {
-		p.File.Close()
-		p.File = nil
-	}
-}
-
-// dropBody forgets the kept request body, closing its temp file.
-func (h *httpState) dropBody() {
-	h.body = h.body[:0]
-	h.bodyLen = 0
-	if h.spool != nil {
-		h.spool.Close()
-		h.spool = nil
-	}
+	p.CloseFile()
 }
 
 // retained is the size of the buffers h keeps between requests.
 func (h *httpState) retained() int64 {
 	u := &h.up
-	n := cap(h.buf) + cap(h.rbuf) + cap(h.out) + cap(h.body) + cap(h.scratch) +
+	n := cap(h.buf) + cap(h.rbuf) + cap(h.out) + h.body.Retained() + cap(h.scratch) +
 		cap(u.head) + cap(u.rd) + cap(u.mem)
 	return int64(n)
-}
-
-// keepBody appends request body bytes: to h.body while the whole body
-// fits clientBodyBuffer, else to an unlinked temp file that then holds
-// all of it.
-func (h *httpState) keepBody(data []byte) error {
-	h.bodyLen += int64(len(data))
-	if h.spool == nil && len(h.body)+len(data) <= clientBodyBuffer {
-		if h.body == nil {
-			h.body = make([]byte, 0, clientBodyBuffer)
-		}
-		h.body = append(h.body, data...)
-		return nil
-	}
-	if h.spool == nil {
-		f, err := tempFile()
-		if err != nil {
-			return fmt.Errorf("%w: %w", errSpool, err)
-		}
-		h.spool = f
-		if _, err := f.Write(h.body); err != nil {
-			return fmt.Errorf("%w: %w", errSpool, err)
-		}
-		h.body = h.body[:0]
-	}
-	if _, err := h.spool.Write(data); err != nil {
-		return fmt.Errorf("%w: %w", errSpool, err)
-	}
-	return nil
-}
-
-// tempFile opens an anonymous file in os.TempDir() for a request body:
-// O_TMPFILE where the file system has it, else a named temp file that is
-// unlinked at once. Either way the data goes when the file is closed.
-func tempFile() (*os.File, error) {
-	dir := os.TempDir()
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err == nil {
-		return os.NewFile(uintptr(fd), dir+"/(request body)"), nil
-	}
-	f, err := os.CreateTemp(dir, "c10k-body-")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
 }
 
 // serveLocal runs a plan with an in-memory or file body.
 func (w *worker) serveLocal(p *engine.Plan) bool {
 	h := &w.http
-	if h.req.HasBody() && !p.Close {
-		switch {
-		case h.req.Expect100 && h.start == h.end && h.rs == h.re:
-			// The client waits for 100 Continue we will not send: answer
-			// without reading the body, then close.
-			p.KeepAlive = false
-		case h.req.ContentLength > discardLimit:
-			p.KeepAlive = false
-		default:
-			if _, err := w.readBody(false, discardLimit, p.BodyTimeout); err != nil {
-				if err != errTooLarge {
-					return w.bodyFailed(p, err)
-				}
-				p.KeepAlive = false
+	if limit := p.DiscardBody(&h.req, h.buffered()); limit > 0 {
+		if err := w.readBody(p, limit); err != nil {
+			if err != coreio.ErrTooLarge {
+				return w.bodyFailed(p, err)
 			}
+			p.KeepAlive = false
 		}
 	}
 	if !w.respond(p, false) {
@@ -325,7 +221,7 @@ func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 		}
 		n, err := h.sock.read(h.buf[h.end:])
 		if err != nil {
-			if err == errTimeout && h.end > 0 {
+			if err == coreio.ErrTimeout && h.end > 0 {
 				continue // the deadline check above ends it
 			}
 			w.closeClient(h.c.fd, false)
@@ -335,13 +231,20 @@ func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 	}
 }
 
-// readBody reads the request body through the decoder: kept (see
-// keepBody) when keep, else discarded. More than max bytes (0: no limit)
-// end it with errTooLarge.
-func (w *worker) readBody(keep bool, max int64, timeout time.Duration) (int64, error) {
+// buffered reports whether bytes past the request head are already
+// read: the start of its body.
+func (h *httpState) buffered() bool { return h.start < h.end || h.rs < h.re }
+
+// readBody reads the request body of p's request through the decoder.
+// With discard > 0 the body is dropped, and more than discard bytes end
+// it with coreio.ErrTooLarge (engine.Plan.DiscardBody). Otherwise it is
+// kept in h.body for the proxy, and a body the plan finds too large
+// (engine.Plan.BodyTooLarge) ends it with coreio.ErrTooLarge.
+func (w *worker) readBody(p *engine.Plan, discard int64) error {
 	h := &w.http
+	timeout := p.BodyTimeout
 	h.dec.Init(h.req.ContentLength, h.req.Chunked, false)
-	h.dropBody()
+	h.body.Reset()
 	var total int64
 	more := false // the decoder needs bytes past src
 	for !h.dec.Done() {
@@ -356,20 +259,20 @@ func (w *worker) readBody(keep bool, max int64, timeout time.Duration) (int64, e
 			if inBuf {
 				// A chunk-size line split at the end of buf: move it.
 				if len(src) > len(h.rbuf) {
-					return total, errTooLarge
+					return coreio.ErrTooLarge
 				}
 				h.rs, h.re = 0, copy(h.rbuf, src)
 				h.start = h.end
 			}
 			if err := w.fill(timeout); err != nil {
-				return total, err
+				return err
 			}
 			more = false
 			continue
 		}
 		data, n, err := h.dec.Decode(src)
 		if err != nil {
-			return total, err
+			return err
 		}
 		if inBuf {
 			h.start += n
@@ -378,16 +281,22 @@ func (w *worker) readBody(keep bool, max int64, timeout time.Duration) (int64, e
 		}
 		more = n == 0
 		total += int64(len(data))
-		if max > 0 && total > max {
-			return total, errTooLarge
+		if discard > 0 {
+			if total > discard {
+				return coreio.ErrTooLarge
+			}
+			continue
 		}
-		if keep && len(data) > 0 {
-			if err := h.keepBody(data); err != nil {
-				return total, err
+		if p.BodyTooLarge(total) {
+			return coreio.ErrTooLarge
+		}
+		if len(data) > 0 {
+			if _, err := h.body.Write(data); err != nil {
+				return err
 			}
 		}
 	}
-	return total, nil
+	return nil
 }
 
 // fill reads more client bytes into rbuf after rbuf[rs:re].
@@ -402,7 +311,7 @@ func (w *worker) fill(timeout time.Duration) error {
 		limit = len(h.buf) // leftovers must fit buf for the next head
 	}
 	if h.re == limit {
-		return errTooLarge // a chunk-size line that never ends
+		return coreio.ErrTooLarge // a chunk-size line that never ends
 	}
 	h.sock.setReadTimeout(timeout)
 	n, err := h.sock.read(h.rbuf[h.re:limit])
@@ -418,7 +327,7 @@ func (w *worker) fill(timeout time.Duration) error {
 // 444 closes without a response.
 func (w *worker) respond(p *engine.Plan, closing bool) bool {
 	h := &w.http
-	if p.Close || p.Status == statusNoResponse {
+	if coreio.Silent(p) {
 		closeFile(p)
 		w.closeClient(h.c.fd, false)
 		return false
@@ -426,16 +335,13 @@ func (w *worker) respond(p *engine.Plan, closing bool) bool {
 	if closing {
 		p.KeepAlive = false
 	}
-	cl := p.ContentLength
-	if cl < 0 && p.File == nil {
-		cl = int64(len(p.Body))
-	}
-	head := w.appendHead(h.out[:0], p, cl)
+	cl, hasBody := coreio.Framing(p)
+	head, _ := w.appendHead(h.out[:0], p, cl)
 	h.out = head[:0]
 	h.sock.setWriteTimeout(p.SendTimeout)
 	var err error
 	switch {
-	case p.HeadOnly || p.Status < 200 || p.Status == 204 || p.Status == 304:
+	case !hasBody:
 		err = h.sock.write(head)
 	case p.File != nil:
 		if cl > 0 {
@@ -468,58 +374,20 @@ func (w *worker) respond(p *engine.Plan, closing bool) bool {
 }
 
 // appendHead serializes the response head of p with content length cl
-// (-1: chunked to HTTP/1.1 clients, close-delimited to HTTP/1.0 ones).
-func (w *worker) appendHead(dst []byte, p *engine.Plan, cl int64) []byte {
-	h := &w.http
+// (-1: unknown; see coreio.AppendHead) and reports whether the body goes
+// out chunked.
+func (w *worker) appendHead(dst []byte, p *engine.Plan, cl int64) ([]byte, bool) {
 	if w.s.closing.Load() {
 		p.KeepAlive = false // stopping: this is the connection's last response
 	}
-	rh := http1.ResponseHead{
-		Minor:         h.req.Minor,
-		Status:        p.Status,
-		Header:        p.Header,
-		ContentLength: cl,
-		KeepAlive:     p.KeepAlive,
-		Date:          w.s.date.Now(),
-		Server:        w.s.e.Software(),
-		HeadOnly:      p.HeadOnly,
-	}
-	if cl < 0 {
-		if h.req.Minor >= 1 {
-			rh.Chunked = true
-		} else {
-			rh.KeepAlive = false
-			p.KeepAlive = false
-		}
-	}
-	return http1.AppendResponseHead(dst, &rh)
+	return coreio.AppendHead(dst, p, &w.http.req, cl, w.s.date.Now(), w.s.e.Software())
 }
 
 // logClient logs a client-side failure, nginx style.
 func (w *worker) logClient(level string, err error, while string) {
-	if !w.s.log.Enabled() || w.s.killed.Load() {
+	if w.s.killed.Load() {
 		return
 	}
 	h := &w.http
-	var what string
-	var he *http1.Error
-	var errno unix.Errno
-	switch {
-	case err == errTimeout:
-		what = "client timed out (110: Connection timed out)"
-	case err == errClosed:
-		what = "client prematurely closed connection"
-	case err == errTooLarge:
-		what = "client intended to send too large body"
-	case errors.As(err, &he):
-		what = he.Reason
-	case errors.As(err, &errno) && strings.HasPrefix(while, "while reading"):
-		what = "recv() failed " + errnoText(errno)
-	case errors.As(err, &errno):
-		what = "writev() failed " + errnoText(errno)
-	default:
-		what = err.Error()
-	}
-	w.s.log.Logf(level, h.c.id, "%s %s, client: %s, server: %s, request: \"%s %s HTTP/1.%d\"",
-		what, while, h.c.remote.Addr(), h.c.l.addr, h.req.Method, h.req.Target, h.req.Minor)
+	coreio.LogClient(w.s.log, level, h.c.id, err, while, h.c.remote, h.c.l.Addr, &h.req)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // echoServe is a fake connection handler: it echoes each read back, like
@@ -258,7 +260,7 @@ func TestErrnoText(t *testing.T) {
 		err  error
 		want string
 	}{
-		{errTimeout, "(timed out)"},
+		{coreio.ErrTimeout, "(timed out)"},
 	} {
 		if got := errnoText(tc.err); !strings.Contains(got, tc.want) {
 			t.Errorf("errnoText(%v) = %q, want %q", tc.err, got, tc.want)

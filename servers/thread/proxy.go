@@ -1,11 +1,7 @@
 package thread
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -13,7 +9,7 @@ import (
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/http1"
-	"github.com/c10k/c10k/servers/upstream"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 const (
@@ -97,7 +93,7 @@ func (p *upstreamPool) get(addr string, timeout time.Duration, max int, now time
 		c := l[len(l)-1]
 		p.idle[addr] = l[:len(l)-1]
 		p.mu.Unlock()
-		if (timeout > 0 && now.Sub(c.since) > timeout) || (max > 0 && c.requests >= max) || !alive(c.fd) {
+		if (timeout > 0 && now.Sub(c.since) > timeout) || (max > 0 && c.requests >= max) || !coreio.Alive(c.fd) {
 			unix.Close(c.fd)
 			continue
 		}
@@ -133,27 +129,6 @@ func (p *upstreamPool) closeAll() {
 	}
 }
 
-// alive reports whether an idle upstream connection is still usable: a
-// readable idle socket means the peer closed it or sent garbage.
-func alive(fd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(pfd, 0)
-	return err == nil && n == 0
-}
-
-// classify maps an upstream I/O error to the balancer's failure kinds.
-func classify(err error) upstream.Failure {
-	switch {
-	case err == errTimeout, errors.Is(err, unix.ETIMEDOUT):
-		return upstream.FailTimeout
-	case errors.Is(err, errInvalidHead):
-		return upstream.FailInvalidHeader
-	}
-	return upstream.FailError
-}
-
-var errInvalidHead = errors.New("upstream sent invalid header")
-
 // proxy runs a reverse-proxy plan: read the client body, then for each
 // attempt connect (or reuse), send, read the head, and stream or buffer
 // the body to the client. It returns whether the client connection
@@ -168,29 +143,24 @@ func (w *worker) proxy(p *engine.Plan) bool {
 		u.small = make([]byte, 0, proxyMemBase)
 		u.mem = u.small
 	}
-	hasBody := h.req.HasBody()
-	h.dropBody()
-	if hasBody {
-		if p.MaxBody > 0 && h.req.ContentLength > p.MaxBody {
-			return w.reject(p, 413)
-		}
-		if h.req.Expect100 && h.req.Minor >= 1 && h.start == h.end && h.rs == h.re {
+	h.body.Reset()
+	if h.req.HasBody() {
+		if p.SendContinue(&h.req) && !h.buffered() {
 			h.sock.setWriteTimeout(p.SendTimeout)
 			if err := h.sock.write(http1.Continue100); err != nil {
 				w.closeClient(h.c.fd, false)
 				return false
 			}
 		}
-		n, err := w.readBody(true, p.MaxBody, p.BodyTimeout)
-		if err == errTooLarge {
-			return w.reject(p, 413)
-		}
-		if err != nil {
+		if err := w.readBody(p, 0); err != nil {
+			if err == coreio.ErrTooLarge {
+				return w.reject(p, 413)
+			}
 			return w.bodyFailed(p, err)
 		}
-		px.SetBody(n)
+		px.SetBody(h.body.Len())
 	}
-	isHead := bytes.Equal(h.req.Method, methodHead)
+	isHead := coreio.IsHead(&h.req)
 attempts:
 	for {
 		addr, ok := px.Next()
@@ -202,7 +172,7 @@ attempts:
 		connectTO, sendTO, readTO := px.Timeouts()
 		if err := w.attempt(px, addr, connectTO, sendTO, readTO, isHead); err != nil {
 			w.dropUpstream()
-			if px.Failed(classify(err), false) {
+			if px.Failed(coreio.Classify(err), false) {
 				continue
 			}
 			break
@@ -236,8 +206,6 @@ const (
 	bodyFailedError                    // the same, and no attempt is left: the plan is the error response
 )
 
-var methodHead = []byte("HEAD")
-
 // attempt sends the request to addr and reads the response head. A
 // pooled connection that fails before any response byte is retried once
 // on a fresh connection without counting a failure, as nginx does. On
@@ -254,7 +222,7 @@ func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readT
 		if !pooled {
 			px.SetStage(engine.StageConnect)
 			if err := w.connect(addr, connectTO); err != nil {
-				px.SetError(upstreamError(err, engine.StageConnect))
+				px.SetError(coreio.UpstreamError(err, engine.StageConnect))
 				return err
 			}
 		}
@@ -265,13 +233,13 @@ func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readT
 		if err == nil {
 			return nil
 		}
-		if pooled && !u.got && (err == errClosed || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)) {
+		if pooled && !u.got && coreio.Stale(err) {
 			w.dropUpstream()
 			pooled = false
 			continue
 		}
 		px.SetStage(stage)
-		px.SetError(upstreamError(err, stage))
+		px.SetError(coreio.UpstreamError(err, stage))
 		return err
 	}
 }
@@ -279,13 +247,11 @@ func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readT
 // connect opens a fresh connection to addr as the current upstream one.
 func (w *worker) connect(addr string, timeout time.Duration) error {
 	if w.s.killed.Load() {
-		return errClosed
+		return coreio.ErrClosed
 	}
-	ap, err := netip.ParseAddrPort(addr)
+	ap, err := coreio.Resolve(addr)
 	if err != nil {
-		if ap, err = resolve(addr); err != nil {
-			return err
-		}
+		return err
 	}
 	fd, err := dial(ap, timeout)
 	if err != nil {
@@ -308,24 +274,24 @@ func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead
 	if err := c.setReadTimeout(readTO); err != nil {
 		return engine.StageSend, err
 	}
-	if h.spool != nil {
-		// A body larger than clientBodyBuffer: from its temp file. u.rd
-		// is free until the response body, so it serves as the
+	if f := h.body.File(); f != nil {
+		// A body larger than coreio.SpoolMemory: from its temp file.
+		// u.rd is free until the response body, so it serves as the
 		// sendfile fallback's buffer.
 		if err := c.writeMore(px.Head()); err != nil {
 			return engine.StageSend, err
 		}
-		if err := c.sendfile(h.spool, 0, h.bodyLen, u.rd); err != nil {
+		if err := c.sendfile(f, 0, h.body.Len(), u.rd); err != nil {
 			return engine.StageSend, err
 		}
-	} else if err := c.writev2(&h.iov, px.Head(), h.body); err != nil {
+	} else if err := c.writev2(&h.iov, px.Head(), h.body.Bytes()); err != nil {
 		return engine.StageSend, err
 	}
 	u.hn = 0
 	u.parser.Reset()
 	for {
 		if u.hn == len(u.head) {
-			return engine.StageReadHeader, errInvalidHead
+			return engine.StageReadHeader, coreio.ErrInvalidHead
 		}
 		n, err := c.read(u.head[u.hn:])
 		if err != nil {
@@ -339,7 +305,7 @@ func (w *worker) exchange(px *engine.Proxy, sendTO, readTO time.Duration, isHead
 				break
 			}
 			if err != nil {
-				return engine.StageReadHeader, errInvalidHead
+				return engine.StageReadHeader, coreio.ErrInvalidHead
 			}
 			if u.resp.Interim() {
 				u.hn = copy(u.head, u.head[m:u.hn])
@@ -392,7 +358,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 		for !u.dec.Done() && len(u.mem) < w.s.opts.ProxyBuffer {
 			if len(pending) == 0 {
 				n, err := u.conn.read(u.rd)
-				if err == errClosed {
+				if err == coreio.ErrClosed {
 					err = u.dec.EOF()
 					if err == nil {
 						break // close-delimited body complete
@@ -405,7 +371,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 			}
 			data, n, err := u.dec.Decode(pending)
 			if err != nil {
-				return w.upstreamBroken(px, errInvalidHead, false)
+				return w.upstreamBroken(px, coreio.ErrInvalidHead, false)
 			}
 			pending = pending[n:]
 			u.appendMem(w.s, data)
@@ -428,11 +394,10 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	// Stream: head, what is buffered, then the rest as it arrives. The
 	// CRLF that ends a chunk goes out with the next write (crlf), so no
 	// body byte is copied into h.out.
-	head := w.appendHead(h.out[:0], p, p.ContentLength)
-	chunkOut := p.ContentLength < 0 && h.req.Minor >= 1 && !p.HeadOnly
+	head, chunkOut := w.appendHead(h.out[:0], p, p.ContentLength)
 	crlf := false
 	if chunkOut && len(u.mem) > 0 {
-		head = appendChunkSize(head, len(u.mem))
+		head = coreio.AppendChunkSize(head, len(u.mem))
 		crlf = true
 	}
 	h.out = head[:0]
@@ -443,7 +408,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	for !u.dec.Done() {
 		if len(pending) == 0 {
 			n, rerr := u.conn.read(u.rd)
-			if rerr == errClosed {
+			if rerr == coreio.ErrClosed {
 				if rerr = u.dec.EOF(); rerr == nil {
 					break
 				}
@@ -455,7 +420,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 		}
 		data, n, derr := u.dec.Decode(pending)
 		if derr != nil {
-			return w.upstreamBroken(px, errInvalidHead, true)
+			return w.upstreamBroken(px, coreio.ErrInvalidHead, true)
 		}
 		pending = pending[n:]
 		if len(data) == 0 || p.HeadOnly {
@@ -467,7 +432,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 			if crlf {
 				out = append(out, "\r\n"...)
 			}
-			out = appendChunkSize(out, len(data))
+			out = coreio.AppendChunkSize(out, len(data))
 			h.out = out[:0]
 			err = h.sock.writev2(&h.iov, out, data)
 			crlf = true
@@ -498,12 +463,6 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	return bodyClosed
 }
 
-// appendChunkSize appends the size line of an n-byte chunk.
-func appendChunkSize(dst []byte, n int) []byte {
-	dst = strconv.AppendUint(dst, uint64(n), 16)
-	return append(dst, "\r\n"...)
-}
-
 // upstreamBroken handles an upstream failure while its body is read.
 // Before anything reached the client (sent false) the failure is the
 // attempt's, as before the head: the engine allows another peer or makes
@@ -513,9 +472,9 @@ func appendChunkSize(dst []byte, n int) []byte {
 // client sees a truncated response, as with nginx.
 func (w *worker) upstreamBroken(px *engine.Proxy, err error, sent bool) bodyOutcome {
 	px.SetStage(engine.StageRead)
-	px.SetError(upstreamError(err, engine.StageRead))
+	px.SetError(coreio.UpstreamError(err, engine.StageRead))
 	w.dropUpstream()
-	retry := px.Failed(classify(err), sent)
+	retry := px.Failed(coreio.Classify(err), sent)
 	if sent {
 		w.closeClient(w.http.c.fd, false)
 		return bodyClosed
@@ -554,12 +513,12 @@ func (w *worker) reject(p *engine.Plan, status int) bool {
 func (w *worker) bodyFailed(p *engine.Plan, err error) bool {
 	w.logClient("info", err, "while reading client request body")
 	switch {
-	case err == errTooLarge:
+	case err == coreio.ErrTooLarge:
 		return w.reject(p, 413)
-	case errors.Is(err, errSpool):
+	case errors.Is(err, coreio.ErrSpool):
 		return w.reject(p, 500) // nginx: 500 when the temp file fails
 	}
-	if st := http1.StatusOf(err); st >= 400 && err != errClosed && err != errTimeout {
+	if st := http1.StatusOf(err); st >= 400 && err != coreio.ErrClosed && err != coreio.ErrTimeout {
 		var he *http1.Error
 		if errors.As(err, &he) {
 			return w.reject(p, st)
@@ -584,22 +543,4 @@ func (w *worker) afterResponse(p *engine.Plan) bool {
 	}
 	w.closeClient(w.http.c.fd, p.Status >= 400)
 	return false
-}
-
-// upstreamError is the text the engine logs for a failed attempt, like
-// nginx: "connect() failed (111: Connection refused)", with the system
-// call of the stage. nil leaves the engine's text for the failure kind.
-func upstreamError(err error, stage engine.Stage) error {
-	var errno unix.Errno
-	switch {
-	case err == errTimeout, err == errClosed, err == errInvalidHead:
-		return nil
-	case !errors.As(err, &errno):
-		return err
-	case stage == engine.StageConnect:
-		return fmt.Errorf("connect() failed %s", errnoText(errno))
-	case stage == engine.StageSend:
-		return fmt.Errorf("writev() failed %s", errnoText(errno))
-	}
-	return fmt.Errorf("recv() failed %s", errnoText(errno))
 }

@@ -215,6 +215,11 @@ func TestSetUpstreamDuringKill(t *testing.T) {
 
 // TestValidateOptions checks the option errors New reports.
 func TestValidateOptions(t *testing.T) {
+	// Pin the system's thread count: other processes (and other test
+	// binaries running at once) change it between two reads.
+	inUse := systemThreads()
+	threadsInUse = func() int { return inUse }
+	t.Cleanup(func() { threadsInUse = systemThreads })
 	max, _ := maxWorkers()
 	cases := []struct {
 		name string

@@ -2,7 +2,6 @@ package thread
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/cgirun"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // Server is the thread core. It binds the engine's listeners and serves
@@ -36,6 +37,7 @@ type Server struct {
 	opts Options
 	log  *errorLog
 	pool upstreamPool
+	cgi  *cgirun.Runner // cgi_pass children
 	// mem holds *[]byte buffers of proxyMemSize bytes for buffering
 	// upstream responses larger than a worker's own small buffer.
 	mem  sync.Pool
@@ -58,17 +60,7 @@ type Server struct {
 }
 
 // listener is one bound listening socket.
-type listener struct {
-	fd    int
-	addr  netip.AddrPort // bound address (the real port of "listen ...:0")
-	conf  engine.Listener
-	index int  // engine.Conn.Listener: the index of conf in the engine's listeners, -1 for none
-	wild  bool // bound to all addresses: a connection's local address needs getsockname
-}
-
-func newListener(fd int, addr netip.AddrPort, conf engine.Listener, index int) *listener {
-	return &listener{fd: fd, addr: addr, conf: conf, index: index, wild: addr.Addr().IsUnspecified()}
-}
+type listener = coreio.Listener
 
 // accepted is a connection handed from the listener thread to a worker.
 type accepted struct {
@@ -100,7 +92,7 @@ type Stats struct {
 // New returns a Server for e. It binds nothing yet: see Listen and Serve.
 func New(e *engine.Engine, opts Options) (*Server, error) {
 	if e == nil {
-		return nil, errors.New("thread: nil engine")
+		return nil, ErrNilEngine
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -115,6 +107,9 @@ func newServer(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
 	s.log = newErrorLog(s.opts.ErrorLog)
 	s.pool.init()
+	s.cgi = cgirun.New(cgirun.Options{
+		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },
+	})
 	return s
 }
 
@@ -139,12 +134,12 @@ func (s *Server) Listen() error {
 		if backlog <= 0 {
 			backlog = DefaultBacklog
 		}
-		fd, ap, err := listenFD(c.Addr, backlog, c.ReusePort)
+		fd, ap, err := coreio.ListenAddr(c.Addr, backlog, c.ReusePort)
 		if err != nil {
 			closeListeners(ls)
 			return err
 		}
-		ls = append(ls, newListener(fd, ap, c, i))
+		ls = append(ls, coreio.NewListener(fd, ap, c, i))
 	}
 	if len(ls) == 0 {
 		return ErrNoListeners
@@ -158,11 +153,11 @@ func (s *Server) Listen() error {
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	addrs := make([]net.Addr, 0, len(s.ls))
-	for _, l := range s.ls {
-		addrs = append(addrs, net.TCPAddrFromAddrPort(l.addr))
+	aps := make([]netip.AddrPort, len(s.ls))
+	for i, l := range s.ls {
+		aps[i] = l.Addr
 	}
-	return addrs
+	return coreio.NetAddrs(aps)
 }
 
 // Stats returns a snapshot of the pool and its counters.
@@ -222,7 +217,7 @@ func (s *Server) ServeListeners(ctx context.Context, files ...*os.File) error {
 	}
 	var ls []*listener
 	for i, f := range files {
-		fd, ap, err := fileFD(f)
+		fd, ap, err := coreio.FileListener(f)
 		if err != nil {
 			closeListeners(ls)
 			s.mu.Unlock()
@@ -232,7 +227,7 @@ func (s *Server) ServeListeners(ctx context.Context, files ...*os.File) error {
 		if i < len(confs) {
 			conf, index = confs[i], i
 		}
-		ls = append(ls, newListener(fd, ap, conf, index))
+		ls = append(ls, coreio.NewListener(fd, ap, conf, index))
 	}
 	s.ls = ls
 	s.mu.Unlock()
@@ -241,7 +236,7 @@ func (s *Server) ServeListeners(ctx context.Context, files ...*os.File) error {
 
 func closeListeners(ls []*listener) {
 	for _, l := range ls {
-		unix.Close(l.fd)
+		l.Close()
 	}
 }
 
@@ -315,6 +310,7 @@ func (s *Server) run(ctx context.Context) error {
 	}
 	waiter.Wait()
 	s.pool.closeAll()
+	s.cgi.Close()
 	return nil
 }
 
@@ -330,7 +326,7 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 	}()
 	pfds := make([]unix.PollFd, len(s.ls)+1)
 	for i, l := range s.ls {
-		pfds[i] = unix.PollFd{Fd: int32(l.fd), Events: unix.POLLIN}
+		pfds[i] = unix.PollFd{Fd: int32(l.FD), Events: unix.POLLIN}
 	}
 	pfds[len(s.ls)] = unix.PollFd{Fd: int32(wake), Events: unix.POLLIN}
 	next := 0 // round-robin start, so one busy address cannot starve another
@@ -362,21 +358,21 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 					continue
 				}
 				l := s.ls[i]
-				fd, sa, err := unix.Accept4(l.fd, unix.SOCK_CLOEXEC)
+				fd, sa, err := unix.Accept4(l.FD, unix.SOCK_CLOEXEC)
 				if err != nil {
 					switch err {
 					case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
 					case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
 						// Like nginx: log and back off instead of spinning.
-						s.log.Logf("crit", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
+						s.log.Logf("crit", 0, "accept4() on %s failed %s", l.Addr, errnoText(err))
 						time.Sleep(100 * time.Millisecond)
 					default:
-						s.log.Logf("alert", 0, "accept4() on %s failed %s", l.addr, errnoText(err))
+						s.log.Logf("alert", 0, "accept4() on %s failed %s", l.Addr, errnoText(err))
 					}
 					continue
 				}
 				next = i + 1
-				w.conns <- accepted{fd: fd, id: s.connID.Add(1), remote: addrPort(sa), l: l}
+				w.conns <- accepted{fd: fd, id: s.connID.Add(1), remote: coreio.AddrPort(sa), l: l}
 				w = nil
 				break
 			}

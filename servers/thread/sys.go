@@ -3,7 +3,6 @@ package thread
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"syscall"
@@ -11,110 +10,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
-
-// resolve turns "host:port" into a socket address. An empty host, "*" or
-// "0.0.0.0" means all IPv4 addresses, "[::]" all IPv6 addresses.
-func resolve(addr string) (netip.AddrPort, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if host == "" || host == "*" {
-		host = "0.0.0.0"
-	}
-	if ap, err := netip.ParseAddrPort(net.JoinHostPort(host, port)); err == nil {
-		return ap, nil
-	}
-	ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	return ta.AddrPort(), nil
-}
-
-func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int) {
-	a := ap.Addr()
-	if a.Is4() || a.Is4In6() {
-		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}, unix.AF_INET
-	}
-	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
-	return sa, unix.AF_INET6
-}
-
-func addrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
-}
-
-// listenFD creates a listening TCP socket the way Apache and nginx do:
-// SO_REUSEADDR always, SO_REUSEPORT on request, listen(backlog). The
-// socket is non-blocking so that the listener thread, woken by poll, never
-// blocks in accept when a connection vanished in between; accepted sockets
-// are blocking (accept4 is called without SOCK_NONBLOCK).
-func listenFD(addr string, backlog int, reusePort bool) (int, netip.AddrPort, error) {
-	ap, err := resolve(addr)
-	if err != nil {
-		return -1, ap, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	sa, family := sockaddr(ap)
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, ap, fmt.Errorf("socket() for %s: %w", addr, err)
-	}
-	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		unix.Close(fd)
-		return -1, ap, fmt.Errorf("setsockopt(SO_REUSEADDR) on %s: %w", addr, err)
-	}
-	if reusePort {
-		if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-			unix.Close(fd)
-			return -1, ap, fmt.Errorf("setsockopt(SO_REUSEPORT) on %s: %w", addr, err)
-		}
-	}
-	if family == unix.AF_INET6 {
-		// Like nginx: [::]:80 is IPv6 only, so *:80 can be bound beside it.
-		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
-	}
-	if err = unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		return -1, ap, fmt.Errorf("bind() to %s failed: %w", addr, err)
-	}
-	if err = unix.Listen(fd, backlog); err != nil {
-		unix.Close(fd)
-		return -1, ap, fmt.Errorf("listen() to %s failed: %w", addr, err)
-	}
-	bound, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return -1, ap, fmt.Errorf("getsockname() of %s: %w", addr, err)
-	}
-	return fd, addrPort(bound), nil
-}
-
-// fileFD duplicates the socket of f for the server's own use, made
-// non-blocking like the sockets listenFD creates.
-func fileFD(f *os.File) (int, netip.AddrPort, error) {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return -1, netip.AddrPort{}, fmt.Errorf("dup of listener %s: %w", f.Name(), err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return -1, netip.AddrPort{}, fmt.Errorf("listener %s: %w", f.Name(), err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return -1, netip.AddrPort{}, fmt.Errorf("getsockname() of listener %s: %w", f.Name(), err)
-	}
-	return fd, addrPort(sa), nil
-}
 
 // timeval converts a timeout for SO_RCVTIMEO/SO_SNDTIMEO; 0 means none.
 func timeval(d time.Duration) unix.Timeval {
@@ -160,53 +58,42 @@ func (s *sock) setWriteTimeout(d time.Duration) error {
 }
 
 // read reads into p, blocking up to the receive timeout. It returns
-// errTimeout when the timeout expired and errClosed at end of stream.
+// coreio.ErrTimeout when the timeout expired and coreio.ErrClosed at end of stream.
 func (s *sock) read(p []byte) (int, error) {
 	for {
 		n, err := unix.Read(s.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
-			return 0, errClosed
+			return 0, coreio.ErrClosed
 		case err == nil:
 			return n, nil
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return 0, errTimeout
+			return 0, coreio.ErrTimeout
 		}
 		return 0, err
 	}
 }
 
 // write writes all of p, blocking up to the send timeout per write.
-func (s *sock) write(p []byte) error {
-	for len(p) > 0 {
-		n, err := unix.Write(s.fd, p)
-		if err != nil {
-			switch err {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return errTimeout
-			}
-			return err
-		}
-		p = p[n:]
-	}
-	return nil
-}
+func (s *sock) write(p []byte) error { return s.send(p, 0) }
 
 // writeMore writes all of p with MSG_MORE: more data (a sendfile) follows
 // at once, so the kernel need not send p in a segment of its own.
-func (s *sock) writeMore(p []byte) error {
+func (s *sock) writeMore(p []byte) error { return s.send(p, unix.MSG_MORE) }
+
+// send writes all of p with send(2) flags, blocking up to the send
+// timeout per call.
+func (s *sock) send(p []byte, flags int) error {
 	for len(p) > 0 {
-		n, err := unix.SendmsgN(s.fd, p, nil, nil, unix.MSG_MORE)
+		n, err := unix.SendmsgN(s.fd, p, nil, nil, flags)
 		if err != nil {
 			switch err {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
-				return errTimeout
+				return coreio.ErrTimeout
 			}
 			return err
 		}
@@ -227,7 +114,7 @@ func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
-				return errTimeout
+				return coreio.ErrTimeout
 			}
 			return e
 		}
@@ -264,7 +151,7 @@ func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
 				}
 				continue
 			case unix.EAGAIN:
-				return errTimeout
+				return coreio.ErrTimeout
 			case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP:
 				return s.copyFile(f, off, n, scratch)
 			}
@@ -308,7 +195,7 @@ func (s *sock) copyFile(f *os.File, off, n int64, scratch []byte) error {
 // dial connects to ap with a timeout: a non-blocking connect and poll,
 // then the socket goes back to blocking mode for the worker thread.
 func dial(ap netip.AddrPort, timeout time.Duration) (int, error) {
-	sa, family := sockaddr(ap)
+	sa, family := coreio.Sockaddr(ap)
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
@@ -336,7 +223,7 @@ func waitConnect(fd int, timeout time.Duration) error {
 		if timeout > 0 {
 			left := time.Until(deadline)
 			if left <= 0 {
-				return errTimeout
+				return coreio.ErrTimeout
 			}
 			ms = int((left + time.Millisecond - 1) / time.Millisecond)
 		}
@@ -348,7 +235,7 @@ func waitConnect(fd int, timeout time.Duration) error {
 			return err
 		}
 		if n == 0 {
-			return errTimeout
+			return coreio.ErrTimeout
 		}
 		soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil {
@@ -412,9 +299,13 @@ func maxWorkers() (n int, why string) {
 	return n, why
 }
 
-// threadsInUse is the number of threads on the system (the fourth field
+// threadsInUse is systemThreads; tests pin it, since the count moves
+// with every other process on the machine.
+var threadsInUse = systemThreads
+
+// systemThreads is the number of threads on the system (the fourth field
 // of /proc/loadavg, "running/total"), 0 when unknown.
-func threadsInUse() int {
+func systemThreads() int {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return 0

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/c10k/c10k/servers/internal/coreio"
 	"github.com/c10k/c10k/servers/upstream"
 )
 
@@ -22,7 +22,7 @@ import (
 // workers) connected to a net.Conn client over 127.0.0.1.
 func rawPair(t *testing.T) (int, net.Conn) {
 	t.Helper()
-	fd, ap, err := listenFD("127.0.0.1:0", 8, false)
+	fd, ap, err := coreio.ListenAddr("127.0.0.1:0", 8, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,45 +42,6 @@ func rawPair(t *testing.T) (int, net.Conn) {
 	}
 	t.Cleanup(func() { unix.Close(nfd) })
 	return nfd, c
-}
-
-func TestListenFD(t *testing.T) {
-	for _, tc := range []struct {
-		addr    string
-		wantErr bool
-	}{
-		{"127.0.0.1:0", false},
-		{"[::1]:0", false},
-		{"127.0.0.1", true},
-		{"256.0.0.1:80", true},
-	} {
-		fd, ap, err := listenFD(tc.addr, 16, true)
-		if (err != nil) != tc.wantErr {
-			if tc.addr == "[::1]:0" && err != nil {
-				t.Logf("no IPv6 loopback: %v", err)
-				continue
-			}
-			t.Errorf("listenFD(%q) error = %v, want error %v", tc.addr, err, tc.wantErr)
-		}
-		if err == nil {
-			if ap.Port() == 0 {
-				t.Errorf("listenFD(%q) bound port 0", tc.addr)
-			}
-			unix.Close(fd)
-		}
-	}
-}
-
-func TestListenInUse(t *testing.T) {
-	fd, ap, err := listenFD("127.0.0.1:0", 16, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	_, _, err = listenFD(ap.String(), 16, false)
-	if !errors.Is(err, unix.EADDRINUSE) || !bytes.Contains([]byte(err.Error()), []byte(ap.String())) {
-		t.Fatalf("second bind = %v, want EADDRINUSE naming %s", err, ap)
-	}
 }
 
 func TestSendfile(t *testing.T) {
@@ -135,8 +96,8 @@ func TestReadTimeout(t *testing.T) {
 	fd, c := rawPair(t)
 	s := sock{fd: fd}
 	s.setReadTimeout(50 * time.Millisecond)
-	if _, err := s.read(make([]byte, 10)); err != errTimeout {
-		t.Fatalf("read with nothing sent = %v, want errTimeout", err)
+	if _, err := s.read(make([]byte, 10)); err != coreio.ErrTimeout {
+		t.Fatalf("read with nothing sent = %v, want coreio.ErrTimeout", err)
 	}
 	c.Write([]byte("abc"))
 	buf := make([]byte, 10)
@@ -145,8 +106,8 @@ func TestReadTimeout(t *testing.T) {
 		t.Fatalf("read = %q, %v", buf[:n], err)
 	}
 	c.Close()
-	if _, err := s.read(buf); err != errClosed {
-		t.Fatalf("read after close = %v, want errClosed", err)
+	if _, err := s.read(buf); err != coreio.ErrClosed {
+		t.Fatalf("read after close = %v, want coreio.ErrClosed", err)
 	}
 }
 
@@ -171,7 +132,7 @@ func TestWritev2(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	fd, ap, err := listenFD("127.0.0.1:0", 1, false)
+	fd, ap, err := coreio.ListenAddr("127.0.0.1:0", 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,25 +141,8 @@ func TestDialRefused(t *testing.T) {
 	if !errors.Is(err, unix.ECONNREFUSED) {
 		t.Fatalf("dial closed port = %v, want ECONNREFUSED", err)
 	}
-	if classify(err) != upstream.FailError {
-		t.Fatalf("classify(%v) = %v, want FailError", err, classify(err))
-	}
-}
-
-func TestClassify(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want upstream.Failure
-	}{
-		{errTimeout, upstream.FailTimeout},
-		{unix.ECONNREFUSED, upstream.FailError},
-		{unix.ECONNRESET, upstream.FailError},
-		{errClosed, upstream.FailError},
-		{errInvalidHead, upstream.FailInvalidHeader},
-	} {
-		if got := classify(tc.err); got != tc.want {
-			t.Errorf("classify(%v) = %v, want %v", tc.err, got, tc.want)
-		}
+	if coreio.Classify(err) != upstream.FailError {
+		t.Fatalf("coreio.Classify(%v) = %v, want FailError", err, coreio.Classify(err))
 	}
 }
 
@@ -215,22 +159,5 @@ func TestLingeringClose(t *testing.T) {
 	got, err := io.ReadAll(c)
 	if err != nil || !bytes.HasPrefix(got, []byte("HTTP/1.1 400")) {
 		t.Fatalf("client read %q, %v", got, err)
-	}
-}
-
-func TestResolve(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want string
-	}{
-		{"*:80", "0.0.0.0:80"},
-		{":8080", "0.0.0.0:8080"},
-		{"127.0.0.1:81", "127.0.0.1:81"},
-		{"[::1]:82", "[::1]:82"},
-	} {
-		got, err := resolve(tc.in)
-		if err != nil || got != netip.MustParseAddrPort(tc.want) {
-			t.Errorf("resolve(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
-		}
 	}
 }

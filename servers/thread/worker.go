@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // Worker states. A worker publishes its state and the fds it is blocked
@@ -95,7 +97,7 @@ func (w *worker) closeClient(fd int, linger bool) {
 	w.set(stateClosing)
 	w.cfd.Store(-1)
 	if linger && !w.s.killed.Load() {
-		lingeringClose(fd, w.http.drain[:], lingerTimeout)
+		lingeringClose(fd, w.http.drain[:], coreio.LingerTimeout)
 	} else {
 		unix.Close(fd)
 	}

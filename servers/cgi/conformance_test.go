@@ -1,0 +1,101 @@
+package cgi_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/c10k/c10k/servers/cgi"
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/servertest"
+)
+
+// TestMain makes the test binary the core's c10k child when the core
+// starts it (os.Executable is this binary under go test).
+func TestMain(m *testing.M) {
+	if cgi.IsChild() {
+		os.Exit(cgi.ChildMain())
+	}
+	code := func() int {
+		if raceEnabled {
+			dir, err := os.MkdirTemp("", "c10k-cgi-child")
+			if err != nil {
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			bin := filepath.Join(dir, "c10k")
+			cmd := exec.Command("go", "build", "-o", bin, "github.com/c10k/c10k/cmd/c10k")
+			cmd.Stderr = os.Stderr
+			if cmd.Run() == nil {
+				childPath = bin
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// childPath is the c10k binary the core runs per request: "" for this
+// test binary (TestMain dispatches), a plain build under -race.
+var childPath string
+
+// TestConformance runs the shared conformance suite against the cgi
+// core.
+func TestConformance(t *testing.T) {
+	servertest.Run(t, func(t *testing.T, confPath string) string { return startCGI(t, confPath) })
+}
+
+func startCGI(t testing.TB, confPath string) string {
+	t.Helper()
+	cfg, err := config.Load(confPath)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	e, err := engine.New(cfg, engine.Options{
+		ErrorLog: func(level, msg string) { t.Logf("engine [%s] %s", level, msg) },
+	})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	s, err := cgi.New(e, cgi.Options{ChildPath: childPath, ShutdownTimeout: 5 * time.Second, Grace: 500 * time.Millisecond, ErrorLog: logWriter{t}})
+	if err != nil {
+		t.Fatalf("cgi.New: %v", err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	addrs := s.Addrs()
+	if len(addrs) != 1 {
+		t.Fatalf("Addrs() = %v, want the one listen address of the config", addrs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var g errgroup.Group
+	g.Go(func() error { return s.Serve(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		if err := g.Wait(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return addrs[0].String()
+}
+
+// logWriter sends the core's error log to the test log.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestCGI runs the shared cgi_pass cases against the cgi core.
+func TestCGI(t *testing.T) {
+	servertest.RunCGI(t, func(t *testing.T, confPath string) string { return startCGI(t, confPath) })
+}

@@ -1,0 +1,122 @@
+package cgi_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c10k/c10k/servers/servertest"
+)
+
+// TestClientHangupEndsChild: a client that hangs up while its c10k
+// child waits for a silent upstream ends that child (SIGTERM, reaped),
+// and the upstream connection closes, as a cgi_pass program is ended.
+func TestClientHangupEndsChild(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:0;
+        location / { proxy_pass http://%s; proxy_read_timeout 60s; }
+    }
+}
+`, ln.Addr())
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := startCGI(t, confPath)
+
+	c, err := servertest.Dial(addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if err := c.Write([]byte("GET /silent HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	up, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	defer up.Close()
+	// The request arriving upstream means the child is running: the
+	// parent connects, the child sends.
+	up.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var head []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(head, []byte("\r\n\r\n")) {
+		n, err := up.Read(buf)
+		if err != nil {
+			t.Fatalf("upstream read of the request: %v (got %q)", err, head)
+		}
+		head = append(head, buf[:n]...)
+	}
+	kids := children(t)
+	if len(kids) == 0 {
+		t.Fatal("no child process while the proxy exchange runs")
+	}
+	c.Close()
+
+	// Both copies of the upstream socket close: the child's as it
+	// ends, the parent's as it gives up on the exchange.
+	if n, err := up.Read(buf); err != io.EOF {
+		t.Fatalf("upstream read after the client left: %d bytes, %v; want EOF", n, err)
+	}
+	end := time.Now().Add(10 * time.Second)
+	for _, pid := range kids {
+		for exists(pid) {
+			if time.Now().After(end) {
+				t.Fatalf("child %d still exists after the client left", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// children returns the PIDs of this process's children.
+func children(t *testing.T) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	me := strconv.Itoa(os.Getpid())
+	var kids []int
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(b[i+1:])); len(f) >= 2 && f[1] == me {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				kids = append(kids, pid)
+			}
+		}
+	}
+	return kids
+}
+
+// exists reports whether pid is still a process (running or not yet
+// reaped).
+func exists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}

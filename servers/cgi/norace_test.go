@@ -1,0 +1,5 @@
+//go:build !race
+
+package cgi_test
+
+const raceEnabled = false

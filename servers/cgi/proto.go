@@ -1,0 +1,55 @@
+package cgi
+
+import "time"
+
+// The parent and a c10k child speak JSON lines: one job on the child's
+// stdin (followed by its payload bytes), reports on its stdout, and for
+// a proxy exchange one verdict on stdin after the child reported the
+// upstream's response head.
+//
+// Descriptors of a child: 0 the job, 1 the reports, 2 the error log
+// (the pipe every child shares), 3 the client socket (the child writes
+// the response to it directly, like an nph CGI program or an inetd
+// service; the parent never copies response bytes), 4 the file of a
+// static plan, or the upstream connection of a proxy attempt: the
+// parent connected it (or took it from its keepalive pool) and keeps
+// its own copy, which it pools again when the child reports it
+// reusable.
+
+// job is what the parent asks a child to do.
+type job struct {
+	Kind string // "bytes": write Head then Payload; "file": Head then the file region; "proxy": an upstream attempt
+
+	Head    int   // bytes of client response head in the payload (bytes, file)
+	Payload int   // bytes following the job line: head+body (bytes), or upstream request head+body (proxy)
+	Offset  int64 // file region (file)
+	Length  int64
+
+	SendTimeout time.Duration // send_timeout, for writes to the client
+
+	// proxy
+	Send, Read  time.Duration
+	HeadRequest bool // the request is HEAD: the upstream response has no body
+	Buffering   bool // proxy_buffering: read the whole upstream body before sending anything
+}
+
+// verdict answers a proxy child's "head" report.
+type verdict struct {
+	Retry   bool // drop this response: the parent tries another peer
+	Head    int  // bytes of client response head following the line
+	Chunked bool // encode the body chunked to the client
+	NoBody  bool // send the head only
+}
+
+// report is a child's account of its work.
+type report struct {
+	Event   string // "head" (proxy: the upstream head follows, Head bytes), "fail", "done"
+	Head    int    `json:",omitempty"`
+	Failure string `json:",omitempty"` // "error", "timeout", "invalid_header"
+	Stage   int    `json:",omitempty"` // engine.Stage of a failure
+	Err     string `json:",omitempty"` // OS or protocol error text
+	Sent    bool   `json:",omitempty"` // response bytes reached the client before the failure
+	Client  string `json:",omitempty"` // the client write failed: the connection is done
+	Reuse   bool   `json:",omitempty"` // proxy "done": the upstream response was read whole and keeps the connection alive
+	Stale   bool   `json:",omitempty"` // proxy "fail": the connection was closed or reset before any response byte
+}

@@ -1,0 +1,7 @@
+// Package coreio is the code the server cores (servers/thread,
+// servers/event) share beyond the sans-I/O engine: socket setup and
+// addresses, upstream error classification, response-head building from
+// an engine.Plan, client-error log lines and the request-body spool.
+// What differs by concurrency model (blocking or non-blocking I/O, who
+// owns the thread) stays in each core.
+package coreio
