@@ -25,10 +25,19 @@ import (
 type Record struct {
 	Server string `json:"server"`
 	Kind   string `json:"kind"` // "wrk", "c10k" or "skipped"
+	// Baseline is the row a wrk record's "vs nginx" divides by: the
+	// nginx run with the same file caching ("nginx +ofc" for "event
+	// +ofc"); "" means "nginx".
+	Baseline string `json:"baseline,omitempty"`
 	// wrk
-	RPS float64 `json:"rps,omitempty"`
-	P50 float64 `json:"p50_ms,omitempty"`
-	P99 float64 `json:"p99_ms,omitempty"`
+	RPS      float64 `json:"rps,omitempty"`
+	Requests int64   `json:"requests,omitempty"`
+	// CPUPerReq is the server's CPU time (user + system, all its
+	// processes) per request in microseconds: a cost that other load on
+	// the machine disturbs far less than req/s.
+	CPUPerReq float64 `json:"cpu_us_per_req,omitempty"`
+	P50       float64 `json:"p50_ms,omitempty"`
+	P99       float64 `json:"p99_ms,omitempty"`
 	// c10k
 	Result *loadgen.C10kResult `json:"result,omitempty"`
 	// skipped, or a remark on a measurement
@@ -37,7 +46,7 @@ type Record struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtable wrk --server NAME < wrk-output | benchtable table [--md FILE] RESULTS.jsonl")
+		fmt.Fprintln(os.Stderr, "usage: benchtable wrk --server NAME [--baseline ROW] < wrk-output | benchtable table [--md FILE] RESULTS.jsonl")
 		os.Exit(2)
 	}
 	var err error
@@ -58,6 +67,8 @@ func main() {
 func runWrk(args []string, in io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("benchtable wrk", flag.ContinueOnError)
 	server := fs.String("server", "", "server `name`")
+	baseline := fs.String("baseline", "", "the `row` to compare req/s with (default nginx)")
+	cpu := fs.Float64("server-cpu", 0, "CPU `seconds` the server used during the run (0: unknown)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,7 +76,10 @@ func runWrk(args []string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r.Server = *server
+	if *cpu > 0 && r.Requests > 0 {
+		r.CPUPerReq = *cpu * 1e6 / float64(r.Requests)
+	}
+	r.Server, r.Baseline = *server, *baseline
 	return json.NewEncoder(out).Encode(r)
 }
 
@@ -79,6 +93,12 @@ func parseWrk(in io.Reader) (Record, error) {
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
+		case len(f) >= 3 && f[1] == "requests" && f[2] == "in":
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return r, fmt.Errorf("wrk output: requests %q: %w", f[0], err)
+			}
+			r.Requests = n
 		case len(f) == 2 && f[0] == "Requests/sec:":
 			v, err := strconv.ParseFloat(f[1], 64)
 			if err != nil {
@@ -129,7 +149,7 @@ func parseDuration(s string) (float64, error) {
 
 // header is the table's columns.
 var header = []string{
-	"server", "req/s (1 KB, 100 conns)", "p50", "p99", "vs nginx",
+	"server", "req/s (1 KB, 100 conns)", "p50", "p99", "vs nginx", "server CPU/req",
 	"idle conns held", "KB per idle conn", "RSS held", "probe p50", "probe p99", "probe errors",
 }
 
@@ -228,10 +248,6 @@ func buildRows(in io.Reader) (rows [][]string, notes []string, err error) {
 			notes = append(notes, r.Server+": "+r.Note)
 		}
 	}
-	var nginxRPS float64
-	if s := by["nginx"]; s != nil && s.wrk != nil {
-		nginxRPS = s.wrk.RPS
-	}
 	for _, name := range order {
 		s := by[name]
 		row := make([]string, len(header))
@@ -246,21 +262,31 @@ func buildRows(in io.Reader) (rows [][]string, notes []string, err error) {
 			row[1] = fmt.Sprintf("%.0f", w.RPS)
 			row[2] = fmt.Sprintf("%.2f ms", w.P50)
 			row[3] = fmt.Sprintf("%.2f ms", w.P99)
-			if nginxRPS > 0 {
-				row[4] = fmt.Sprintf("%.2fx", w.RPS/nginxRPS)
+			base := w.Baseline
+			if base == "" {
+				base = "nginx"
+			}
+			if b := by[base]; b != nil && b.wrk != nil && b.wrk.RPS > 0 {
+				row[4] = fmt.Sprintf("%.2fx", w.RPS/b.wrk.RPS)
+				if base != "nginx" {
+					row[4] += " (vs " + base + ")"
+				}
+			}
+			if w.CPUPerReq > 0 {
+				row[5] = fmt.Sprintf("%.1f µs", w.CPUPerReq)
 			}
 		}
 		if c := s.c10k; c != nil && c.Result != nil {
 			res := c.Result
-			row[5] = fmt.Sprintf("%d / %d", res.Idle.Held, res.Idle.Asked)
+			row[6] = fmt.Sprintf("%d / %d", res.Idle.Held, res.Idle.Asked)
 			if res.RSSHeld > 0 && res.Idle.Held > 0 {
-				row[6] = fmt.Sprintf("%.2f", res.RSSPerIdleConnKB)
-				row[7] = fmt.Sprintf("%.1f MiB", float64(res.RSSHeld)/(1<<20))
+				row[7] = fmt.Sprintf("%.2f", res.RSSPerIdleConnKB)
+				row[8] = fmt.Sprintf("%.1f MiB", float64(res.RSSHeld)/(1<<20))
 			}
 			if res.Probe.Sent > 0 {
-				row[8] = fmt.Sprintf("%.2f ms", res.Probe.P50)
-				row[9] = fmt.Sprintf("%.2f ms", res.Probe.P99)
-				row[10] = fmt.Sprintf("%d / %d", res.Probe.Errors, res.Probe.Sent)
+				row[9] = fmt.Sprintf("%.2f ms", res.Probe.P50)
+				row[10] = fmt.Sprintf("%.2f ms", res.Probe.P99)
+				row[11] = fmt.Sprintf("%d / %d", res.Probe.Errors, res.Probe.Sent)
 			}
 		}
 		rows = append(rows, row)
