@@ -10,7 +10,7 @@ BIN       := bin/c10k
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: all build test bench bench-servers fuzz lint vet fmt clean
+.PHONY: all build test bench bench-servers bench-cgi fuzz lint vet fmt clean
 
 all: build
 

@@ -111,93 +111,53 @@ func runServe(ctx context.Context, args []string) int {
 		logw = f
 	}
 	o.ErrorLog = logw
-	if *core == "event" {
-		return serveEvent(ctx, *file, cfg, event.Options{Loops: *loops, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
+	switch *core {
+	case "event":
+		// Keep-alive settings are the config's (nginx's 75 s and 1000
+		// requests by default), not the thread core's flag.
+		return runCore(ctx, *file, cfg, engine.Options{ErrorLog: errlog.Func(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
+			return event.New(e, event.Options{Loops: *loops, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
+		})
+	case "cgi":
+		// The children are this binary (os.Executable) in its child mode.
+		return runCore(ctx, *file, cfg, engine.Options{ErrorLog: errlog.Func(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
+			return cgi.New(e, cgi.Options{MaxChildren: *maxChildren, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
+		})
+	case "nethttp":
+		// Its keep-alive timeout is the config's, not the thread core's flag.
+		return runCore(ctx, *file, cfg, engine.Options{ErrorLog: nethttp.ErrorLogFunc(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
+			return nethttp.New(e, nethttp.Options{IdleTimeout: nethttp.IdleTimeoutOf(cfg), ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
+		})
 	}
-	if *core == "cgi" {
-		return serveCGI(ctx, *file, cfg, cgi.Options{MaxChildren: *maxChildren, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
-	}
-	if *core == "nethttp" {
-		return serveNetHTTP(ctx, *file, cfg, logw, o.ShutdownTimeout)
-	}
-	e, err := newEngine(*file, cfg, engine.Options{
-		ErrorLog:         thread.ErrorLogFunc(logw),
-		KeepaliveTimeout: o.KeepAliveTimeout,
-		Now:              time.Now,
+	return runCore(ctx, *file, cfg, engine.Options{ErrorLog: thread.ErrorLogFunc(logw), KeepaliveTimeout: o.KeepAliveTimeout, Now: time.Now}, func(e *engine.Engine) (server, error) {
+		return thread.New(e, o)
 	})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
-		return 1
-	}
-	srv, err := thread.New(e, o)
-	if err == nil {
-		err = srv.Listen()
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
-		return 1
-	}
-	if err := srv.Serve(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
-		return 1
-	}
-	return 0
 }
 
-// serveNetHTTP runs the net/http baseline core. Its keep-alive timeout is
-// the config's (nginx's 75s by default), not the thread core's flag.
-func serveNetHTTP(ctx context.Context, file string, cfg *config.Config, logw io.Writer, shutdown time.Duration) int {
-	e, err := newEngine(file, cfg, engine.Options{ErrorLog: nethttp.ErrorLogFunc(logw), Now: time.Now})
-	if err == nil {
-		var srv *nethttp.Server
-		srv, err = nethttp.New(e, nethttp.Options{IdleTimeout: nethttp.IdleTimeoutOf(cfg), ShutdownTimeout: shutdown, ErrorLog: logw})
-		if err == nil {
-			err = srv.Serve(ctx)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
-		return 1
-	}
-	return 0
+// server is what every core offers the command.
+type server interface {
+	Listen() error
+	Serve(ctx context.Context) error
 }
 
-// serveCGI runs the process-per-request core; the children are this
-// binary (os.Executable) in its child mode.
-func serveCGI(ctx context.Context, file string, cfg *config.Config, o cgi.Options) int {
-	e, err := newEngine(file, cfg, engine.Options{ErrorLog: errlog.Func(o.ErrorLog), Now: time.Now})
-	if err == nil {
-		var srv *cgi.Server
-		srv, err = cgi.New(e, o)
-		if err == nil {
-			err = srv.Listen()
+// runCore builds the engine for cfg, the core from it, binds its
+// addresses (so bind errors come before serving) and serves until ctx
+// ends. It returns the exit code.
+func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.Options, build func(*engine.Engine) (server, error)) int {
+	err := func() error {
+		e, err := newEngine(file, cfg, opts)
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			err = srv.Serve(ctx)
+		srv, err := build(e)
+		if err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// serveEvent runs the event core. Its keep-alive settings are the
-// config's (nginx's 75 s and 1000 requests by default), not the thread
-// core's flag.
-func serveEvent(ctx context.Context, file string, cfg *config.Config, o event.Options) int {
-	e, err := newEngine(file, cfg, engine.Options{ErrorLog: errlog.Func(o.ErrorLog), Now: time.Now})
-	if err == nil {
-		var srv *event.Server
-		srv, err = event.New(e, o)
-		if err == nil {
-			err = srv.Listen()
+		if err := srv.Listen(); err != nil {
+			return err
 		}
-		if err == nil {
-			err = srv.Serve(ctx)
-		}
-	}
+		return srv.Serve(ctx)
+	}()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
 		return 1
