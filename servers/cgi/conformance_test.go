@@ -1,18 +1,13 @@
 package cgi_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/c10k/c10k/servers/cgi"
-	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/servertest"
 )
@@ -54,45 +49,12 @@ func TestConformance(t *testing.T) {
 
 func startCGI(t testing.TB, confPath string) string {
 	t.Helper()
-	cfg, err := config.Load(confPath)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	e, err := engine.New(cfg, engine.Options{
-		ErrorLog: func(level, msg string) { t.Logf("engine [%s] %s", level, msg) },
-	})
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
-	s, err := cgi.New(e, cgi.Options{ChildPath: childPath, ShutdownTimeout: 5 * time.Second, Grace: 500 * time.Millisecond, ErrorLog: logWriter{t}})
+	e := servertest.Engine(t, confPath, engine.Options{})
+	s, err := cgi.New(e, cgi.Options{ChildPath: childPath, ShutdownTimeout: 5 * time.Second, Grace: 500 * time.Millisecond, ErrorLog: servertest.LogWriter(t)})
 	if err != nil {
 		t.Fatalf("cgi.New: %v", err)
 	}
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	addrs := s.Addrs()
-	if len(addrs) != 1 {
-		t.Fatalf("Addrs() = %v, want the one listen address of the config", addrs)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var g errgroup.Group
-	g.Go(func() error { return s.Serve(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		if err := g.Wait(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return addrs[0].String()
-}
-
-// logWriter sends the core's error log to the test log.
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return servertest.Serve(t, s)
 }
 
 // TestCGI runs the shared cgi_pass cases against the cgi core.

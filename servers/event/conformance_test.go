@@ -1,14 +1,9 @@
 package event_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/event"
 	"github.com/c10k/c10k/servers/servertest"
@@ -30,20 +25,14 @@ func TestConformance(t *testing.T) {
 // returns its address; it stops in t.Cleanup.
 func startEvent(t *testing.T, confPath string, opts event.Options) string {
 	t.Helper()
-	s := newServer(t, confPath, opts)
-	addrs := s.Addrs()
-	if len(addrs) != 1 {
-		t.Fatalf("Addrs() = %v, want the one listen address of the config", addrs)
-	}
-	serve(t, s)
-	return addrs[0].String()
+	return servertest.Serve(t, newServer(t, confPath, opts))
 }
 
 // newServer builds and binds an event Server for the config at confPath.
 func newServer(t *testing.T, confPath string, opts event.Options) *event.Server {
 	t.Helper()
 	if opts.ErrorLog == nil {
-		opts.ErrorLog = logWriter{t}
+		opts.ErrorLog = servertest.LogWriter(t)
 	}
 	return newServerTB(t, confPath, opts)
 }
@@ -52,16 +41,7 @@ func newServer(t *testing.T, confPath string, opts event.Options) *event.Server 
 // the test log.
 func newServerTB(t testing.TB, confPath string, opts event.Options) *event.Server {
 	t.Helper()
-	cfg, err := config.Load(confPath)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	e, err := engine.New(cfg, engine.Options{
-		ErrorLog: func(level, msg string) { t.Logf("engine [%s] %s", level, msg) },
-	})
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
+	e := servertest.Engine(t, confPath, engine.Options{})
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 5 * time.Second
 	}
@@ -78,23 +58,7 @@ func newServerTB(t testing.TB, confPath string, opts event.Options) *event.Serve
 // serve runs s until the test ends.
 func serve(t *testing.T, s *event.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var g errgroup.Group
-	g.Go(func() error { return s.Serve(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		if err := g.Wait(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-}
-
-// logWriter sends the core's error log to the test log.
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	servertest.Serve(t, s)
 }
 
 // TestCGI runs the shared cgi_pass cases against the event core.

@@ -1,14 +1,9 @@
 package thread_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/servertest"
 	"github.com/c10k/c10k/servers/thread"
@@ -36,49 +31,12 @@ func BenchmarkStatic1KOpenFileCache(b *testing.B) {
 // MPM) options on the config at confPath.
 func startThread(t testing.TB, confPath string) string {
 	t.Helper()
-	cfg, err := config.Load(confPath)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	e, err := engine.New(cfg, engine.Options{
-		KeepaliveTimeout: thread.DefaultKeepAliveTimeout,
-		ErrorLog:         func(level, msg string) { t.Logf("engine [%s] %s", level, msg) },
-	})
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
-	s, err := thread.New(e, thread.Options{
-		ShutdownTimeout: 5 * time.Second,
-		ErrorLog:        logWriter{t},
-	})
+	e := servertest.Engine(t, confPath, engine.Options{KeepaliveTimeout: thread.DefaultKeepAliveTimeout})
+	s, err := thread.New(e, thread.Options{ShutdownTimeout: 5 * time.Second, ErrorLog: servertest.LogWriter(t)})
 	if err != nil {
 		t.Fatalf("thread.New: %v", err)
 	}
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	addrs := s.Addrs()
-	if len(addrs) != 1 {
-		t.Fatalf("Addrs() = %v, want the one listen address of the config", addrs)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var g errgroup.Group
-	g.Go(func() error { return s.Serve(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		if err := g.Wait(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return addrs[0].String()
-}
-
-// logWriter sends the core's error log to the test log.
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return servertest.Serve(t, s)
 }
 
 // TestCGI runs the shared cgi_pass cases against the thread core.
