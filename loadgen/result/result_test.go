@@ -38,6 +38,9 @@ func TestWriteRead(t *testing.T) {
 	}
 	// Every truncation is a clear error, never a panic.
 	for n := 0; n < b.Len(); n += 7 {
+		if len(bytes.TrimSpace(b.Bytes()[n:])) == 0 {
+			continue // only the final newline is cut: the summary is whole
+		}
 		if _, err := Read(bytes.NewReader(b.Bytes()[:n])); !errors.Is(err, ErrFormat) {
 			t.Fatalf("truncated to %d bytes: %v, want ErrFormat", n, err)
 		}

@@ -196,7 +196,7 @@ type Summary struct {
 	Generator   Generator   `json:"generator"`
 
 	Valid         bool   `json:"valid"`
-	InvalidReason string `json:"invalid_reason,omitempty"`
+	InvalidReason string `json:"invalid_reason"`
 	Interrupted   bool   `json:"interrupted,omitempty"`
 	Note          string `json:"note,omitempty"`
 
