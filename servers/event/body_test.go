@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/c10k/c10k/servers/backend"
 	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
 // startBackend runs the reference application server until the test
@@ -75,24 +74,9 @@ http {
 
 	post := func(body []byte, chunked bool) {
 		t.Helper()
-		var b strings.Builder
-		b.WriteString("POST /echo HTTP/1.1\r\nHost: x\r\n")
-		if chunked {
-			b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-			for rest := body; len(rest) > 0; {
-				n := min(len(rest), 100000)
-				b.WriteString(strconv.FormatInt(int64(n), 16) + "\r\n")
-				b.Write(rest[:n])
-				b.WriteString("\r\n")
-				rest = rest[n:]
-			}
-			b.WriteString("0\r\n\r\n")
-		} else {
-			b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
-			b.Write(body)
-		}
+		req := servertest.UploadRequest("/echo", body, chunked)
 		var g errgroup.Group // the server answers only after the whole body
-		g.Go(func() error { _, err := io.WriteString(c.nc, b.String()); return err })
+		g.Go(func() error { _, err := io.WriteString(c.nc, req); return err })
 		resp, err := http.ReadResponse(c.br, nil)
 		if err != nil {
 			t.Fatalf("POST of %d bytes: %v", len(body), err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,3 +142,25 @@ func payload(n int) []byte {
 
 // chunk renders b as one chunk of a chunked body.
 func chunk(b []byte) string { return fmt.Sprintf("%x\r\n%s\r\n", len(b), b) }
+
+// UploadRequest is a POST of body to target on Host x: with
+// Content-Length, or chunked in chunks of at most 100,000 bytes.
+func UploadRequest(target string, body []byte, chunked bool) string {
+	var b strings.Builder
+	b.WriteString("POST " + target + " HTTP/1.1\r\nHost: x\r\n")
+	if !chunked {
+		b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+		b.Write(body)
+		return b.String()
+	}
+	b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+	for rest := body; len(rest) > 0; {
+		n := min(len(rest), 100000)
+		b.WriteString(strconv.FormatInt(int64(n), 16) + "\r\n")
+		b.Write(rest[:n])
+		b.WriteString("\r\n")
+		rest = rest[n:]
+	}
+	b.WriteString("0\r\n\r\n")
+	return b.String()
+}

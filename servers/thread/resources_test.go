@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/backend"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
 // waitRequests waits until s has completed want requests: a worker
@@ -124,23 +125,8 @@ func TestBodyBuffersReleased(t *testing.T) {
 
 	post := func(body []byte, chunked bool) {
 		t.Helper()
-		var b strings.Builder
-		b.WriteString("POST /echo HTTP/1.1\r\nHost: x\r\n")
-		if chunked {
-			b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-			for rest := body; len(rest) > 0; {
-				n := min(len(rest), 100000)
-				b.WriteString(strconv.FormatInt(int64(n), 16) + "\r\n")
-				b.Write(rest[:n])
-				b.WriteString("\r\n")
-				rest = rest[n:]
-			}
-			b.WriteString("0\r\n\r\n")
-		} else {
-			b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
-			b.Write(body)
-		}
-		resp, got := c.do(t, b.String())
+		req := servertest.UploadRequest("/echo", body, chunked)
+		resp, got := c.do(t, req)
 		if resp.StatusCode != 200 {
 			t.Fatalf("POST of %d bytes: status %d: %s", len(body), resp.StatusCode, got)
 		}
