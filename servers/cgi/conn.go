@@ -359,7 +359,7 @@ attempts:
 		var up upConn
 		pooled := false
 		if idle > 0 {
-			up, pooled = c.s.pool.get(addr, idleTO, maxReq, time.Now())
+			up, pooled = c.s.pool.Get(addr, idleTO, maxReq, time.Now())
 		}
 		for {
 			if !pooled {
@@ -389,7 +389,7 @@ attempts:
 				return false
 			}
 			if o.reuse && idle > 0 && (maxReq <= 0 || up.requests < maxReq) {
-				c.s.pool.put(addr, up, idle)
+				c.s.pool.Put(addr, up, idle, time.Now())
 			} else {
 				up.nc.Close()
 			}

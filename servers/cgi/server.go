@@ -23,7 +23,7 @@ type Server struct {
 	runner *cgirun.Runner
 	dates  http1.DateCache
 	lns    []net.Listener
-	pool   upstreamPool // the upstream keepalive pool: the parent's, lent to children
+	pool   coreio.Pool[upConn] // the upstream keepalive pool: the parent's, lent to children
 
 	mu       sync.Mutex
 	conns    map[*conn]bool // open connections → idle between requests
@@ -157,7 +157,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 	}
-	s.pool.closeAll()
+	s.pool.Close()
 	s.runner.Close()
 	return nil
 }

@@ -2,7 +2,6 @@ package cgi
 
 import (
 	"net"
-	"sync"
 	"time"
 
 	"github.com/c10k/c10k/servers/internal/coreio"
@@ -10,15 +9,16 @@ import (
 
 // upConn is an upstream connection the parent owns. A proxy child gets
 // a copy of its descriptor for one exchange; the parent keeps this one
-// and, when the child reports the connection reusable, pools it.
+// and, when the child reports the connection reusable, pools it in a
+// coreio.Pool: the upstream keepalive pool of the cgi core, which no
+// child could keep.
 type upConn struct {
 	nc       *net.TCPConn
-	since    time.Time // idle since
-	requests int       // requests sent on it
+	requests int // requests sent on it
 }
 
-// alive reports whether an idle connection is still usable.
-func (u *upConn) alive() bool {
+// Alive reports whether an idle connection is still usable.
+func (u upConn) Alive() bool {
 	rc, err := u.nc.SyscallConn()
 	if err != nil {
 		return false
@@ -28,74 +28,11 @@ func (u *upConn) alive() bool {
 	return ok
 }
 
-// upstreamPool caches the parent's idle upstream connections, keyed by
-// peer address: the upstream keepalive pool of the cgi core, which no
-// child could keep.
-type upstreamPool struct {
-	mu     sync.Mutex
-	idle   map[string][]upConn
-	closed bool
-}
+// Requests returns the requests sent on u.
+func (u upConn) Requests() int { return u.requests }
 
-// get pops the most recently used live connection to addr, dropping
-// those past timeout or max requests.
-func (p *upstreamPool) get(addr string, timeout time.Duration, max int, now time.Time) (upConn, bool) {
-	for {
-		p.mu.Lock()
-		l := p.idle[addr]
-		if len(l) == 0 {
-			p.mu.Unlock()
-			return upConn{}, false
-		}
-		c := l[len(l)-1]
-		p.idle[addr] = l[:len(l)-1]
-		p.mu.Unlock()
-		if (timeout > 0 && now.Sub(c.since) > timeout) || (max > 0 && c.requests >= max) || !c.alive() {
-			c.nc.Close()
-			continue
-		}
-		return c, true
-	}
-}
-
-// put caches c, evicting the least recently used beyond max; after
-// closeAll it closes c.
-func (p *upstreamPool) put(addr string, c upConn, max int) {
-	c.since = time.Now()
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		c.nc.Close()
-		return
-	}
-	if p.idle == nil {
-		p.idle = make(map[string][]upConn)
-	}
-	l := append(p.idle[addr], c)
-	var evict *net.TCPConn
-	if len(l) > max {
-		evict = l[0].nc
-		l = append(l[:0], l[1:]...)
-	}
-	p.idle[addr] = l
-	p.mu.Unlock()
-	if evict != nil {
-		evict.Close()
-	}
-}
-
-// closeAll closes every idle connection; put closes from then on.
-func (p *upstreamPool) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for k, l := range p.idle {
-		for _, c := range l {
-			c.nc.Close()
-		}
-		delete(p.idle, k)
-	}
-}
+// Close closes u.
+func (u upConn) Close() error { return u.nc.Close() }
 
 // dialUpstream connects to addr within timeout (0: the system's).
 func dialUpstream(addr string, timeout time.Duration) (upConn, error) {

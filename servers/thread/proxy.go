@@ -2,7 +2,6 @@ package thread
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,9 +23,13 @@ const (
 // the pool while idle.
 type upConn struct {
 	sock
-	requests int       // requests sent on it
-	since    time.Time // when it went idle
+	requests int // requests sent on it
 }
+
+// Alive, Requests and Close make an upConn a coreio.PoolConn.
+func (c upConn) Alive() bool   { return coreio.Alive(c.fd) }
+func (c upConn) Requests() int { return c.requests }
+func (c upConn) Close() error  { return unix.Close(c.fd) }
 
 // upstreamState is a worker's reusable proxy state.
 type upstreamState struct {
@@ -68,65 +71,6 @@ func (u *upstreamState) releaseMem(s *Server) {
 		u.big = nil
 	}
 	u.mem = u.small[:0]
-}
-
-// upstreamPool caches idle upstream connections, keyed by peer address,
-// at most Proxy.Pool's idle count per peer (nginx keeps its cache per
-// worker process; this core is one process). Its lock is held only to
-// push or pop a connection.
-type upstreamPool struct {
-	mu   sync.Mutex
-	idle map[string][]upConn
-}
-
-func (p *upstreamPool) init() { p.idle = make(map[string][]upConn) }
-
-// get pops the most recently used live connection to addr.
-func (p *upstreamPool) get(addr string, timeout time.Duration, max int, now time.Time) (upConn, bool) {
-	for {
-		p.mu.Lock()
-		l := p.idle[addr]
-		if len(l) == 0 {
-			p.mu.Unlock()
-			return upConn{}, false
-		}
-		c := l[len(l)-1]
-		p.idle[addr] = l[:len(l)-1]
-		p.mu.Unlock()
-		if (timeout > 0 && now.Sub(c.since) > timeout) || (max > 0 && c.requests >= max) || !coreio.Alive(c.fd) {
-			unix.Close(c.fd)
-			continue
-		}
-		return c, true
-	}
-}
-
-// put caches c, evicting the least recently used beyond max.
-func (p *upstreamPool) put(addr string, c upConn, max int) {
-	p.mu.Lock()
-	l := append(p.idle[addr], c)
-	var evict upConn
-	evicted := false
-	if len(l) > max {
-		evict, evicted = l[0], true
-		l = append(l[:0], l[1:]...)
-	}
-	p.idle[addr] = l
-	p.mu.Unlock()
-	if evicted {
-		unix.Close(evict.fd)
-	}
-}
-
-func (p *upstreamPool) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, l := range p.idle {
-		for _, c := range l {
-			unix.Close(c.fd)
-		}
-		delete(p.idle, k)
-	}
 }
 
 // proxy runs a reverse-proxy plan: read the client body, then for each
@@ -216,7 +160,7 @@ func (w *worker) attempt(px *engine.Proxy, addr string, connectTO, sendTO, readT
 	idle, idleTO, maxReq := px.Pool()
 	pooled := false
 	if idle > 0 {
-		u.conn, pooled = w.s.pool.get(addr, idleTO, maxReq, time.Now())
+		u.conn, pooled = w.s.pool.Get(addr, idleTO, maxReq, time.Now())
 	}
 	for {
 		if !pooled {
@@ -335,8 +279,7 @@ func (w *worker) releaseUpstream(px *engine.Proxy, addr string) {
 		return
 	}
 	w.setUpstream(-1, false)
-	u.conn.since = time.Now()
-	w.s.pool.put(addr, u.conn, idle)
+	w.s.pool.Put(addr, u.conn, idle, time.Now())
 }
 
 // proxyBody sends the client response head and the upstream body:

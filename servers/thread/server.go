@@ -36,8 +36,8 @@ type Server struct {
 	e    *engine.Engine
 	opts Options
 	log  *errorLog
-	pool upstreamPool
-	cgi  *cgirun.Runner // cgi_pass children
+	pool coreio.Pool[upConn] // upstream keepalive connections, shared by the workers
+	cgi  *cgirun.Runner      // cgi_pass children
 	// mem holds *[]byte buffers of proxyMemSize bytes for buffering
 	// upstream responses larger than a worker's own small buffer.
 	mem  sync.Pool
@@ -106,7 +106,6 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 func newServer(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
 	s.log = newErrorLog(s.opts.ErrorLog)
-	s.pool.init()
 	s.cgi = cgirun.New(cgirun.Options{
 		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },
 	})
@@ -309,7 +308,7 @@ func (s *Server) run(ctx context.Context) error {
 		}
 	}
 	waiter.Wait()
-	s.pool.closeAll()
+	s.pool.Close()
 	s.cgi.Close()
 	return nil
 }
