@@ -253,19 +253,7 @@ func (x *CGI) Response(out []byte) {
 		p.arena = e.absolute(p, p.arena, h.Location)
 		p.addHeader(hLocation, p.arena[m:])
 	}
-next:
-	for _, f := range h.Header {
-		for _, d := range dropResponse {
-			if http1.EqualFold(f.Name, d) {
-				continue next
-			}
-		}
-		m := len(p.arena)
-		p.arena = append(p.arena, f.Name...)
-		k := len(p.arena)
-		p.arena = append(p.arena, f.Value...)
-		p.addHeader(p.arena[m:k], p.arena[k:])
-	}
+	p.passHeader(h.Header)
 	p.Body = out[n:]
 	p.ContentLength = int64(len(p.Body))
 	p.HeadOnly = string(st.method) == "HEAD" || headOnlyStatus(p.Status)

@@ -22,6 +22,25 @@ var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Enc
 // the serializer sets as nginx does.
 var dropResponse = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection", "Upgrade", "TE", "Trailer", "Server", "Date", "Content-Length"}
 
+// passHeader copies the fields of a backend's response head (an
+// upstream's or a CGI program's) into p's arena and header, leaving out
+// dropResponse.
+func (p *Plan) passHeader(h http1.Header) {
+next:
+	for _, f := range h {
+		for _, d := range dropResponse {
+			if http1.EqualFold(f.Name, d) {
+				continue next
+			}
+		}
+		n := len(p.arena)
+		p.arena = append(p.arena, f.Name...)
+		m := len(p.arena)
+		p.arena = append(p.arena, f.Value...)
+		p.addHeader(p.arena[n:m], p.arena[m:])
+	}
+}
+
 func (x *Proxy) reset() {
 	*x = Proxy{
 		head:    x.head[:0],
@@ -331,19 +350,7 @@ func (x *Proxy) response(resp *http1.Response) bool {
 		p.Status = st.errStatus
 	}
 	p.Header = p.Header[:0]
-next:
-	for _, f := range resp.Header {
-		for _, d := range dropResponse {
-			if http1.EqualFold(f.Name, d) {
-				continue next
-			}
-		}
-		n := len(p.arena)
-		p.arena = append(p.arena, f.Name...)
-		m := len(p.arena)
-		p.arena = append(p.arena, f.Value...)
-		p.addHeader(p.arena[n:m], p.arena[m:])
-	}
+	p.passHeader(resp.Header)
 	p.ContentLength = resp.ContentLength
 	if resp.Chunked {
 		p.ContentLength = -1
