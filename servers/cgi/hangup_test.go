@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/c10k/c10k/servers/internal/proctest"
 	"github.com/c10k/c10k/servers/servertest"
 )
 
@@ -90,28 +90,15 @@ http {
 // children returns the PIDs of this process's children.
 func children(t *testing.T) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	kids, err := proctest.Children()
 	if err != nil {
-		t.Skip("no /proc")
+		t.Skip("no /proc:", err)
 	}
-	me := strconv.Itoa(os.Getpid())
-	var kids []int
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		if f := strings.Fields(string(b[i+1:])); len(f) >= 2 && f[1] == me {
-			if pid, err := strconv.Atoi(e.Name()); err == nil {
-				kids = append(kids, pid)
-			}
-		}
+	pids := make([]int, len(kids))
+	for i, k := range kids {
+		pids[i] = k.PID
 	}
-	return kids
+	return pids
 }
 
 // exists reports whether pid is still a process (running or not yet

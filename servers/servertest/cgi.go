@@ -1,7 +1,6 @@
 package servertest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/c10k/c10k/servers/internal/proctest"
 )
 
 // cgiScript is the test CGI program: a POSIX shell script whose
@@ -321,25 +322,14 @@ func waitGone(t *testing.T, file string) {
 
 // zombies lists the zombie children of this process.
 func zombies(t *testing.T) []string {
-	ents, err := os.ReadDir("/proc")
+	kids, err := proctest.Children()
 	if err != nil {
-		t.Skip("no /proc")
+		t.Skip("no /proc:", err)
 	}
-	me := strconv.Itoa(os.Getpid())
 	var z []string
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) >= 2 && f[0] == "Z" && f[1] == me {
-			z = append(z, e.Name())
+	for _, k := range kids {
+		if k.State == 'Z' {
+			z = append(z, strconv.Itoa(k.PID))
 		}
 	}
 	return z

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c10k/c10k/servers/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,44 +48,17 @@ func eventually(cond func() bool) bool {
 	return true
 }
 
-// procStat returns the state and parent pid of process pid from
-// /proc/pid/stat; ok is false when there is no such process.
-func procStat(pid int) (state byte, ppid int, comm string, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, "", false
-	}
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < 0 || end+2 >= len(s) {
-		return 0, 0, "", false
-	}
-	f := strings.Fields(s[end+2:])
-	if len(f) < 2 {
-		return 0, 0, "", false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0][0], ppid, s[open+1 : end], true
-}
-
 // children lists the processes whose parent is this test process, with
 // their state.
 func children(t *testing.T) map[int]byte {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	procs, err := proctest.Children()
 	if err != nil {
 		t.Fatal(err)
 	}
-	me := os.Getpid()
 	kids := map[int]byte{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if state, ppid, _, ok := procStat(pid); ok && ppid == me {
-			kids[pid] = state
-		}
+	for _, p := range procs {
+		kids[p.PID] = p.State
 	}
 	return kids
 }
@@ -373,9 +347,9 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 			// be slow to reap orphans): either way no longer running.
 			var last byte
 			if !eventually(func() bool {
-				state, _, comm, ok := procStat(pid)
-				last = state
-				return !ok || state == 'Z' || state == 'X' || comm != "sleep"
+				proc, ok := proctest.Read(pid)
+				last = proc.State
+				return !ok || proc.State == 'Z' || proc.State == 'X' || proc.Comm != "sleep"
 			}) {
 				t.Errorf("grandchild %d still alive (state %c) after the timeout", pid, last)
 				syscall.Kill(pid, syscall.SIGKILL)
