@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/c10k/c10k/servers/cgi"
 	"github.com/c10k/c10k/servers/config"
@@ -16,6 +20,7 @@ import (
 	"github.com/c10k/c10k/servers/errlog"
 	"github.com/c10k/c10k/servers/event"
 	"github.com/c10k/c10k/servers/nethttp"
+	"github.com/c10k/c10k/servers/router"
 	"github.com/c10k/c10k/servers/thread"
 )
 
@@ -138,11 +143,13 @@ func runServe(ctx context.Context, args []string) int {
 type server interface {
 	Listen() error
 	Serve(ctx context.Context) error
+	// Reload swaps the engine for the requests that start from now on.
+	Reload(*engine.Engine) error
 }
 
 // runCore builds the engine for cfg, the core from it, binds its
 // addresses (so bind errors come before serving) and serves until ctx
-// ends. It returns the exit code.
+// ends, reloading the config file on SIGHUP. It returns the exit code.
 func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.Options, build func(*engine.Engine) (server, error)) int {
 	err := func() error {
 		e, err := newEngine(file, cfg, opts)
@@ -156,13 +163,138 @@ func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.O
 		if err := srv.Listen(); err != nil {
 			return err
 		}
-		return srv.Serve(ctx)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners()}
+		return serveReloading(ctx, srv, hup, r.reload)
 	}()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// serveReloading serves srv until ctx ends and calls reload for every
+// signal on hup meanwhile. The goroutine that waits for the signals is
+// its own: it ends, and is waited for, when serving ends.
+func serveReloading(ctx context.Context, srv server, hup <-chan os.Signal, reload func() error) error {
+	done := make(chan struct{})
+	var g errgroup.Group
+	g.Go(func() error {
+		for {
+			select {
+			case <-hup:
+				reload() // it logs the outcome; serving goes on either way
+			case <-done:
+				return nil
+			}
+		}
+	})
+	err := srv.Serve(ctx)
+	close(done)
+	g.Wait()
+	return err
+}
+
+// reloader reloads a serving core from its config file, as nginx's
+// master process does on SIGHUP: the file is read again and a new engine
+// built with the same options; the core serves every request that
+// starts from then on with it, and those in flight finish on the old
+// one. A config that does not load, or that listens elsewhere (the
+// sockets stay bound), is refused and the current one keeps serving.
+type reloader struct {
+	file      string
+	opts      engine.Options
+	srv       server
+	listeners []engine.Listener // what the core bound: the first engine's
+}
+
+// reload reloads and logs the outcome in one error-log line: "[notice]
+// reloaded FILE", or "[emerg] reload refused: " and the problem, named
+// by file and line. It returns the refusal.
+func (r *reloader) reload() error {
+	err := r.swap()
+	if err != nil {
+		r.logf("emerg", "reload refused: %v", err)
+		return err
+	}
+	r.logf("notice", "reloaded %s", r.file)
+	return nil
+}
+
+func (r *reloader) swap() error {
+	cfg, err := config.Load(r.file)
+	if err != nil {
+		return err
+	}
+	e, err := newEngine(r.file, cfg, r.opts)
+	if err != nil {
+		return err
+	}
+	if err := listenChange(r.file, cfg, r.listeners, e.Listeners()); err != nil {
+		return err
+	}
+	if err := r.srv.Reload(e); err != nil {
+		e.Close()
+		return fmt.Errorf("%s: %w", r.file, err)
+	}
+	return nil
+}
+
+// logf writes one line to the error log (stderr without one).
+func (r *reloader) logf(level, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.opts.ErrorLog != nil {
+		r.opts.ErrorLog(level, msg)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "c10k: [%s] %s\n", level, msg)
+}
+
+// listenChange reports how the listen addresses of cfg (loaded from
+// file), whose engine has the listeners now, differ from the bound ones,
+// was: an address gone or new, or other socket options (backlog=,
+// reuseport, ssl) for one. The order of the addresses does not matter.
+// nil when the bound sockets serve cfg as they are.
+func listenChange(file string, cfg *config.Config, was, now []engine.Listener) error {
+	const restart = "listen changes need a restart"
+	byAddr := make(map[string]engine.Listener, len(now))
+	for _, l := range now {
+		byAddr[l.Addr] = l
+	}
+	for _, w := range was {
+		n, ok := byAddr[w.Addr]
+		if !ok {
+			return fmt.Errorf("%s: listen %s is gone: %s", file, w.Addr, restart)
+		}
+		delete(byAddr, w.Addr)
+		if n.Backlog != w.Backlog || n.ReusePort != w.ReusePort || n.SSL != w.SSL {
+			return fmt.Errorf("%s: listen %s: backlog=%d reuseport=%v ssl=%v, bound with backlog=%d reuseport=%v ssl=%v: %s",
+				listenPos(file, cfg, n.Addr), n.Addr, n.Backlog, n.ReusePort, n.SSL, w.Backlog, w.ReusePort, w.SSL, restart)
+		}
+	}
+	for _, n := range now {
+		if _, ok := byAddr[n.Addr]; ok {
+			return fmt.Errorf("%s: listen %s is new: %s", listenPos(file, cfg, n.Addr), n.Addr, restart)
+		}
+	}
+	return nil
+}
+
+// listenPos returns "FILE:LINE" of the first listen directive of cfg on
+// addr (as engine.Listener writes it), or file when none names it (a
+// server without listen: *:80).
+func listenPos(file string, cfg *config.Config, addr string) string {
+	for _, srv := range cfg.HTTP.Servers {
+		for _, l := range srv.Listens {
+			if ap, _, err := router.ParseListen(l.Addr); err == nil && ap.String() == addr && l.Pos.File != "" {
+				return l.Pos.String()
+			}
+		}
+	}
+	return file
 }
 
 // newEngine builds the engine for the config loaded from file and

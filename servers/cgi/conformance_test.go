@@ -41,23 +41,31 @@ func TestMain(m *testing.M) {
 // test binary (TestMain dispatches), a plain build under -race.
 var childPath string
 
-// TestConformance runs the shared conformance suite against the cgi
-// core.
+// TestConformance runs the shared conformance suite, reloads included,
+// against the cgi core.
 func TestConformance(t *testing.T) {
-	servertest.Run(t, func(t *testing.T, confPath string) string { return startCGI(t, confPath) })
+	servertest.Run(t, func(t *testing.T, confPath string) servertest.Core { return startCGICore(t, confPath) })
 }
 
+// startCGI starts the cgi core on the config at confPath and returns its
+// address.
 func startCGI(t testing.TB, confPath string) string {
 	t.Helper()
-	e := servertest.Engine(t, confPath, engine.Options{})
-	s, err := cgi.New(e, cgi.Options{ChildPath: childPath, ShutdownTimeout: 5 * time.Second, Grace: 500 * time.Millisecond, ErrorLog: servertest.LogWriter(t)})
+	return startCGICore(t, confPath).Addr
+}
+
+// startCGICore is startCGI for the suite: the core, reloadable.
+func startCGICore(t testing.TB, confPath string) servertest.Core {
+	t.Helper()
+	var opts engine.Options
+	s, err := cgi.New(servertest.Engine(t, confPath, opts), cgi.Options{ChildPath: childPath, ShutdownTimeout: 5 * time.Second, Grace: 500 * time.Millisecond, ErrorLog: servertest.LogWriter(t)})
 	if err != nil {
 		t.Fatalf("cgi.New: %v", err)
 	}
-	return servertest.Serve(t, s)
+	return servertest.ServeCore(t, s, opts)
 }
 
 // TestCGI runs the shared cgi_pass cases against the cgi core.
 func TestCGI(t *testing.T) {
-	servertest.RunCGI(t, func(t *testing.T, confPath string) string { return startCGI(t, confPath) })
+	servertest.RunCGI(t, func(t *testing.T, confPath string) servertest.Core { return startCGICore(t, confPath) })
 }

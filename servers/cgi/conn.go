@@ -24,6 +24,8 @@ import (
 type conn struct {
 	s      *Server
 	nc     *net.TCPConn
+	idx    int            // the listener's index in the engine the Server started with
+	e      *coreio.Engine // the current request's engine; nil between requests
 	ec     engine.Conn
 	lst    engine.Listener
 	buf    []byte
@@ -36,8 +38,8 @@ type conn struct {
 }
 
 func newConn(s *Server, nc *net.TCPConn, idx int) *conn {
-	c := &conn{s: s, nc: nc}
-	c.lst = s.e.Listeners()[idx]
+	c := &conn{s: s, nc: nc, idx: idx}
+	c.lst, _, _ = s.ref.Load().Listener(idx)
 	c.ec = engine.Conn{Listener: idx}
 	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
 		c.ec.Local = a.AddrPort()
@@ -68,15 +70,21 @@ func (c *conn) serve() {
 			return
 		}
 		c.s.setIdle(c, false)
+		// The request's engine, for all of it: a reload from now on
+		// changes the next request, not this one.
+		c.e = c.s.ref.Load()
+		c.ec.Listener = c.e.Index(c.idx)
 		p := &c.plan
 		if status != 0 {
-			c.s.e.Reject(status, c.ec, p)
+			c.e.Reject(status, c.ec, p)
 			c.writeDirect(p, p.Body)
+			c.e = nil
 			c.linger()
 			return
 		}
 		keep := c.request(p)
 		p.CloseFile()
+		c.e = nil // a replaced engine is not kept alive by an idle connection
 		c.ec.Requests++
 		if !keep {
 			c.linger()
@@ -143,7 +151,7 @@ func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 // request serves one parsed request; it returns whether the connection
 // stays open.
 func (c *conn) request(p *engine.Plan) bool {
-	e := c.s.e
+	e := c.e
 	e.Serve(&c.req, c.ec, p)
 	if p.Close {
 		return false
@@ -282,7 +290,7 @@ func (c *conn) head(p *engine.Plan) ([]byte, *http1.ResponseHead) {
 	rh := &http1.ResponseHead{
 		Minor: c.req.Minor, Status: p.Status, Header: p.Header,
 		ContentLength: p.ContentLength, Chunked: p.ContentLength < 0,
-		KeepAlive: p.KeepAlive, Date: c.s.dates.Now(), Server: c.s.e.Software(),
+		KeepAlive: p.KeepAlive, Date: c.s.dates.Now(), Server: c.e.Software(),
 		HeadOnly: p.HeadOnly,
 	}
 	c.out = http1.AppendResponseHead(c.out[:0], rh)

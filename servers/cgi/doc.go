@@ -43,4 +43,10 @@
 // (Grace later) on its whole process group, and every child is reaped.
 // Children share one stderr pipe, read by the runner into the error
 // log.
+//
+// Server.Reload swaps the engine (c10k serve on SIGHUP). Children never
+// read the config (the parent plans every request and hands its child
+// the outcome), so a reload needs nothing from them: a request and its
+// child finish on the engine the request started with, and the next
+// request of a keep-alive connection takes the new one.
 package cgi

@@ -18,7 +18,7 @@ import (
 
 // Server is the cgi core serving one Engine.
 type Server struct {
-	e      *engine.Engine
+	ref    *coreio.EngineRef // the engine; Reload swaps it
 	opts   Options
 	runner *cgirun.Runner
 	dates  http1.DateCache
@@ -47,7 +47,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 10 * time.Second
 	}
-	s := &Server{e: e, opts: opts, conns: make(map[*conn]bool)}
+	s := &Server{ref: coreio.NewEngineRef(e), opts: opts, conns: make(map[*conn]bool)}
 	s.runner = cgirun.New(cgirun.Options{
 		MaxChildren: opts.MaxChildren,
 		Grace:       opts.Grace,
@@ -56,12 +56,34 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// Reload makes e the engine of every request that starts from now on
+// (c10k serve calls it on SIGHUP): its routes, upstreams and balancers,
+// limits and open_file_cache. The parent plans every request and hands
+// its child the outcome, so children need nothing of the config: a
+// request in progress, its child included, finishes on the engine it
+// started with, and a keep-alive connection takes e at its next
+// request; the default server's header buffers and client_header_timeout
+// apply to connections accepted from now on. The listening sockets stay:
+// e must have the same listen addresses and socket options (an error
+// wrapping coreio's ErrListenChanged otherwise, and the current engine
+// keeps serving). The replaced engine's cached descriptors close once no
+// request sends them.
+func (s *Server) Reload(e *engine.Engine) error {
+	if e == nil {
+		return ErrNoEngine
+	}
+	if err := s.ref.Reload(e); err != nil {
+		return fmt.Errorf("cgi: reload: %w", err)
+	}
+	return nil
+}
+
 // Listen binds every listen address of the config.
 func (s *Server) Listen() error {
 	if s.lns != nil {
 		return ErrListening
 	}
-	ls := s.e.Listeners()
+	ls := s.ref.Listeners()
 	if len(ls) == 0 {
 		return ErrNoListeners
 	}

@@ -92,9 +92,11 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 
 // Close empties the open_file_cache: descriptors no plan holds are
 // closed now, the others when their last plan calls CloseFile. The
-// Engine stays usable (the cache fills again); a server calls Close when
-// it stops, so that a process running several engines (tests) does not
-// keep their files open.
+// Engine stays usable for requests still running on it, but its cache
+// keeps nothing more: their lookups open and close files themselves. A
+// core calls Close on the engine a reload replaced, and a process
+// running several engines (tests) may call it when one is done, so that
+// no descriptor outlives the engine's use.
 func (e *Engine) Close() error {
 	for _, c := range e.caches {
 		c.close()

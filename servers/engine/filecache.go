@@ -43,10 +43,11 @@ const (
 )
 
 type cacheShard struct {
-	mu  sync.Mutex
-	m   map[string]*cachedFile
-	lru cachedFile // sentinel: lru.next is the most recently used, lru.prev the least
-	_   [64]byte   // keep shards' locks on separate cache lines
+	mu     sync.Mutex
+	m      map[string]*cachedFile
+	lru    cachedFile // sentinel: lru.next is the most recently used, lru.prev the least
+	closed bool       // Engine.Close: keep nothing new
+	_      [64]byte   // keep shards' locks on separate cache lines
 }
 
 // cachedFile is one entry. Every field but key and shard is guarded by
@@ -165,6 +166,12 @@ func (c *fileCache) put(key []byte, now int64, loc *config.Location, f *os.File,
 	}
 	s := c.shard(key)
 	s.mu.Lock()
+	if s.closed {
+		// The engine was closed (replaced by a reload) while this
+		// request still ran on it: the descriptor stays the caller's.
+		s.mu.Unlock()
+		return lookup{f: f, err: err, isDir: fi.isDir(), size: fi.size, mtime: fi.mtime, mode: fi.mode}
+	}
 	c.expire(s, now, 2)
 	e := s.m[string(key)]
 	if e != nil && err == nil && e.err == nil && e.dev == fi.dev && e.ino == fi.ino && e.isDir == fi.isDir() {
@@ -267,11 +274,12 @@ func (e *cachedFile) release() {
 }
 
 // close drops every entry: descriptors no plan holds are closed now,
-// the others at their last release.
+// the others at their last release. The cache keeps nothing afterwards.
 func (c *fileCache) close() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
+		s.closed = true
 		for _, e := range s.m {
 			c.remove(s, e)
 		}

@@ -134,6 +134,34 @@ func TestOpenFileCacheEvictAfterRelease(t *testing.T) {
 	}
 }
 
+// TestOpenFileCacheAfterClose: a closed engine (one a reload replaced)
+// still serves the requests running on it, but its cache keeps nothing:
+// each request's descriptor is its own and closed when it is done.
+func TestOpenFileCacheAfterClose(t *testing.T) {
+	root := docroot(t, map[string]string{"a.txt": "0123456789"})
+	a := filepath.Join(root, "a.txt")
+	clk := &clock{t: testNow}
+	e := ofcEngine(t, root, clk, nil)
+	e.Close()
+	for i := range 2 {
+		p := get(t, e, "/a.txt")
+		if p.Status != 200 || p.File == nil || p.FileShared() {
+			t.Fatalf("request %d after Close: status %d, file %v, shared %v; want 200 with a descriptor of its own", i, p.Status, p.File != nil, p.FileShared())
+		}
+		if got := body(t, p); got != "0123456789" { // body closes the file
+			t.Errorf("request %d after Close: body %q", i, got)
+		}
+		if n := openFDs(t, a); n != 0 {
+			t.Errorf("request %d after Close: %d descriptors left on a.txt, want 0", i, n)
+		}
+	}
+	for _, c := range e.caches {
+		if n := c.len(); n != 0 {
+			t.Errorf("the closed cache holds %d entries, want 0", n)
+		}
+	}
+}
+
 func TestOpenFileCacheConcurrent(t *testing.T) {
 	root := docroot(t, map[string]string{"a.txt": strings.Repeat("x", 4096), "b.txt": "b"})
 	a := filepath.Join(root, "a.txt")

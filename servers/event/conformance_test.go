@@ -9,12 +9,12 @@ import (
 	"github.com/c10k/c10k/servers/servertest"
 )
 
-// TestConformance runs the shared conformance suite against the event
-// core with one loop, and with two.
+// TestConformance runs the shared conformance suite, reloads included,
+// against the event core with one loop, and with two.
 func TestConformance(t *testing.T) {
 	for _, loops := range []int{1, 2} {
 		t.Run(map[int]string{1: "one-loop", 2: "two-loops"}[loops], func(t *testing.T) {
-			servertest.Run(t, func(t *testing.T, confPath string) string {
+			servertest.Run(t, func(t *testing.T, confPath string) servertest.Core {
 				return startEvent(t, confPath, event.Options{Loops: loops})
 			})
 		})
@@ -22,10 +22,10 @@ func TestConformance(t *testing.T) {
 }
 
 // startEvent starts the event core on the config at confPath and
-// returns its address; it stops in t.Cleanup.
-func startEvent(t *testing.T, confPath string, opts event.Options) string {
+// returns it, reloadable; it stops in t.Cleanup.
+func startEvent(t *testing.T, confPath string, opts event.Options) servertest.Core {
 	t.Helper()
-	return servertest.Serve(t, newServer(t, confPath, opts))
+	return servertest.ServeCore(t, newServer(t, confPath, opts), engine.Options{})
 }
 
 // newServer builds and binds an event Server for the config at confPath.
@@ -63,5 +63,5 @@ func serve(t *testing.T, s *event.Server) {
 
 // TestCGI runs the shared cgi_pass cases against the event core.
 func TestCGI(t *testing.T) {
-	servertest.RunCGI(t, func(t *testing.T, confPath string) string { return startEvent(t, confPath, event.Options{}) })
+	servertest.RunCGI(t, func(t *testing.T, confPath string) servertest.Core { return startEvent(t, confPath, event.Options{}) })
 }

@@ -83,13 +83,15 @@ const (
 // exchange is the state of one request in progress, lent from the loop's
 // free list while the request runs: parser, request, plan and buffers.
 type exchange struct {
-	cgiGone bool // the client left while its cgi_pass child ran
+	cgiGone bool           // the client left while its cgi_pass child ran
+	e       *coreio.Engine // the current request's engine, taken when its head is parsed
 	conn    engine.Conn
 	parser  http1.Parser
 	req     http1.Request
 	plan    engine.Plan
 	dec     http1.Body
-	need    int // the head limit (client_header_buffer_size + large buffers)
+	need    int           // the head limit (client_header_buffer_size + large buffers)
+	headTO  time.Duration // client_header_timeout
 
 	// buf holds request heads; buf[start:end] are unparsed bytes. Body
 	// bytes past buf's pending ones are read into rbuf, so that the head
@@ -153,7 +155,8 @@ func (l *loop) open(fd int, sa unix.Sockaddr, ln *listener) {
 	l.stats.connections.Add(1)
 	l.stats.idle.Add(1)
 	l.stats.accepted.Add(1)
-	l.setTimer(c, coreio.HeaderTimeout(ln.Conf)) // the first request waits client_header_timeout
+	conf, _ := l.s.engine().ListenerOf(ln)
+	l.setTimer(c, coreio.HeaderTimeout(conf)) // the first request waits client_header_timeout
 }
 
 // close closes a client connection and everything it holds.
@@ -223,8 +226,12 @@ func (l *loop) borrow(c *conn) *exchange {
 	l.stats.borrowed.Add(1)
 	c.x = x
 	x.conn = c.ln.Conn(int(c.fd), c.remote)
+	// Heads are read with the limits of the engine serving now; each
+	// request takes its engine once its head is parsed (serve).
+	conf, _ := l.s.engine().ListenerOf(c.ln)
+	x.headTO = coreio.HeaderTimeout(conf)
 	var lim http1.Limits
-	lim, x.need = coreio.HeadLimits(c.ln.Conf)
+	lim, x.need = coreio.HeadLimits(conf)
 	x.parser = http1.Parser{Limits: lim}
 	x.start, x.end, x.rs, x.re = 0, 0, 0, 0
 	x.headTimed = false
@@ -251,6 +258,7 @@ func (l *loop) release(c *conn) {
 	}
 	x.plan.Reset()
 	x.req.Reset()
+	x.e = nil // a replaced engine is not kept alive by a free exchange
 	c.x = nil
 	l.stats.borrowed.Add(-1)
 	if len(l.freeX) < maxFreeExchanges && cap(x.buf) <= x.need {
@@ -389,7 +397,7 @@ func (l *loop) readHead(c *conn) bool {
 		}
 		if !x.headTimed {
 			x.headTimed = true
-			l.setTimer(c, coreio.HeaderTimeout(c.ln.Conf))
+			l.setTimer(c, x.headTO)
 		}
 		return false
 	}
@@ -400,12 +408,17 @@ func (l *loop) serve(c *conn, status int) bool {
 	x := c.x
 	p := &x.plan
 	c.st = stServe
+	// The request's engine, for all of it (the file pool, the proxy
+	// exchange, the response head): a reload from now on changes the
+	// next request, not this one.
+	x.e = l.s.engine()
+	x.conn.Listener = x.e.Index(c.ln.Index)
 	if status != 0 {
-		l.s.e.Reject(status, x.conn, p)
+		x.e.Reject(status, x.conn, p)
 		return l.respond(c, true, afterReject, true)
 	}
 	x.conn.Requests = int(c.requests)
-	if !l.s.e.ServeCached(&x.req, x.conn, p) {
+	if !x.e.ServeCached(&x.req, x.conn, p) {
 		// A file lookup would wait for the disk: plan it on the pool.
 		c.st = stFile
 		l.jobs++
@@ -599,7 +612,7 @@ func (l *loop) reject(c *conn, status int) bool {
 	x := c.x
 	x.plan.CloseFile()
 	x.plan.Reset()
-	l.s.e.Reject(status, x.conn, &x.plan)
+	x.e.Reject(status, x.conn, &x.plan)
 	return l.respond(c, true, afterReject, true)
 }
 
@@ -650,7 +663,7 @@ func (l *loop) appendHead(dst []byte, x *exchange, cl int64) ([]byte, bool) {
 	if l.closing {
 		p.KeepAlive = false // stopping: this is the connection's last response
 	}
-	return coreio.AppendHead(dst, p, &x.req, cl, l.s.date.Get(l.wall), l.s.e.Software())
+	return coreio.AppendHead(dst, p, &x.req, cl, l.s.date.Get(l.wall), x.e.Software())
 }
 
 // write sends what is queued; when done, the continuation runs.

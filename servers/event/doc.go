@@ -52,6 +52,17 @@
 // regular-file writes, which may wait for the disk, as nginx's do on its
 // event loop.
 //
+// # Reload
+//
+// Server.Reload swaps the engine (c10k serve on SIGHUP) with one atomic
+// store; a loop takes it with one atomic load, no lock, when a request
+// head is parsed, and the request keeps it in its exchange to the end,
+// the file pool's lookup included. Keep-alive connections take the new
+// engine at their next request. nginx starts new worker processes
+// instead and lets the old ones finish; here the loops, their sockets
+// and worker_processes stay until a restart, worker_connections follows
+// the new config.
+//
 // # Differences from nginx 1.22
 //
 //   - At worker_connections, nginx accepts and immediately closes new

@@ -296,15 +296,15 @@ func (l *loop) drainDone() {
 // unless worker_connections is reached: then accepting pauses until a
 // connection closes.
 func (l *loop) accept(ln *listener) {
-	if l.paused == 0 && l.nconns >= l.s.limit {
+	if l.paused == 0 && l.nconns >= l.s.connLimit() {
 		// A connection waits and no slot is free: say so once, and stop
 		// accepting until a connection closes.
-		l.s.log.Logf("alert", 0, "%d worker_connections are not enough", l.s.limit)
+		l.s.log.Logf("alert", 0, "%d worker_connections are not enough", l.s.connLimit())
 		l.pause(pauseLimit)
 		return
 	}
 	for l.paused == 0 {
-		if l.nconns >= l.s.limit {
+		if l.nconns >= l.s.connLimit() {
 			// Full: the listener stays in the epoll set (level-triggered),
 			// so a connection arriving now pauses accepting, above.
 			return
@@ -365,7 +365,7 @@ func (l *loop) resume(reason int) {
 // released is called whenever a connection (client or upstream) closed.
 func (l *loop) released() {
 	l.nconns--
-	if l.paused&pauseLimit != 0 && l.nconns < l.s.limit {
+	if l.paused&pauseLimit != 0 && l.nconns < l.s.connLimit() {
 		l.resume(pauseLimit)
 	}
 }

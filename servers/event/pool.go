@@ -51,7 +51,7 @@ func (p *filePool) run() {
 		p.q = p.q[1:]
 		p.mu.Unlock()
 		x := j.x
-		j.l.s.e.Serve(&x.req, x.conn, &x.plan)
+		x.e.Serve(&x.req, x.conn, &x.plan) // the engine the loop took for the request
 		j.l.post(j.c)
 	}
 }

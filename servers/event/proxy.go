@@ -150,8 +150,8 @@ func (l *loop) connect(c *conn) bool {
 	px := x.plan.Proxy
 	if !u.pooled {
 		px.SetStage(engine.StageConnect)
-		if l.nconns >= l.s.limit {
-			l.s.log.Logf("alert", c.id, "%d worker_connections are not enough", l.s.limit)
+		if l.nconns >= l.s.connLimit() {
+			l.s.log.Logf("alert", c.id, "%d worker_connections are not enough", l.s.connLimit())
 			return l.attemptFailed(c, errNoConnections, engine.StageConnect)
 		}
 		ap, err := l.resolve(u.addr)

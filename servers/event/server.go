@@ -24,14 +24,16 @@ import (
 // listening sockets (SO_REUSEPORT), connections, timers and upstream
 // keepalive pool, plus a small thread pool for uncached file lookups.
 type Server struct {
-	e     *engine.Engine
+	ref   *coreio.EngineRef // the engine; Reload swaps it
 	opts  Options
 	log   *errlog.Log
 	date  http1.DateCache
 	base  time.Time // the loops' monotonic clock starts here
 	loops []*loop
 	pool  filePool
-	limit int // worker_connections per loop
+	limit atomic.Int64 // worker_connections per loop; Reload changes it
+	// loopsSet: Options.Loops was given, worker_processes does not count.
+	loopsSet bool
 
 	// accept4 is unix.Accept4; tests inject failures (EMFILE).
 	accept4 func(fd int, flags int) (int, unix.Sockaddr, error)
@@ -86,7 +88,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	if e == nil {
 		return nil, ErrNilEngine
 	}
-	s := &Server{e: e, opts: opts.withDefaults(), accept4: unix.Accept4}
+	s := &Server{ref: coreio.NewEngineRef(e), opts: opts.withDefaults(), accept4: unix.Accept4, loopsSet: opts.Loops > 0}
 	s.log = errlog.New(s.opts.ErrorLog)
 	s.cgi = cgirun.New(cgirun.Options{
 		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },
@@ -100,12 +102,53 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		n = runtime.NumCPU() // worker_processes auto
 	}
 	s.opts.Loops = n
-	s.limit = conns
-	if s.limit <= 0 {
-		s.limit = 512
-	}
+	s.setLimit(conns)
 	return s, nil
 }
+
+// setLimit sets worker_connections (nginx's 512 when unset).
+func (s *Server) setLimit(conns int) {
+	if conns <= 0 {
+		conns = 512
+	}
+	s.limit.Store(int64(conns))
+}
+
+// connLimit returns worker_connections.
+func (s *Server) connLimit() int { return int(s.limit.Load()) }
+
+// Reload makes e the engine of every request that starts from now on
+// (c10k serve calls it on SIGHUP): its routes, upstreams and balancers,
+// limits and open_file_cache, and its worker_connections. A request in
+// progress finishes on the engine it started with, and a keep-alive
+// connection takes e at its next request; the default server's header
+// buffers and client_header_timeout apply from a connection's next
+// request too. The listening sockets and the loops stay: e must have the
+// same listen addresses and socket options (an error wrapping coreio's
+// ErrListenChanged otherwise, and the current engine keeps serving), and
+// a changed worker_processes is logged and waits for a restart. The
+// replaced engine's cached descriptors close once no request sends them.
+func (s *Server) Reload(e *engine.Engine) error {
+	if e == nil {
+		return ErrNilEngine
+	}
+	if err := s.ref.Reload(e); err != nil {
+		return fmt.Errorf("event: reload: %w", err)
+	}
+	procs, conns := e.Events()
+	if procs <= 0 {
+		procs = runtime.NumCPU()
+	}
+	if !s.loopsSet && procs != s.opts.Loops {
+		s.log.Logf("warn", 0, "worker_processes %d needs a restart: %d event loops keep serving", procs, s.opts.Loops)
+	}
+	s.setLimit(conns)
+	return nil
+}
+
+// engine returns the engine for a request starting now: one atomic
+// load, the loops take no lock.
+func (s *Server) engine() *coreio.Engine { return s.ref.Load() }
 
 // Listen binds every listener of the engine now, once per loop with
 // SO_REUSEPORT, so that bind errors surface before serving and Addrs is
@@ -119,7 +162,7 @@ func (s *Server) Listen() error {
 	if s.started {
 		return ErrServing
 	}
-	confs := s.e.Listeners()
+	confs := s.ref.Listeners()
 	if len(confs) == 0 {
 		return ErrNoListeners
 	}

@@ -40,4 +40,8 @@
 //     are streamed, not buffered: proxy_buffering is not honoured.
 //   - Listen backlogs are the kernel's somaxconn (net.Listen), not the
 //     listen directive's backlog=; reuseport is ignored.
+//   - Server.Reload (SIGHUP) swaps the engine for the requests that start
+//     afterwards, as on the other cores, but the http.Servers keep the
+//     idle timeout, header timeout and header size limit they started
+//     with until a restart.
 package nethttp

@@ -14,8 +14,7 @@ import (
 // handler serves one listener's requests through the engine.
 type handler struct {
 	s     *Server
-	conf  engine.Listener
-	index int // engine.Conn.Listener
+	index int // the listener's index in the engine the Server started with
 }
 
 // ServeHTTP converts r to the engine's request, plans the response with
@@ -25,8 +24,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = &connState{}
 	}
-	e := h.s.e
-	conn := engine.Conn{Listener: h.index, Local: cs.local, Remote: cs.remote, Requests: cs.requests}
+	// The request's engine, for all of it: a reload from now on changes
+	// the next request, not this one.
+	e := h.s.ref.Load()
+	conf, index := h.conf(e)
+	cs.e = e
+	defer func() { cs.e = nil }()
+	cs.conn = engine.Conn{Listener: index, Local: cs.local, Remote: cs.remote, Requests: cs.requests}
+	conn := cs.conn
 	cs.requests++
 	p := &cs.plan
 
@@ -35,11 +40,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cs.head = appendRequestHead(cs.head[:0], r)
 	var req http1.Request
 	req.Reset()
-	lim, _ := coreio.HeadLimits(h.conf)
+	lim, _ := coreio.HeadLimits(conf)
 	parser := http1.Parser{Limits: lim}
 	if _, err := parser.Parse(cs.head, &req); err != nil {
 		e.Reject(http1.StatusOf(err), conn, p)
-		h.respond(w, r, p)
+		h.respond(w, r, p, cs)
 		return
 	}
 	e.Serve(&req, conn, p)
@@ -47,7 +52,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.proxy(w, r, &req, p, cs)
 		return
 	}
-	h.respond(w, r, p)
+	h.respond(w, r, p, cs)
+}
+
+// conf returns the handler's listener as e configures it, and its index
+// in e's listeners.
+func (h *handler) conf(e *coreio.Engine) (engine.Listener, int) {
+	conf, index, _ := e.Listener(h.index)
+	return conf, index
 }
 
 // appendRequestHead appends an HTTP/1.x request head equivalent to r:
@@ -106,7 +118,7 @@ func bodyAllowed(status int) bool {
 // writeHead sets the plan's header on w and writes the status. cl is the
 // body length, -1 when unknown (net/http then chunks to HTTP/1.1 clients
 // and closes after the body for HTTP/1.0 ones).
-func (h *handler) writeHead(w http.ResponseWriter, p *engine.Plan, cl int64) {
+func (h *handler) writeHead(w http.ResponseWriter, p *engine.Plan, cl int64, cs *connState) {
 	hdr := w.Header()
 	for _, f := range p.Header {
 		if ownedField(f.Name) {
@@ -118,7 +130,7 @@ func (h *handler) writeHead(w http.ResponseWriter, p *engine.Plan, cl int64) {
 	if _, ok := hdr["Content-Type"]; !ok {
 		hdr["Content-Type"] = nil // no content sniffing: the engine decided
 	}
-	hdr["Server"] = []string{h.s.e.Software()}
+	hdr["Server"] = []string{cs.e.Software()}
 	if cl >= 0 && bodyAllowed(p.Status) {
 		hdr["Content-Length"] = []string{strconv.FormatInt(cl, 10)}
 	}
@@ -129,7 +141,7 @@ func (h *handler) writeHead(w http.ResponseWriter, p *engine.Plan, cl int64) {
 }
 
 // respond executes a plan with an in-memory or file body.
-func (h *handler) respond(w http.ResponseWriter, r *http.Request, p *engine.Plan) {
+func (h *handler) respond(w http.ResponseWriter, r *http.Request, p *engine.Plan, cs *connState) {
 	if p.File != nil {
 		defer p.CloseFile()
 	}
@@ -141,7 +153,7 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, p *engine.Plan
 	if cl < 0 && p.File == nil {
 		cl = int64(len(p.Body))
 	}
-	h.writeHead(w, p, cl)
+	h.writeHead(w, p, cl, cs)
 	if p.HeadOnly || !bodyAllowed(p.Status) || r.Method == http.MethodHead {
 		return
 	}

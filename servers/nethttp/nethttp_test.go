@@ -19,10 +19,11 @@ import (
 	"github.com/c10k/c10k/servers/nethttp"
 )
 
-// The conformance suite (servers/servertest) is not run here: net/http
-// answers obs-fold and Content-Length-with-chunked requests itself, and
-// this core has no upstream keepalive pool (see the package findings).
-// This smoke test covers what the benchmark relies on.
+// The conformance suite (servers/servertest) is not run here, but for its
+// reload cases (reload_test.go): net/http answers obs-fold and
+// Content-Length-with-chunked requests itself, and this core has no
+// upstream keepalive pool (see the package findings). This smoke test
+// covers what the benchmark relies on.
 
 const siteConf = `
 http {

@@ -71,17 +71,17 @@ func (h *handler) proxy(w http.ResponseWriter, r *http.Request, req *http1.Reque
 			conn.Close()
 			continue
 		}
-		h.proxyBody(w, p, px, conn, pending, u)
+		h.proxyBody(w, p, px, conn, pending, cs)
 		return
 	}
 	p.Proxy = nil
-	h.respond(w, r, p)
+	h.respond(w, r, p, cs)
 }
 
 // reject answers the request with status and closes the connection.
 func (h *handler) reject(w http.ResponseWriter, r *http.Request, p *engine.Plan, cs *connState, status int) {
-	h.s.e.Reject(status, engine.Conn{Local: cs.local, Remote: cs.remote, Listener: h.index}, p)
-	h.respond(w, r, p)
+	cs.e.Reject(status, cs.conn, p)
+	h.respond(w, r, p, cs)
 }
 
 // readBody appends all of body to dst, failing with coreio.ErrTooLarge
@@ -161,11 +161,12 @@ func (h *handler) attempt(r *http.Request, px *engine.Proxy, addr string, body [
 
 // proxyBody sends the client response head and streams the upstream body.
 // A failure after the head went out cuts the client connection.
-func (h *handler) proxyBody(w http.ResponseWriter, p *engine.Plan, px *engine.Proxy, conn net.Conn, pending []byte, u *upState) {
+func (h *handler) proxyBody(w http.ResponseWriter, p *engine.Plan, px *engine.Proxy, conn net.Conn, pending []byte, cs *connState) {
+	u := cs.up
 	defer conn.Close()
 	_, _, readTO := px.Timeouts()
 	u.resp.InitBody(&u.dec)
-	h.writeHead(w, p, p.ContentLength)
+	h.writeHead(w, p, p.ContentLength, cs)
 	for !u.dec.Done() {
 		if len(pending) == 0 {
 			setDeadline(conn.SetReadDeadline, readTO)

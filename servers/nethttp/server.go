@@ -90,7 +90,7 @@ func maxDuration(a, b time.Duration) time.Duration {
 // the engine, each request converted to the engine's form, planned by
 // engine.Serve and executed with net/http's ResponseWriter.
 type Server struct {
-	e    *engine.Engine
+	ref  *coreio.EngineRef // the engine; Reload swaps it
 	opts Options
 	log  *errorLog
 
@@ -106,7 +106,28 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("nethttp: nil engine")
 	}
 	o := opts.withDefaults()
-	return &Server{e: e, opts: o, log: newErrorLog(o.ErrorLog)}, nil
+	return &Server{ref: coreio.NewEngineRef(e), opts: o, log: newErrorLog(o.ErrorLog)}, nil
+}
+
+// Reload makes e the engine of every request that starts from now on
+// (c10k serve calls it on SIGHUP): its routes, upstreams and balancers,
+// limits and open_file_cache. A request in progress finishes on the
+// engine it started with, and a keep-alive connection takes e at its next
+// request. The listening sockets and their http.Servers stay: e must
+// have the same listen addresses and socket options (an error wrapping
+// coreio's ErrListenChanged otherwise, and the current engine keeps
+// serving), and net/http's own limits (the idle timeout, the header
+// timeout and size of the default server) keep their values until a
+// restart. The replaced engine's cached descriptors close once no
+// request sends them.
+func (s *Server) Reload(e *engine.Engine) error {
+	if e == nil {
+		return errors.New("nethttp: nil engine")
+	}
+	if err := s.ref.Reload(e); err != nil {
+		return fmt.Errorf("nethttp: reload: %w", err)
+	}
+	return nil
 }
 
 // Listen binds every listener of the engine now, so that bind errors
@@ -121,7 +142,7 @@ func (s *Server) Listen() error {
 	if s.started {
 		return ErrServing
 	}
-	confs := s.e.Listeners()
+	confs := s.ref.Listeners()
 	var ls []net.Listener
 	for _, c := range confs {
 		if c.SSL {
@@ -183,7 +204,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	var g errgroup.Group
 	for i, l := range ls {
 		hs := &http.Server{
-			Handler:           &handler{s: s, conf: confs[i], index: i},
+			Handler:           &handler{s: s, index: i},
 			ReadHeaderTimeout: coreio.HeaderTimeout(confs[i]),
 			IdleTimeout:       s.opts.IdleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes(confs[i]),
@@ -230,6 +251,8 @@ type connKey struct{}
 type connState struct {
 	local, remote netip.AddrPort
 	requests      int
+	e             *coreio.Engine // the current request's engine
+	conn          engine.Conn    // the current request's connection, for e
 	plan          engine.Plan
 	head          []byte   // the rebuilt request head
 	body          []byte   // request body for the proxy

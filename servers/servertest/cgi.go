@@ -102,7 +102,7 @@ http {
 `, root, script, script, up.URL)
 	confPath := filepath.Join(dir, "nginx.conf")
 	must(t, os.WriteFile(confPath, []byte(conf), 0o644))
-	addr := start(t, confPath)
+	addr := start(t, confPath).Addr
 	t.Run("cases", func(t *testing.T) { runCGICases(t, addr, dir, root, script) })
 	t.Run("no-zombies", func(t *testing.T) {
 		// After every case above has ended.

@@ -12,11 +12,6 @@ import (
 	"github.com/c10k/c10k/servers/backend"
 )
 
-// Start starts a core serving the nginx.conf at confPath and returns the
-// address it accepts on; the core must stop (and be waited for) in
-// t.Cleanup.
-type Start func(t *testing.T, confPath string) (addr string)
-
 // Virtual hosts of the suite's config. All server blocks listen on the
 // same address; defaultHost names the default_server.
 const (
@@ -43,10 +38,11 @@ type suite struct {
 // Run runs the conformance suite against the core start starts. It
 // writes a config, a docroot and starts real backends ("a", "b", and "c"
 // which answers every request with 500) on 127.0.0.1:0, calls start
-// once, and runs every case as a sub-test of t.
+// once, and runs every case as a sub-test of t; then the reload cases
+// (RunReload) on a core of their own.
 func Run(t *testing.T, start Start) {
 	s := setup(t)
-	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf"))
+	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
 	if s.addr == "" {
 		t.Fatal("Start returned an empty address")
 	}
@@ -69,6 +65,7 @@ func Run(t *testing.T, start Start) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, s) })
 	}
+	t.Run("reload", func(t *testing.T) { RunReload(t, start) })
 }
 
 // groups are the case groups, run in this order.

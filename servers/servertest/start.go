@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -21,23 +22,70 @@ type Server interface {
 	Addrs() []net.Addr
 }
 
+// Reloader is a Server whose engine can be swapped while it serves, as
+// c10k serve does on SIGHUP.
+type Reloader interface {
+	Server
+	Reload(*engine.Engine) error
+}
+
+// Start starts a core serving the nginx.conf at confPath; the core must
+// stop (and be waited for) in t.Cleanup. ServeCore makes its result.
+type Start func(t *testing.T, confPath string) Core
+
+// Core is a core a Start started.
+type Core struct {
+	Addr string // the address it accepts on
+	// Reload makes the core serve the config at confPath from its next
+	// request on: it builds the engine as the core's first one was built
+	// (the same engine.Options) and hands it to the core's Reload.
+	Reload func(confPath string) error
+}
+
 // Engine loads the config at confPath and builds the shared engine a
 // core under test serves, failing tb on any error. Without an ErrorLog
 // in opts, engine log lines go to tb's log.
 func Engine(tb testing.TB, confPath string, opts engine.Options) *engine.Engine {
 	tb.Helper()
+	e, err := newEngine(tb, confPath, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+func newEngine(tb testing.TB, confPath string, opts engine.Options) (*engine.Engine, error) {
 	cfg, err := config.Load(confPath)
 	if err != nil {
-		tb.Fatalf("config: %v", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = func(level, msg string) { tb.Logf("engine [%s] %s", level, msg) }
 	}
 	e, err := engine.New(cfg, opts)
 	if err != nil {
-		tb.Fatalf("engine: %v", err)
+		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return e
+	return e, nil
+}
+
+// ServeCore is Serve for a core that reloads: it serves srv until tb
+// ends and returns it as a Core whose Reload builds engines with opts
+// (the options srv's first engine was built with) as Engine does.
+func ServeCore(tb testing.TB, srv Reloader, opts engine.Options) Core {
+	tb.Helper()
+	addr := Serve(tb, srv)
+	return Core{Addr: addr, Reload: func(confPath string) error {
+		e, err := newEngine(tb, confPath, opts)
+		if err != nil {
+			return err
+		}
+		if err := srv.Reload(e); err != nil {
+			e.Close()
+			return err
+		}
+		return nil
+	}}
 }
 
 // Serve binds srv and serves it until tb ends: the stop is waited for in

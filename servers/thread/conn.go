@@ -24,6 +24,7 @@ const (
 type httpState struct {
 	sock   sock
 	c      *accepted
+	e      *coreio.Engine // the current request's engine; nil between requests
 	conn   engine.Conn
 	parser http1.Parser
 	req    http1.Request
@@ -48,12 +49,13 @@ type httpState struct {
 	up upstreamState // proxy exchange state
 }
 
-// begin readies h for connection c.
-func (h *httpState) begin(c *accepted) {
+// begin readies h for connection c, whose request heads are read with
+// the limits of conf.
+func (h *httpState) begin(c *accepted, conf engine.Listener) {
 	h.c = c
 	h.sock = sock{fd: c.fd}
 	h.conn = c.l.Conn(c.fd, c.remote)
-	lim, need := coreio.HeadLimits(c.l.Conf)
+	lim, need := coreio.HeadLimits(conf)
 	h.parser = http1.Parser{Limits: lim}
 	if cap(h.buf) < need {
 		h.buf = make([]byte, need)
@@ -70,24 +72,30 @@ func (h *httpState) begin(c *accepted) {
 // serveHTTP serves one connection until it closes, fails or idles out.
 func (w *worker) serveHTTP(c *accepted) {
 	h := &w.http
-	h.begin(c)
+	conf, _ := w.s.engine().ListenerOf(c.l)
+	h.begin(c, conf)
 	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	headTO := coreio.HeaderTimeout(c.l.Conf)
+	headTO := coreio.HeaderTimeout(conf)
 	idleTO := headTO // the first request waits client_header_timeout
 	for {
 		status, ok := w.readHead(idleTO, headTO)
 		if !ok {
 			return
 		}
+		// The request's engine, for all of it: a reload from now on
+		// changes the next request, not this one.
+		h.e = w.s.engine()
+		h.conn.Listener = h.e.Index(c.l.Index)
 		p := &h.plan
 		p.Reset()
 		if status != 0 {
-			w.s.e.Reject(status, h.conn, p)
+			h.e.Reject(status, h.conn, p)
 			w.respond(p, false)
+			h.e = nil
 			w.closeClient(c.fd, true)
 			return
 		}
-		w.s.e.Serve(&h.req, h.conn, p)
+		h.e.Serve(&h.req, h.conn, p)
 		var keep, done bool
 		if p.CGI != nil {
 			keep, done = w.cgi(p)
@@ -120,6 +128,7 @@ func (w *worker) serveHTTP(c *accepted) {
 func (w *worker) endRequest(p *engine.Plan) {
 	h := &w.http
 	closeFile(p)
+	h.e = nil // a replaced engine is not kept alive by an idle connection
 	h.body.Reset()
 	if cap(h.out) > outBuffer {
 		h.out = make([]byte, 0, outBuffer)
@@ -380,7 +389,7 @@ func (w *worker) appendHead(dst []byte, p *engine.Plan, cl int64) ([]byte, bool)
 	if w.s.closing.Load() {
 		p.KeepAlive = false // stopping: this is the connection's last response
 	}
-	return coreio.AppendHead(dst, p, &w.http.req, cl, w.s.date.Now(), w.s.e.Software())
+	return coreio.AppendHead(dst, p, &w.http.req, cl, w.s.date.Now(), w.http.e.Software())
 }
 
 // logClient logs a client-side failure, nginx style.

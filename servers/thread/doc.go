@@ -23,4 +23,11 @@
 // --gomaxprocs -1 keeps the runtime's own setting for comparison. The
 // package leaves GOMAXPROCS alone when Options.Procs is zero, since it is
 // process-wide (tests run many Servers in one process).
+//
+// # Reload
+//
+// Server.Reload swaps the engine (c10k serve on SIGHUP). A worker takes
+// the engine once per request, when its head has been read, and uses it
+// to the end of the exchange; a keep-alive connection takes the new one
+// at its next request, and the listening sockets stay bound.
 package thread

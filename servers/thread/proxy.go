@@ -444,7 +444,7 @@ func (w *worker) reject(p *engine.Plan, status int) bool {
 	h := &w.http
 	closeFile(p) // Reset does not close it
 	p.Reset()
-	w.s.e.Reject(status, h.conn, p)
+	h.e.Reject(status, h.conn, p)
 	if w.respond(p, true) {
 		w.closeClient(h.c.fd, true)
 	}

@@ -33,7 +33,7 @@ import (
 // every keep-alive request until it closes or idles out, then reports
 // idle again.
 type Server struct {
-	e    *engine.Engine
+	ref  *coreio.EngineRef // the engine; Reload swaps it
 	opts Options
 	log  *errorLog
 	pool coreio.Pool[upConn] // upstream keepalive connections, shared by the workers
@@ -98,10 +98,33 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := newServer(opts)
-	s.e = e
+	s.ref = coreio.NewEngineRef(e)
 	s.serve = (*worker).serveHTTP
 	return s, nil
 }
+
+// Reload makes e the engine of every request that starts from now on
+// (c10k serve calls it on SIGHUP): its routes, upstreams and balancers,
+// limits and open_file_cache. A request in progress finishes on the
+// engine it started with, and a keep-alive connection takes e at its next
+// request; the default server's header buffers and
+// client_header_timeout apply to connections accepted from now on. The
+// listening sockets stay: e must have the same listen addresses and
+// socket options (an error wrapping coreio's ErrListenChanged
+// otherwise, and the current engine keeps serving). The replaced
+// engine's cached descriptors close once no request sends them.
+func (s *Server) Reload(e *engine.Engine) error {
+	if e == nil {
+		return ErrNilEngine
+	}
+	if err := s.ref.Reload(e); err != nil {
+		return fmt.Errorf("thread: reload: %w", err)
+	}
+	return nil
+}
+
+// engine returns the engine for a request starting now.
+func (s *Server) engine() *coreio.Engine { return s.ref.Load() }
 
 func newServer(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
@@ -125,7 +148,7 @@ func (s *Server) Listen() error {
 		return ErrServing
 	}
 	var ls []*listener
-	for i, c := range s.e.Listeners() {
+	for i, c := range s.ref.Listeners() {
 		backlog := c.Backlog
 		if s.opts.Backlog > 0 || backlog <= 0 {
 			backlog = s.opts.Backlog
@@ -211,8 +234,8 @@ func (s *Server) ServeListeners(ctx context.Context, files ...*os.File) error {
 		return ErrServing
 	}
 	var confs []engine.Listener
-	if s.e != nil {
-		confs = s.e.Listeners()
+	if s.ref != nil {
+		confs = s.ref.Listeners()
 	}
 	var ls []*listener
 	for i, f := range files {

@@ -18,4 +18,8 @@ var (
 
 	// ErrSpool is a failure to keep a request body in its temp file.
 	ErrSpool = errors.New("request body temp file")
+
+	// ErrListenChanged is a reload whose config listens elsewhere, or
+	// with other socket options, than the sockets the core has bound.
+	ErrListenChanged = errors.New("listen changes need a restart")
 )

@@ -1,0 +1,33 @@
+package nethttp_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/nethttp"
+	"github.com/c10k/c10k/servers/servertest"
+)
+
+// TestReload runs the conformance suite's reload cases against the
+// net/http core (the rest of the suite is not run here: see the package
+// findings).
+func TestReload(t *testing.T) {
+	servertest.RunReload(t, func(t *testing.T, confPath string) servertest.Core {
+		cfg, err := config.Load(confPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var opts engine.Options
+		s, err := nethttp.New(servertest.Engine(t, confPath, opts), nethttp.Options{
+			IdleTimeout:     nethttp.IdleTimeoutOf(cfg),
+			ShutdownTimeout: 5 * time.Second,
+			ErrorLog:        servertest.LogWriter(t),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return servertest.ServeCore(t, s, opts)
+	})
+}
