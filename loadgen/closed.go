@@ -47,6 +47,7 @@ type closedEngine struct {
 	opened  atomic.Int64
 	failed  atomic.Int64
 	setupEr error
+	start   time.Time // the load phase's start, the timeline's origin
 }
 
 // loop is one worker.
@@ -62,6 +63,9 @@ type loop struct {
 	kinds map[string]int64
 	first error
 	bytes int64
+	// timeline counts this loop's results by completion; merged with
+	// the other loops' in summarise, so the hot path takes no lock.
+	timeline []result.TimeBucket
 }
 
 // Phases of a response.
@@ -126,8 +130,10 @@ func (e *closedEngine) progress() (done, errs int64) {
 	return
 }
 
-// run drives every loop until ctx ends or the request budget is spent.
-func (e *closedEngine) run(ctx context.Context) {
+// run drives every loop until ctx ends or the request budget is spent;
+// start is the load phase's start, the origin of the timeline.
+func (e *closedEngine) run(ctx context.Context, start time.Time) {
+	e.start = start
 	if e.setupEr != nil {
 		e.loops[0].fail(e.setupEr)
 		return
@@ -403,6 +409,8 @@ func (l *loop) result(c *econn, now time.Time, err error) {
 			l.errs.Add(1)
 		}
 	}
+	ok := err == nil && c.status >= 200 && c.status < 400 // as Summary.Finish counts successes
+	l.timeline = result.AddToTimeline(l.timeline, now.Sub(l.e.start), ok)
 	c.n, c.t0 = 0, time.Time{}
 	if err == nil && c.keep && l.e.o.KeepAlive && c.r == c.w {
 		if !l.take() {
@@ -589,6 +597,7 @@ func (e *closedEngine) summarise(s *result.Summary) {
 			s.Errors[kind] += k
 		}
 		s.BytesIn += l.bytes
+		s.Timeline = result.MergeTimeline(s.Timeline, l.timeline)
 		for _, c := range l.conns {
 			s.PerConn = append(s.PerConn, c.reqs)
 		}

@@ -17,6 +17,9 @@
 //     for maximum throughput. This is wrk's design: one epoll loop per
 //     GOMAXPROCS on non-blocking sockets, raw HTTP/1.1 with reused
 //     buffers, one HdrHistogram per loop, merged at the end.
+//   - Slow readers, beside any model (Options.SlowReaders): clients that
+//     fetch a path and read the answers at a low fixed rate for as long
+//     as the load runs, as slow networks do.
 //   - C10k control, alone or beside either model: an idle keep-alive set
 //     (HoldIdle), fresh-connection probes (Probe), source-address spreading
 //     (Dialer) and a preflight of fd limits and ephemeral ports
@@ -31,6 +34,12 @@
 // wait was the generator's. When the late ticks came with every allowed
 // request in flight, the server was the cause: the run stays valid, the
 // wait is in the latency, and Summary.Note says so.
+//
+// Both models count every finished request into a timeline of
+// result.TimelineBucket steps by the moment it finished, successes apart
+// from errors (Summary.Timeline); in the closed model a failed connect is
+// retried, not a request, so it shows in Connections.Failed and Errors,
+// not in the timeline.
 //
 // Results are a result.Summary (package loadgen/result), which reads,
 // writes and merges them.

@@ -69,6 +69,8 @@ type openEngine struct {
 	actualSpan    time.Duration
 	enc           vegeta.Encoder
 	encErr        error
+	start         time.Time           // the load phase's start
+	timeline      []result.TimeBucket // by completion since start
 }
 
 func newOpen(o openOptions) *openEngine {
@@ -190,8 +192,10 @@ func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 
 func (p *pacer) Rate(elapsed time.Duration) float64 { return p.sched.Rate(elapsed) }
 
-// run runs every step in turn until they end or ctx does.
-func (e *openEngine) run(ctx context.Context) {
+// run runs every step in turn until they end or ctx does; start is the
+// load phase's start, the origin of the timeline.
+func (e *openEngine) run(ctx context.Context, start time.Time) {
+	e.start = start
 	defer e.tr.CloseIdleConnections()
 	tgt := vegeta.Target{Method: e.o.Request.method(), URL: e.o.Request.URL, Body: e.o.Request.Body, Header: e.o.Request.Header.Clone()}
 	if tgt.Header == nil {
@@ -261,6 +265,8 @@ func (e *openEngine) record(p *pacer, res *vegeta.Result, lastStart time.Time) t
 	}
 	e.bytesIn += int64(res.BytesIn)
 	e.bytesOut += int64(res.BytesOut)
+	ok := res.Code >= 200 && res.Code < 400 // as Summary.Finish counts successes
+	e.timeline = result.AddToTimeline(e.timeline, res.Timestamp.Add(res.Latency).Sub(e.start), ok)
 	if res.Timestamp.After(lastStart) {
 		lastStart = res.Timestamp
 	}
@@ -323,6 +329,7 @@ func (e *openEngine) summarise(s *result.Summary) error {
 	s.StatusCodes, s.Errors, s.FirstError = e.codes, e.kinds, e.first
 	s.BytesIn, s.BytesOut = e.bytesIn, e.bytesOut
 	s.Scheduled = e.scheduled
+	s.Timeline = result.MergeTimeline(s.Timeline, e.timeline)
 	if e.targetSpan > 0 {
 		s.RateTarget = float64(e.scheduled) / e.targetSpan.Seconds()
 	}

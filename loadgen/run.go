@@ -47,6 +47,18 @@ type Options struct {
 	Settle    time.Duration
 	RSSPIDs   []int
 
+	// Slow readers, held during the load phase: SlowReaders clients
+	// (split over the shards like Idle) that each send GET SlowPath ("":
+	// the request's path) with keep-alive, read the answer at SlowRate
+	// bytes per second (0: DefaultSlowRate; at most a tenth of a second's
+	// bytes every tenth of a second) and ask again when it is read in
+	// full, on the same connection while the server keeps it. Timeout
+	// bounds the time to an answer's head, not the slow reading of its
+	// body. Their counts are in Summary.Slow.
+	SlowReaders int
+	SlowPath    string
+	SlowRate    int64
+
 	// Output is where results go: for the open model vegeta gob
 	// results, with the summary beside them (result.SidecarPath); for the
 	// other models the summary. "" writes nothing.
@@ -135,6 +147,11 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	conns := int(o.Shard.share(int64(o.Connections)))
 	requests := o.Shard.share(o.Requests)
 	o.Idle = int(o.Shard.share(int64(o.Idle)))
+	o.SlowReaders = int(o.Shard.share(int64(o.SlowReaders)))
+	st, err := o.slowTarget(t)
+	if err != nil {
+		return nil, err
+	}
 	if o.Requests > 0 && requests == 0 {
 		return nil, fmt.Errorf("--requests %d is fewer than the %d shards", o.Requests, o.Shard.count())
 	}
@@ -152,7 +169,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	}
 	inflight := conns
 	probes := int(o.ProbeRate*o.Timeout.Seconds()) + 1
-	lim, err := Preflight(o.Idle+inflight+probes, len(o.Sources))
+	lim, err := Preflight(o.Idle+inflight+probes+o.SlowReaders, len(o.Sources))
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +227,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	// The load phase: engine, probes and progress, all owned here.
 	var (
 		progress  func() (int64, int64)
-		runLoad   func(context.Context)
+		runLoad   func(context.Context, time.Time)
 		summarise func(*result.Summary) error
 		total     time.Duration
 	)
@@ -235,7 +252,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		total = o.Duration
 	default:
 		progress = func() (int64, int64) { return 0, 0 }
-		runLoad = func(ctx context.Context) { <-ctx.Done() }
+		runLoad = func(ctx context.Context, _ time.Time) { <-ctx.Done() }
 		summarise = func(*result.Summary) error { return nil }
 		total = o.Duration
 	}
@@ -254,11 +271,24 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	var g errgroup.Group
 	var pr *ProbeResult
 	loadDone := make(chan struct{})
+	// The slow readers stop when the load does, whatever ended it.
+	sctx, stopSlow := context.WithCancel(lctx)
+	defer stopSlow()
 	g.Go(func() error {
 		defer close(loadDone)
-		runLoad(lctx)
+		defer stopSlow()
+		runLoad(lctx, start)
 		return nil
 	})
+	var slow *slowReaders
+	if o.SlowReaders > 0 {
+		slow = newSlow(slowOptions{Target: st, Wire: Request{Header: o.Request.Header}.wire(st, true),
+			Readers: o.SlowReaders, Rate: o.SlowRate, Timeout: o.Timeout, Dialer: d})
+		g.Go(func() error {
+			slow.run(sctx)
+			return nil
+		})
+	}
 	if o.ProbeRate > 0 {
 		pd := o.Duration
 		if pd <= 0 {
@@ -300,6 +330,9 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		s.Probe = &ps
 		s.Hist.Probe = pr.Latency
 	}
+	if slow != nil {
+		s.Slow = slow.stats()
+	}
 	if set != nil {
 		st := set.Stats()
 		s.IdleEnd = &st
@@ -330,6 +363,26 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		}
 	}
 	return s, perr
+}
+
+// slowTarget returns the target of the slow readers: t with SlowPath as
+// its path when set. It checks SlowPath and SlowRate.
+func (o *Options) slowTarget(t Target) (Target, error) {
+	if o.SlowRate < 0 {
+		return t, fmt.Errorf("loadgen: Options.SlowRate %d: want bytes per second >= 0", o.SlowRate)
+	}
+	if o.SlowReaders < 0 {
+		return t, fmt.Errorf("loadgen: Options.SlowReaders %d: want >= 0", o.SlowReaders)
+	}
+	if o.SlowPath == "" {
+		return t, nil
+	}
+	bad := strings.IndexFunc(o.SlowPath, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '#' })
+	if o.SlowPath[0] != '/' || bad >= 0 {
+		return t, fmt.Errorf("loadgen: Options.SlowPath %q: want a request path starting with '/' (printable, no spaces or '#'), e.g. /big", o.SlowPath)
+	}
+	t.Path = o.SlowPath
+	return t, nil
 }
 
 // writeOutput finishes the results file: the vegeta results are flushed

@@ -1,7 +1,9 @@
 // Package result is the load generator's measurement record: a Summary of
 // one run (counts, status codes, errors, connection and fairness figures,
-// generator health) with its latency HdrHistograms, how to read and write it
-// as a file, and how to merge the summaries of several shards into one.
+// generator health, a timeline of successes and errors in TimelineBucket
+// steps, slow-reader counts) with its latency HdrHistograms, how to read
+// and write it as a file, and how to merge the summaries of several shards
+// into one.
 //
 // A summary file starts with the line "c10k-result v1" followed by one JSON
 // object whose histograms are HdrHistogram V2 compressed, base64 encoded.

@@ -141,6 +141,9 @@ func readSummary(r io.Reader) (*Summary, error) {
 			return nil, fmt.Errorf("%w: unknown histogram %q", ErrFormat, name)
 		}
 	}
+	if len(s.Timeline) > MaxTimelineBuckets {
+		return nil, fmt.Errorf("%w: timeline of %d buckets, more than %d", ErrFormat, len(s.Timeline), MaxTimelineBuckets)
+	}
 	if s.StatusCodes == nil {
 		s.StatusCodes = map[string]int64{}
 	}

@@ -10,9 +10,11 @@ import (
 )
 
 // Merge combines the summaries of shards that ran at the same time into
-// one: counts, rates and connections add up, histograms merge exactly,
-// the duration is the longest, and the result is valid only when every
-// shard was. The inputs are not modified.
+// one: counts, rates, connections and slow-reader counts add up,
+// histograms merge exactly, timelines add up bucket by bucket (each
+// shard's counted from its own load start), the duration is the longest,
+// and the result is valid only when every shard was. The inputs are not
+// modified.
 func Merge(parts ...*Summary) (*Summary, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("result: merge: no summaries")
@@ -49,6 +51,16 @@ func Merge(parts ...*Summary) (*Summary, error) {
 		m.Connections.Opened += p.Connections.Opened
 		m.Connections.Failed += p.Connections.Failed
 		m.PerConn = append(m.PerConn, p.PerConn...)
+		m.Timeline = MergeTimeline(m.Timeline, p.Timeline)
+		if p.Slow != nil {
+			if m.Slow == nil {
+				m.Slow = &SlowStats{}
+			}
+			m.Slow.Readers += p.Slow.Readers
+			m.Slow.Responses += p.Slow.Responses
+			m.Slow.Errors += p.Slow.Errors
+			m.Slow.Bytes += p.Slow.Bytes
+		}
 		m.Hist.Latency = mergeHist(m.Hist.Latency, p.Hist.Latency)
 		m.Hist.Service = mergeHist(m.Hist.Service, p.Hist.Service)
 		m.Hist.Lag = mergeHist(m.Hist.Lag, p.Hist.Lag)

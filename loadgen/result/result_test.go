@@ -159,6 +159,9 @@ func FuzzRead(f *testing.F) {
 	var b bytes.Buffer
 	Write(&b, sample("0/1", time.Millisecond))
 	f.Add(b.Bytes())
+	b.Reset()
+	Write(&b, timelined("0/1", 3, 2))
+	f.Add(b.Bytes())
 	var v bytes.Buffer
 	vegeta.NewEncoder(&v).Encode(&vegeta.Result{Code: 200, Latency: time.Millisecond, Timestamp: time.Unix(1, 0)})
 	f.Add(v.Bytes())
@@ -172,8 +175,12 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
-		if _, err := Merge(s, s); err != nil && s.Model != "" {
+		m, err := Merge(s, s)
+		if err != nil && s.Model != "" {
 			t.Fatalf("merge of a readable summary: %v", err)
+		}
+		if err == nil && len(m.Timeline) != min(len(s.Timeline), MaxTimelineBuckets) {
+			t.Fatalf("merged timeline of %d buckets from %d", len(m.Timeline), len(s.Timeline))
 		}
 	})
 }

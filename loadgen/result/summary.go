@@ -210,10 +210,26 @@ type Summary struct {
 	RSSHeld          int64         `json:"rss_held_bytes,omitempty"`
 	RSSPerIdleConnKB float64       `json:"rss_per_idle_conn_kb,omitempty"`
 
+	// Timeline counts the load requests by the moment they finished, in
+	// TimelineBucket steps from the start of the load phase; nil when
+	// no request finished.
+	Timeline []TimeBucket `json:"timeline,omitempty"`
+	// Slow counts the slow readers' work; nil without slow readers.
+	Slow *SlowStats `json:"slow,omitempty"`
+
 	// Histograms in microseconds; nil when not measured.
 	Hist Histograms `json:"-"`
 	// PerConn are the load connections' request counts (fairness).
 	PerConn []int64 `json:"-"`
+}
+
+// SlowStats counts the work of slow readers: clients that fetch a path
+// and read the answer at a fixed, low rate, re-requesting when done.
+type SlowStats struct {
+	Readers   int   `json:"readers"`   // slow readers run
+	Responses int64 `json:"responses"` // 2xx/3xx responses read in full
+	Errors    int64 `json:"errors"`    // failed connects, writes, heads, reads and 4xx/5xx responses
+	Bytes     int64 `json:"bytes"`     // bytes read, heads included
 }
 
 // Histograms are a summary's latency distributions in microseconds.

@@ -77,6 +77,9 @@ func WriteText(w io.Writer, s *Summary) error {
 	if pr := s.Probe; pr != nil && pr.Sent > 0 {
 		p("probes\t%d sent\t%d ok\t%d errors (%d timeouts)", pr.Sent, pr.OK, pr.Errors, pr.Timeouts)
 	}
+	if sl := s.Slow; sl != nil {
+		p("slow readers\t%d readers\t%d responses\t%d errors\t%d bytes read", sl.Readers, sl.Responses, sl.Errors, sl.Bytes)
+	}
 	g := s.Generator
 	p("generator\tCPU %.0f%% of %d CPUs\tGOMAXPROCS %d\tmax in flight %d", g.CPUPercent, g.CPUs, g.GOMAXPROCS, g.MaxInFlight)
 	switch {
