@@ -10,4 +10,6 @@ var (
 	ErrBadValue = errors.New("reports: bad value")
 	// ErrUnknownFormat reports a Format that WriteTable does not know.
 	ErrUnknownFormat = errors.New("reports: unknown table format")
+	// ErrNotRun reports a summary file that is not a bench run's.
+	ErrNotRun = errors.New("not a c10k bench summary")
 )

@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -27,6 +28,18 @@ func WriteMarkdown(w io.Writer, run Run, plots []string) error {
 	if err := WriteTable(&b, run.Steps, Markdown); err != nil {
 		return err
 	}
+	if len(Pairings(run.Steps)) > 0 {
+		b.WriteString("\n")
+		if err := WriteComparison(&b, run.Steps, Markdown); err != nil {
+			return err
+		}
+	}
+	if notes := Notes(run); len(notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
 	if len(plots) > 0 {
 		b.WriteString("\n## Plots\n\n")
 		for _, p := range plots {
@@ -45,14 +58,17 @@ func WriteHTML(w io.Writer, run Run, plots []string) error {
 	if err := Validate(run.Steps); err != nil {
 		return err
 	}
-	page := htmlPage{Run: run, Meta: metadata(run), Header: tableHeader}
-	names, groups := scenarios(run.Steps)
+	page := htmlPage{Run: run, Meta: metadata(run), Notes: Notes(run)}
+	names, groups := scenarios(Medians(run.Steps))
 	for _, name := range names {
-		t := htmlTable{Scenario: name}
+		t := htmlTable{Title: name, Header: tableHeader}
 		for _, s := range groups[name] {
 			t.Rows = append(t.Rows, row(s))
 		}
 		page.Tables = append(page.Tables, t)
+	}
+	if rows := comparisonRows(run.Steps); len(rows) > 0 {
+		page.Tables = append(page.Tables, htmlTable{Title: comparisonTitle, Header: pairHeader, Rows: rows})
 	}
 	for _, p := range plots {
 		if !strings.EqualFold(filepath.Ext(p), ".png") {
@@ -78,13 +94,29 @@ func WriteHTML(w io.Writer, run Run, plots []string) error {
 
 // metadata lists the run's description as name/value pairs.
 func metadata(run Run) [][2]string {
-	return [][2]string{
+	m := [][2]string{
 		{"run", orDash(run.ID)},
 		{"commit", orDash(run.Commit)},
 		{"go", orDash(run.GoVersion)},
 		{"kernel", orDash(run.Kernel)},
 		{"cpu", orDash(run.CPU)},
 	}
+	if run.Interrupted {
+		m = append(m, [2]string{"status", "interrupted: the run was cut short; the steps shown are those that finished"})
+	}
+	return m
+}
+
+// Notes returns the run's notes, then each run step's note as
+// "scenario/core/step: note" (skipped steps say theirs in the table).
+func Notes(run Run) []string {
+	notes := append([]string(nil), run.Notes...)
+	for _, s := range run.Steps {
+		if s.Note != "" && !s.Skipped {
+			notes = append(notes, fmt.Sprintf("%s/%s/%s: %s", s.Scenario, s.Core, stepName(s), s.Note))
+		}
+	}
+	return notes
 }
 
 func orDash(s string) string {
@@ -100,14 +132,15 @@ func plotTitle(name string) string { return strings.TrimSuffix(name, filepath.Ex
 type htmlPage struct {
 	Run    Run
 	Meta   [][2]string
-	Header []string
 	Tables []htmlTable
+	Notes  []string
 	Plots  []htmlPlot
 }
 
 type htmlTable struct {
-	Scenario string
-	Rows     [][]string
+	Title  string
+	Header []string
+	Rows   [][]string
 }
 
 type htmlPlot struct {
@@ -136,13 +169,21 @@ img { max-width: 100%; display: block; margin-bottom: 1.5em; }
 {{- end}}
 </dl>
 {{- range .Tables}}
-<h2>{{.Scenario}}</h2>
+<h2>{{.Title}}</h2>
 <table>
-<tr>{{range $.Header}}<th>{{.}}</th>{{end}}</tr>
+<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{- range .Rows}}
 <tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{- end}}
 </table>
+{{- end}}
+{{- if .Notes}}
+<h2>Notes</h2>
+<ul>
+{{- range .Notes}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
 {{- end}}
 {{- if .Plots}}
 <h2>Plots</h2>
@@ -165,7 +206,7 @@ func WriteReport(dir string, run Run) error {
 		name  string
 		write func(io.Writer) error
 	}{
-		{"tables.txt", func(w io.Writer) error { return WriteTable(w, run.Steps, Text) }},
+		{"tables.txt", func(w io.Writer) error { return WriteTables(w, run, Text) }},
 		{"report.md", func(w io.Writer) error { return WriteMarkdown(w, run, plots) }},
 		{"report.html", func(w io.Writer) error { return WriteHTML(w, run, plots) }},
 	}
@@ -180,3 +221,38 @@ func WriteReport(dir string, run Run) error {
 	}
 	return nil
 }
+
+// WriteTables writes every table of run: one per scenario, then the
+// model-vs-reality comparison when the run holds reference servers.
+func WriteTables(w io.Writer, run Run, format Format) error {
+	if err := WriteTable(w, run.Steps, format); err != nil {
+		return err
+	}
+	if len(Pairings(run.Steps)) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return WriteComparison(w, run.Steps, format)
+}
+
+// ReadRun reads the summary.json a bench run left in dir and checks it.
+func ReadRun(dir string) (Run, error) {
+	path := filepath.Join(dir, SummaryFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Run{}, fmt.Errorf("reports: %w", err)
+	}
+	var run Run
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&run); err != nil {
+		return Run{}, fmt.Errorf("reports: %s: %w: %w", path, ErrNotRun, err)
+	}
+	if err := Validate(run.Steps); err != nil {
+		return Run{}, fmt.Errorf("reports: %s: %w", path, err)
+	}
+	return run, nil
+}
+
+// SummaryFile is the name of a run's data inside its directory.
+const SummaryFile = "summary.json"

@@ -334,3 +334,23 @@ func TestNines(t *testing.T) {
 		}
 	}
 }
+
+func TestPlotRateLatency(t *testing.T) {
+	dir := t.TempDir()
+	pts := []RatePoint{{Rate: 50, P50: 20, P99: 22, Pass: true}, {Rate: 100, P50: 20, P99: 23, Pass: true}, {Rate: 200, P50: 60, P99: 900}, {Rate: 150, P50: 21, P99: 30, Pass: true}}
+	base := filepath.Join(dir, "plan")
+	if err := PlotRateLatency("plan: http://x/", pts, 100, 150, base); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{".png", ".svg"} {
+		if fi, err := os.Stat(base + ext); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", ext, err)
+		}
+	}
+	if err := PlotRateLatency("x", nil, 1, 1, base); !errors.Is(err, ErrNoSteps) {
+		t.Errorf("no points: %v", err)
+	}
+	if err := PlotRateLatency("x", []RatePoint{{Rate: math.NaN()}}, 1, 1, base); !errors.Is(err, ErrBadValue) {
+		t.Errorf("NaN: %v", err)
+	}
+}

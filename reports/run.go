@@ -13,6 +13,13 @@ type Run struct {
 	Kernel    string `json:"kernel"`
 	CPU       string `json:"cpu"`
 	Steps     []Step `json:"steps"`
+
+	// Interrupted is set when the run was cut short (a signal, an
+	// error): the steps are those finished before.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Notes are run-level remarks for the report: skipped targets,
+	// missing tools, findings.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // A Step is one measured point: one scenario against one core at one load.
@@ -32,6 +39,33 @@ type Step struct {
 	Valid       bool        `json:"valid"`             // false when the generator, not the server, was the limit
 	Invalid     string      `json:"invalid,omitempty"` // why Valid is false
 	Timeline    []TimePoint `json:"timeline,omitempty"`
+
+	// Label names the step within its scenario ("c=100", "idle=5000",
+	// "cgi", "app"); Kind is what Core is: "core" (a c10k core),
+	// "reference" (a real server, e.g. nginx) or "url" (an external
+	// target). Pair is the c10k core a reference server models.
+	Label string `json:"label,omitempty"`
+	Kind  string `json:"kind,omitempty"`
+	Pair  string `json:"pair,omitempty"`
+	Trial int    `json:"trial,omitempty"` // 0-based repetition of the step
+
+	// Server figures sampled from /proc over the measured part of the
+	// step, for the server's whole process tree; zero when not sampled.
+	CPUSeconds   float64 `json:"cpu_s,omitempty"`          // user+system CPU used
+	CPUPerReqUS  float64 `json:"cpu_per_req_us,omitempty"` // CPUSeconds per successful request, µs
+	RSSPeakBytes int64   `json:"rss_peak_bytes,omitempty"`
+	Threads      int     `json:"threads,omitempty"`   // at the end of the step
+	Processes    int     `json:"processes,omitempty"` // at the end of the step
+	FDs          int     `json:"fds,omitempty"`       // at the end of the step
+	CtxSwitches  int64   `json:"ctx_switches,omitempty"`
+	Requests     int64   `json:"requests,omitempty"` // completed load requests
+	// Note says what a reader should know about the step: skipped,
+	// a feature the target lacks, an event that happened.
+	Note string `json:"note,omitempty"`
+	// Skipped steps were not run (the target cannot serve them).
+	Skipped bool `json:"skipped,omitempty"`
+
+	trials int // steps this one stands for (Medians); not saved
 }
 
 // Latency summarizes a latency histogram, in milliseconds.
@@ -73,7 +107,8 @@ func Validate(steps []Step) error {
 }
 
 func (s *Step) validate() error {
-	if s.Concurrency < 0 || s.IdleConns < 0 || s.Errors < 0 || s.RSSBytes < 0 {
+	if s.Concurrency < 0 || s.IdleConns < 0 || s.Errors < 0 || s.RSSBytes < 0 ||
+		s.RSSPeakBytes < 0 || s.Threads < 0 || s.Processes < 0 || s.FDs < 0 || s.CtxSwitches < 0 || s.Requests < 0 {
 		return fmt.Errorf("negative count: %w", ErrBadValue)
 	}
 	fields := []struct {
@@ -88,6 +123,8 @@ func (s *Step) validate() error {
 		{"p99.9", s.Latency.P999},
 		{"max", s.Latency.Max},
 		{"probe p99", s.ProbeP99},
+		{"cpu", s.CPUSeconds},
+		{"cpu per request", s.CPUPerReqUS},
 	}
 	for _, f := range fields {
 		if err := check(f.name, f.v); err != nil {
