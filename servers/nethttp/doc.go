@@ -34,6 +34,10 @@
 //   - There is one idle timeout per server (http.Server.IdleTimeout): the
 //     largest keepalive_timeout of the config, not one per location.
 //     keepalive_requests is honoured through the plan's Connection: close.
+//   - cgi_pass runs on the connection's goroutine with the shared CGI
+//     runner (servers/internal/cgirun), as the thread core runs it on its
+//     worker; net/http de-chunks the body and cancels the request's
+//     context when the client goes, which ends the child.
 //   - Reverse proxying works (engine.Proxy over net.Dial, with peer choice,
 //     retries and health in the engine), but without an upstream keepalive
 //     pool: every attempt dials a fresh connection and closes it. Responses

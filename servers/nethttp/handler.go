@@ -48,6 +48,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Serve(&req, conn, p)
+	if p.CGI != nil && h.cgi(w, r, &req, p, cs) {
+		return
+	}
 	if p.Proxy != nil {
 		h.proxy(w, r, &req, p, cs)
 		return

@@ -11,23 +11,31 @@ import (
 )
 
 // TestReload runs the conformance suite's reload cases against the
-// net/http core (the rest of the suite is not run here: see the package
+// net/http core (the whole suite is not run here: see the package
 // findings).
 func TestReload(t *testing.T) {
-	servertest.RunReload(t, func(t *testing.T, confPath string) servertest.Core {
-		cfg, err := config.Load(confPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var opts engine.Options
-		s, err := nethttp.New(servertest.Engine(t, confPath, opts), nethttp.Options{
-			IdleTimeout:     nethttp.IdleTimeoutOf(cfg),
-			ShutdownTimeout: 5 * time.Second,
-			ErrorLog:        servertest.LogWriter(t),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return servertest.ServeCore(t, s, opts)
+	servertest.RunReload(t, startCore)
+}
+
+// TestCGI runs the conformance suite's cgi_pass cases against the
+// net/http core.
+func TestCGI(t *testing.T) {
+	servertest.RunCGI(t, startCore)
+}
+
+func startCore(t *testing.T, confPath string) servertest.Core {
+	cfg, err := config.Load(confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts engine.Options
+	s, err := nethttp.New(servertest.Engine(t, confPath, opts), nethttp.Options{
+		IdleTimeout:     nethttp.IdleTimeoutOf(cfg),
+		ShutdownTimeout: 5 * time.Second,
+		ErrorLog:        servertest.LogWriter(t),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return servertest.ServeCore(t, s, opts)
 }

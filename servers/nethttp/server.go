@@ -16,6 +16,7 @@ import (
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/internal/cgirun"
 	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
@@ -93,6 +94,7 @@ type Server struct {
 	ref  *coreio.EngineRef // the engine; Reload swaps it
 	opts Options
 	log  *errorLog
+	cgi  *cgirun.Runner // cgi_pass children
 
 	mu      sync.Mutex
 	started bool
@@ -106,7 +108,9 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("nethttp: nil engine")
 	}
 	o := opts.withDefaults()
-	return &Server{ref: coreio.NewEngineRef(e), opts: o, log: newErrorLog(o.ErrorLog)}, nil
+	s := &Server{ref: coreio.NewEngineRef(e), opts: o, log: newErrorLog(o.ErrorLog)}
+	s.cgi = cgirun.New(cgirun.Options{ErrorLog: func(level, msg string) { s.log.logf(level, "%s", msg) }})
+	return s, nil
 }
 
 // Reload makes e the engine of every request that starts from now on
@@ -232,7 +236,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		})
 	}
 	stop.Wait()
-	return g.Wait()
+	err := g.Wait()
+	s.cgi.Close()
+	return err
 }
 
 // maxHeaderBytes is the most of a request head the listener's default
