@@ -292,7 +292,13 @@ func (e *openEngine) closeStep(p *pacer, lastStart time.Time, interrupted bool) 
 		end = p.sched.Offset(hits) // bounded by the count: where the next would go
 	}
 	// Scheduled: the requests whose intended start falls before end.
-	sched := int64(sort.Search(int(min(hits*2+16, 1<<40)), func(n int) bool { return p.sched.Offset(int64(n)) >= end }))
+	// The search bound grows from the hits sent: a stalled server holds
+	// the hits far below the schedule, which must still count in full.
+	bound := max(hits*2, 16)
+	for bound < 1<<40 && p.sched.Offset(bound) < end {
+		bound *= 2
+	}
+	sched := int64(sort.Search(int(min(bound, 1<<40)), func(n int) bool { return p.sched.Offset(int64(n)) >= end }))
 	if e.o.Requests > 0 {
 		sched = min(sched, e.o.Requests-p.base)
 	}
