@@ -10,7 +10,9 @@ BIN       := bin/c10k
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: all build test bench bench-servers bench-cgi fuzz lint vet fmt clean
+BENCHFLAGS ?=
+
+.PHONY: all build test bench bench-full bench-reference reference ci-bench bench-go bench-servers bench-cgi fuzz lint vet fmt clean
 
 all: build
 
@@ -22,11 +24,63 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
-# Until the scenario runner lands, the benchmark job is the Go benchmarks
-# of the shared engine (parser, router, balancer, handlers) and of each
-# core (1 KB static file over 100 keep-alive connections), with -benchmem.
-# The output is also kept in results/<run-id>/gobench.txt.
+# The main job: the quick scenario set (static-1k, c10k-idle,
+# keepalive-off, proxy-balance, cgi-vs-app) on the thread, event and cgi
+# cores and the net/http baseline, server and generator pinned to
+# different CPUs. Writes results/<run-id>/ with report.md, report.html,
+# plots, summary.json, meta.json and the raw samples; about 6 minutes.
+# BENCHFLAGS adds flags, e.g. BENCHFLAGS='--trials 3' or '--scale 2'.
 bench: build
+	$(BIN) bench $(BENCHFLAGS)
+
+# Every scenario (adds static-1m, slow-clients, backend-failure, blue-green).
+bench-full: build
+	$(BIN) bench --full $(BENCHFLAGS)
+
+# Debian's nginx, Apache 2.4 (event, worker, prefork MPMs) and lighttpd,
+# for c10k bench --reference. Needs root and apt-get.
+reference:
+	scripts/reference
+
+# The quick set on our cores and on the real servers, side by side.
+bench-reference: build reference
+	$(BIN) bench --reference $(BENCHFLAGS)
+
+# The CI latency-regression gate. Benches $(BASE) (default origin/main, or
+# HEAD~1 without it) from a temporary git worktree, then the working tree,
+# on this machine with CI_TRIALS interleaved trials each, and judges the
+# change with c10k compare: exit 0 no regression, 1 regression, 2 invalid
+# or too noisy to judge (make itself exits 2 on either failure; the reason
+# is the last line). Writes results/base/, results/new/,
+# results/compare.md (a pull-request comment) and results/compare.xml
+# (JUnit). CI_ROUNDS > 1 alternates base and change that many times
+# (results/base/round-N, ...), so that drift of the machine hits both
+# alike. BENCHFLAGS goes to both benches (e.g. --scenarios static-1k),
+# COMPAREFLAGS to compare (e.g. --max 'p99=50ms').
+# .github/workflows/bench.yml shows it on a self-hosted CI runner.
+BASE         ?= $(shell git rev-parse -q --verify origin/main >/dev/null && echo origin/main || echo HEAD~1)
+CI_TRIALS    ?= 5
+CI_ROUNDS    ?= 1
+COMPAREFLAGS ?=
+CI_WORKTREE  := .ci-bench-base
+
+ci-bench: build
+	rm -rf results/base results/new results/compare.md results/compare.xml $(CI_WORKTREE)
+	git worktree prune
+	git worktree add --detach $(CI_WORKTREE) $(BASE)
+	trap 'git worktree remove --force $(CI_WORKTREE)' EXIT; \
+	(cd $(CI_WORKTREE) && $(GO) build -o bin/c10k ./cmd/c10k); \
+	for r in $$(seq $(CI_ROUNDS)); do \
+	  sub=; if [ $(CI_ROUNDS) -gt 1 ]; then sub=/round-$$r; fi; \
+	  (cd $(CI_WORKTREE) && bin/c10k bench --trials $(CI_TRIALS) $(BENCHFLAGS) --out $(CURDIR)/results/base$$sub); \
+	  $(BIN) bench --trials $(CI_TRIALS) $(BENCHFLAGS) --out results/new$$sub; \
+	done
+	$(BIN) compare results/base results/new --markdown results/compare.md --junit results/compare.xml $(COMPAREFLAGS)
+
+# The Go benchmarks of the shared engine (parser, router, balancer,
+# handlers) and of each core, with -benchmem, kept in
+# results/<run-id>/gobench.txt.
+bench-go: build
 	@id=$${RUN_ID:-$$(date -u +%Y%m%dT%H%M%SZ)-$$(git rev-parse --short HEAD 2>/dev/null || echo nogit)}; \
 	mkdir -p results/$$id; \
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./servers/... | tee results/$$id/gobench.txt; \

@@ -28,7 +28,9 @@ const maxNines = 6
 
 // PlotThroughput plots throughput (req/s) against concurrency, one line per
 // core, and writes path+".png" and path+".svg". Concurrency is on a log axis
-// when it spans a factor of 16 or more, as doubling sweeps do.
+// when it spans a factor of 16 or more, as doubling sweeps do. Only
+// closed-model steps count: an open-model step's connections are a cap,
+// not its load.
 func PlotThroughput(steps []Step, path string) error {
 	return plotPerCore(steps, path, axes{
 		title: "Throughput vs concurrency",
@@ -36,7 +38,7 @@ func PlotThroughput(steps []Step, path string) error {
 		y:     "throughput (req/s)",
 		logX:  true,
 	}, func(s Step) (x, y float64, ok bool) {
-		return float64(s.Concurrency), s.Throughput, s.Concurrency > 0
+		return float64(s.Concurrency), s.Throughput, closedLoad(s)
 	})
 }
 
@@ -48,7 +50,7 @@ func PlotRSS(steps []Step, path string) error {
 		x:     "connections, active + idle (count)",
 		y:     "RSS (MiB)",
 	}, func(s Step) (x, y float64, ok bool) {
-		return float64(s.Concurrency + s.IdleConns), mib(float64(s.RSSBytes)), s.RSSBytes > 0
+		return float64(s.Concurrency + s.IdleConns), mib(float64(s.RSSBytes)), s.RSSBytes > 0 && s.RateTarget == 0
 	})
 }
 
@@ -159,11 +161,13 @@ func WritePlots(dir string, run Run) ([]string, error) {
 		supports func([]Step) bool
 		plot     func([]Step, string) error
 	}{
-		{"throughput", sweep(func(s Step) (float64, bool) { return float64(s.Concurrency), s.Concurrency > 0 }), PlotThroughput},
+		{"throughput", sweep(func(s Step) (float64, bool) { return float64(s.Concurrency), closedLoad(s) }), PlotThroughput},
 		{"latency", func(steps []Step) bool {
 			return slices.ContainsFunc(steps, func(s Step) bool { return len(s.Percentiles) > 1 })
 		}, PlotLatency},
-		{"rss", sweep(func(s Step) (float64, bool) { return float64(s.Concurrency + s.IdleConns), s.RSSBytes > 0 }), PlotRSS},
+		{"rss", sweep(func(s Step) (float64, bool) {
+			return float64(s.Concurrency + s.IdleConns), s.RSSBytes > 0 && s.RateTarget == 0
+		}), PlotRSS},
 		{"probe", sweep(func(s Step) (float64, bool) { return float64(s.IdleConns), s.IdleConns > 0 && s.ProbeP99 > 0 }), PlotProbe},
 		{"timeline", func(steps []Step) bool {
 			return slices.ContainsFunc(steps, func(s Step) bool { return len(s.Timeline) > 1 })
@@ -357,3 +361,7 @@ func (ninesTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	return ticks
 }
+
+// closedLoad reports whether s ran a closed-model load: Concurrency
+// connections back to back.
+func closedLoad(s Step) bool { return s.Concurrency > 0 && s.RateTarget == 0 && !s.Skipped }

@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/c10k/c10k/loadgen/result"
+	"github.com/c10k/c10k/reports"
 )
 
 func init() {
 	commands["report"] = command{
-		summary: "merge result files of attack shards (or vegeta results) into one summary",
+		summary: "re-render a bench run directory, or merge result files of attack shards (or vegeta results)",
 		run:     func(ctx context.Context, args []string) int { return report(args, os.Stdout, os.Stderr) },
 	}
 }
@@ -25,9 +27,14 @@ func report(args []string, stdout, stderr io.Writer) int {
 	hdr := fs.String("hdr", "", "write the merged latency distribution to `file` in HdrHistogram .hgrm format")
 	output := fs.String("output", "", "also write the merged summary to `file` (c10k result format)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: c10k report [flags] FILE...
+		fmt.Fprint(fs.Output(), `usage: c10k report DIR
+       c10k report [flags] FILE...
 
-Reads the --output files of c10k attack runs (a c10k summary, or vegeta
+With a directory written by c10k bench (results/<run-id>), re-renders its
+report from its summary.json: the plots, tables.txt, report.md and
+report.html, and prints the tables.
+
+With files, reads the --output files of c10k attack runs (a c10k summary, or vegeta
 results with their FILE.c10k summary beside them; plain vegeta results
 work too, with fewer figures), merges them as shards of one run and
 prints the summary.
@@ -47,8 +54,15 @@ flags:
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "c10k report: want at least one result file")
+		fmt.Fprintln(stderr, "c10k report: want a bench run directory or at least one result file")
 		return 2
+	}
+	if fi, err := os.Stat(fs.Arg(0)); err == nil && fi.IsDir() {
+		if fs.NArg() > 1 {
+			fmt.Fprintln(stderr, "c10k report: want one bench run directory")
+			return 2
+		}
+		return rerender(fs.Arg(0), stdout, stderr)
 	}
 	var parts []*result.Summary
 	for _, p := range fs.Args() {
@@ -77,5 +91,28 @@ flags:
 		}
 	}
 	printSummary(stdout, *format, m)
+	return 0
+}
+
+// rerender writes the report of the bench run in dir again from its
+// summary.json and prints its tables.
+func rerender(dir string, stdout, stderr io.Writer) int {
+	run, err := reports.ReadRun(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "c10k report: %v\n", err)
+		return 2
+	}
+	if err := reports.WriteReport(dir, run); err != nil {
+		fmt.Fprintf(stderr, "c10k report: %v\n", err)
+		return 1
+	}
+	if err := reports.WriteTables(stdout, run, reports.Text); err != nil {
+		fmt.Fprintf(stderr, "c10k report: %v\n", err)
+		return 1
+	}
+	if run.Interrupted {
+		fmt.Fprintf(stderr, "c10k report: %s: the run was cut short; these are the steps that finished\n", dir)
+	}
+	fmt.Fprintf(stderr, "c10k report: wrote %s\n", filepath.Join(dir, "report.html"))
 	return 0
 }
