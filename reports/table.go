@@ -122,6 +122,11 @@ func stepName(s Step) string {
 	return name
 }
 
+// StepName names a step within its scenario and core: its label, or its
+// load when it has none ("c=100", "rate=500", "c=0 idle=5000"). Trials of
+// one step share the name.
+func StepName(s Step) string { return baseName(s) }
+
 // baseName is the step's label, or its load when it has none.
 func baseName(s Step) string {
 	name := s.Label

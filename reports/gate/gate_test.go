@@ -46,7 +46,7 @@ func mkRun(seed uint64, trials int, noise float64, tweaks ...tweak) reports.Run 
 				Latency:  reports.Latency{P50: p99 / 4, P90: p99 / 2, P99: p99, P999: p99 * 2, Max: p99 * 3},
 				RSSBytes: int64(jitter(50 << 20)), CPUPerReqUS: jitter(30),
 			}
-			key := Key{Scenario: s.Scenario, Core: s.Core, Step: stepName(s)}
+			key := Key{Scenario: s.Scenario, Core: s.Core, Step: reports.StepName(s)}
 			for _, tw := range tweaks {
 				tw(key, t, &s)
 			}

@@ -307,7 +307,7 @@ func FromRuns(path string, runs ...reports.Run) *Set {
 
 func (s *Set) addSteps(steps []reports.Step) {
 	for _, st := range steps {
-		k := Key{Scenario: st.Scenario, Core: st.Core, Step: stepName(st)}
+		k := Key{Scenario: st.Scenario, Core: st.Core, Step: reports.StepName(st)}
 		if st.Skipped {
 			s.skip(k, st.Note)
 			continue
@@ -339,22 +339,6 @@ func (s *Set) addSteps(steps []reports.Step) {
 		set(CPUPerReq, st.CPUPerReqUS)
 		s.add(k, t)
 	}
-}
-
-// stepName is the step's label, or its load when it has none; it names
-// steps as the bench report does.
-func stepName(s reports.Step) string {
-	if s.Label != "" {
-		return s.Label
-	}
-	name := "c=" + strconv.Itoa(s.Concurrency)
-	if s.RateTarget > 0 {
-		name = "rate=" + strconv.FormatFloat(s.RateTarget, 'f', -1, 64)
-	}
-	if s.IdleConns > 0 {
-		name += " idle=" + strconv.Itoa(s.IdleConns)
-	}
-	return name
 }
 
 // FromSummaries makes a Set of attack results: every summary is one trial
