@@ -39,18 +39,22 @@ func (p Pairing) Disagreement() string {
 	m, r := p.Model, p.Real
 	switch {
 	case !m.Valid || !r.Valid:
-		return "not comparable: a side is invalid"
+		bad := m
+		if m.Valid {
+			bad = r
+		}
+		return fmt.Sprintf("not comparable: %s's run is invalid (%s)", bad.Core, orDash(bad.Invalid))
 	case errorShare(m) > 0.01 && errorShare(r) <= 0.01:
 		return fmt.Sprintf("%s fails %.1f%% of requests, %s %.1f%%", m.Core, 100*errorShare(m), r.Core, 100*errorShare(r))
 	case errorShare(r) > 0.01 && errorShare(m) <= 0.01:
 		return fmt.Sprintf("%s fails %.1f%% of requests, %s %.1f%%", r.Core, 100*errorShare(r), m.Core, 100*errorShare(m))
 	}
 	if x := p.ThroughputRatio(); x > 2 || (x > 0 && x < 0.5) {
-		return fmt.Sprintf("throughput %.2fx the real server's", x)
+		return fmt.Sprintf("throughput %.3gx the real server's", x)
 	}
 	if m.ProbeP99 > 0 && r.ProbeP99 > 0 {
 		if x := m.ProbeP99 / r.ProbeP99; x > 4 || x < 0.25 {
-			return fmt.Sprintf("probe p99 %.2fx the real server's", x)
+			return fmt.Sprintf("probe p99 %.3gx the real server's (%.3g vs %.3g ms)", x, m.ProbeP99, r.ProbeP99)
 		}
 	}
 	return ""
