@@ -27,7 +27,7 @@ func referenceRun() Run {
 		step("thread", KindCore, "", "c=100", 800, 0, 0),
 		step("nginx", KindReference, "event", "c=100", 1000, 0, 0),
 		step("apache-worker", KindReference, "thread", "c=100", 300, 0, 0),
-		step("thread", KindCore, "", "c=1000", 100, 300, 0),
+		starved(step("thread", KindCore, "", "c=1000", 100, 300, 0), 600),
 		step("apache-worker", KindReference, "thread", "c=1000", 400, 0, 0),
 	)
 	skipped := step("nginx", KindReference, "event", "cgi", 0, 0, 0)
@@ -35,6 +35,8 @@ func referenceRun() Run {
 	run.Steps = append(run.Steps, skipped)
 	return run
 }
+
+func starved(s Step, n int) Step { s.Starved = n; return s }
 
 func TestMedians(t *testing.T) {
 	got := Medians(referenceRun().Steps)

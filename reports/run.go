@@ -59,6 +59,10 @@ type Step struct {
 	FDs          int     `json:"fds,omitempty"`       // at the end of the step
 	CtxSwitches  int64   `json:"ctx_switches,omitempty"`
 	Requests     int64   `json:"requests,omitempty"` // completed load requests
+	// Starved counts the closed model's connections that completed
+	// fewer than a tenth of the mean: clients a server left waiting
+	// (in its listen backlog, say) while others were served.
+	Starved int `json:"starved,omitempty"`
 	// Note says what a reader should know about the step: skipped,
 	// a feature the target lacks, an event that happened.
 	Note string `json:"note,omitempty"`
@@ -108,7 +112,7 @@ func Validate(steps []Step) error {
 
 func (s *Step) validate() error {
 	if s.Concurrency < 0 || s.IdleConns < 0 || s.Errors < 0 || s.RSSBytes < 0 ||
-		s.RSSPeakBytes < 0 || s.Threads < 0 || s.Processes < 0 || s.FDs < 0 || s.CtxSwitches < 0 || s.Requests < 0 {
+		s.RSSPeakBytes < 0 || s.Threads < 0 || s.Processes < 0 || s.FDs < 0 || s.CtxSwitches < 0 || s.Requests < 0 || s.Starved < 0 {
 		return fmt.Errorf("negative count: %w", ErrBadValue)
 	}
 	fields := []struct {

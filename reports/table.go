@@ -99,7 +99,7 @@ func row(s Step) []string {
 	return []string{
 		s.Core,
 		stepName(s),
-		strconv.Itoa(s.Concurrency) + "/" + strconv.Itoa(s.IdleConns),
+		load(s),
 		strconv.FormatFloat(s.Throughput, 'f', 0, 64),
 		ms(s.Latency.P50),
 		ms(s.Latency.P99),
@@ -110,6 +110,16 @@ func row(s Step) []string {
 		strconv.Itoa(s.Errors),
 		valid,
 	}
+}
+
+// load formats the connections of a step, active/idle, with the starved
+// ones: "1000/0 (987 starved)".
+func load(s Step) string {
+	out := strconv.Itoa(s.Concurrency) + "/" + strconv.Itoa(s.IdleConns)
+	if s.Starved > 0 {
+		out += " (" + strconv.Itoa(s.Starved) + " starved)"
+	}
+	return out
 }
 
 // stepName is the step's label, or its load when it has none, with the

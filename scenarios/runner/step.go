@@ -258,6 +258,9 @@ func (r *runner) fill(rec *reports.Step, sc *scenarioRun, i int, s *result.Summa
 	}
 	rec.Throughput = s.ThroughputRPS
 	rec.Requests = s.Requests
+	if s.Fairness != nil && s.Model == result.ModelClosed {
+		rec.Starved = s.Fairness.Starved
+	}
 	rec.Latency = reports.Latency{P50: s.Latency.P50, P90: s.Latency.P90, P99: s.Latency.P99, P999: s.Latency.P999, Max: s.Latency.Max}
 	if h := s.Hist.Latency; h != nil && h.TotalCount() > 0 {
 		for _, q := range Quantiles {
