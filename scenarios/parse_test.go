@@ -152,7 +152,7 @@ func TestScenarioContent(t *testing.T) {
 				t.Errorf("steps %+v", s.Steps)
 			}
 		}, 0},
-		{"static-1m", []string{"c=10", "c=50"}, func(t *testing.T, s *Scenario) {
+		{"static-1m", []string{"rate=250", "rate=1000"}, func(t *testing.T, s *Scenario) {
 			wantFiles(t, s, File{"1m.bin", 1 << 20})
 			wantPaths(t, s, "/1m.bin")
 		}, 0},
@@ -165,7 +165,7 @@ func TestScenarioContent(t *testing.T) {
 				t.Errorf("targets %q %q", s.Steps[0].Target, s.Steps[1].Target)
 			}
 			for _, st := range s.Steps {
-				if st.SlowReaders != 16 || st.SlowRate != 16384 || st.SlowPath != "/app/big?size=262144" || st.Connections != 20 || st.Path != "/app/fast" {
+				if st.SlowReaders != 16 || st.SlowRate != 16384 || st.SlowPath != "/app/big?size=16777216" || st.Connections != 20 || st.Path != "/app/fast" {
 					t.Errorf("step %+v", st)
 				}
 			}
