@@ -55,6 +55,16 @@ func WriteTable(w io.Writer, steps []Step, format Format) error {
 // writeTable renders one titled table: a "### title" Markdown heading
 // or a plain title line for a terminal.
 func writeTable(w io.Writer, format Format, title string, header []string, align []tw.Align, rows [][]string) error {
+	return WriteAligned(w, format, title, header, align, rows)
+}
+
+// WriteAligned writes any titled table in the package's style, each
+// column aligned as align says: a "### title" Markdown heading or a
+// plain title line for a terminal, then the table.
+func WriteAligned(w io.Writer, format Format, title string, header []string, align []tw.Align, rows [][]string) error {
+	if format != Text && format != Markdown {
+		return fmt.Errorf("%w: %d", ErrUnknownFormat, format)
+	}
 	opts := []tablewriter.Option{
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
@@ -176,9 +186,6 @@ func anys(s []string) []any {
 // WriteGrid writes any titled table in the package's style: text cells,
 // the first column left-aligned and the others right-aligned.
 func WriteGrid(w io.Writer, format Format, title string, header []string, rows [][]string) error {
-	if format != Text && format != Markdown {
-		return fmt.Errorf("%w: %d", ErrUnknownFormat, format)
-	}
 	align := make([]tw.Align, len(header))
 	for i := range align {
 		align[i] = tw.AlignRight
@@ -186,5 +193,5 @@ func WriteGrid(w io.Writer, format Format, title string, header []string, rows [
 	if len(align) > 0 {
 		align[0] = tw.AlignLeft
 	}
-	return writeTable(w, format, title, header, align, rows)
+	return WriteAligned(w, format, title, header, align, rows)
 }

@@ -6,8 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/c10k/c10k/reports"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
@@ -230,35 +229,13 @@ func (row Row) cells() []string {
 	}
 }
 
-// writeTable renders one titled table: a "### title" Markdown heading or a
-// plain title line for a terminal, as the reports package does.
+// writeTable renders one titled table in the reports package's style.
 func writeTable(w io.Writer, md bool, title string, header []string, align []tw.Align, rows [][]string) error {
-	opts := []tablewriter.Option{
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
-	}
+	format := reports.Text
 	if md {
-		fmt.Fprintf(w, "### %s\n\n", title)
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-	} else {
-		fmt.Fprintln(w, title)
+		format = reports.Markdown
 	}
-	t := tablewriter.NewTable(w, opts...)
-	t.Header(anys(header)...)
-	for _, r := range rows {
-		if err := t.Append(anys(r)...); err != nil {
-			return err
-		}
-	}
-	return t.Render()
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
+	return reports.WriteAligned(w, format, title, header, align, rows)
 }
 
 // errWriter keeps the first write error.
