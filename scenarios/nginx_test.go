@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -16,28 +15,6 @@ import (
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
 )
-
-// updateGolden reports whether -update asks to rewrite the golden
-// files. The flag is shared with the reference servers' tests of this
-// package: whichever file comes first defines it.
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	if f == nil {
-		return false
-	}
-	g, ok := f.Value.(flag.Getter)
-	if !ok {
-		return false
-	}
-	b, _ := g.Get().(bool)
-	return b
-}
-
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
 
 // nginxGoldenEnv is the fixed Env of the golden files: backends on
 // 127.0.0.1:9001 and up in the order of the site's backends.
@@ -105,23 +82,7 @@ func TestNginxConfGolden(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					path := filepath.Join(dir, name)
-					if updateGolden() {
-						if err := os.MkdirAll(dir, 0o755); err != nil {
-							t.Fatal(err)
-						}
-						if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-							t.Fatal(err)
-						}
-						return
-					}
-					golden, err := os.ReadFile(path)
-					if err != nil {
-						t.Fatalf("%v (run go test ./scenarios -run Golden -update)", err)
-					}
-					if got != string(golden) {
-						t.Errorf("NginxConf differs from %s (run go test ./scenarios -run Golden -update and review the diff):\n%s", path, got)
-					}
+					golden(t, filepath.Join(dir, name), got)
 				})
 			}
 		}
@@ -133,7 +94,7 @@ func TestNginxConfGolden(t *testing.T) {
 	}
 	for _, e := range entries {
 		if !want[e.Name()] {
-			if updateGolden() {
+			if *update {
 				os.Remove(filepath.Join(dir, e.Name()))
 				continue
 			}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,27 +24,6 @@ import (
 
 	"github.com/c10k/c10k/servers/backend"
 )
-
-// The package's -update flag rewrites golden files; it is registered
-// here unless another test file of the package did so already.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata")
-	}
-}
-
-func refUpdating() bool {
-	f := flag.Lookup("update")
-	if f == nil {
-		return false
-	}
-	g, ok := f.Value.(flag.Getter)
-	if !ok {
-		return false
-	}
-	b, _ := g.Get().(bool)
-	return b
-}
 
 func TestReferences(t *testing.T) {
 	want := []struct {
@@ -176,31 +154,10 @@ func TestReferenceConfigGolden(t *testing.T) {
 					if filepath.Base(file) != file || filepath.Ext(file) != ".conf" {
 						t.Errorf("config file name %q: want a base name ending in .conf", file)
 					}
-					refGolden(t, filepath.Join("testdata", "reference", r.Name, name+".conf"), text)
+					golden(t, filepath.Join("testdata", "reference", r.Name, name+".conf"), text)
 				})
 			}
 		}
-	}
-}
-
-// refGolden compares got with the file at path, or rewrites it with -update.
-func refGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if refUpdating() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Reference -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden (go test -run Reference -update accepts it):\n%s", path, got)
 	}
 }
 
