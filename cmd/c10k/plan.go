@@ -233,7 +233,7 @@ func writePlan(w io.Writer, format, url string, r *plan.Result) {
 	if r.High > 0 {
 		fmt.Fprintf(w, "; the boundary is below %s req/s (+%s)", f1(r.High), f1(r.Confidence.Margin))
 	}
-	fmt.Fprintf(w, "; stopped by %s\nknee: %s req/s (p99 within 2x of the lowest rate's up to there)\n", r.Stopped, f1(r.Knee))
+	fmt.Fprintf(w, "; stopped by %s\nknee: %s req/s (the highest rate with p99 within 2x of the lowest p99 measured)\n", r.Stopped, f1(r.Knee))
 	if z := r.Sizing; z != nil {
 		fmt.Fprintf(w, "\nsizing for %s req/s with %.0f%% headroom: %d instance(s) at %s req/s each (each sustains %s)\n",
 			f1(z.TargetRPS), 100*z.Headroom, z.Instances, f1(z.RatePerInstance), f1(z.PerInstanceMax))

@@ -184,3 +184,21 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+func TestKnee(t *testing.T) {
+	st := func(rate, p99 float64) Step { return Step{Rate: rate, P99: p99, Valid: true} }
+	for _, tc := range []struct {
+		name  string
+		steps []Step
+		want  float64
+	}{
+		{"flat then queueing", []Step{st(100, 20), st(200, 21), st(400, 22), st(800, 900), st(600, 300), st(500, 35)}, 500},
+		{"a noisy low step", []Step{st(1000, 2.2), st(2000, 5.9), st(4000, 1.8), st(8000, 2.8)}, 8000},
+		{"invalid steps ignored", []Step{st(10, 5), {Rate: 20, P99: 1, Valid: false}, st(40, 12)}, 10},
+		{"nothing valid", []Step{{Rate: 5}}, 0},
+	} {
+		if got := knee(tc.steps); got != tc.want {
+			t.Errorf("%s: knee %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

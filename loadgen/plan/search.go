@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/c10k/c10k/loadgen/result"
 )
@@ -93,8 +92,8 @@ type Result struct {
 	Low        float64    `json:"bracket_low_rps"`
 	High       float64    `json:"bracket_high_rps"`
 	Confidence Confidence `json:"confidence"`
-	// Knee is the highest rate before p99 latency first more than
-	// doubles the lowest rate's p99: where queueing begins to show.
+	// Knee is the highest rate whose p99 is within twice the lowest p99
+	// measured: past it, queueing shows.
 	Knee    float64 `json:"knee_rps"`
 	Stopped string  `json:"stopped_by"`
 	Steps   []Step  `json:"steps"`
@@ -249,33 +248,21 @@ func newStep(phase string, rate float64, s *result.Summary, slo SLO) Step {
 	return st
 }
 
-// knee returns the highest valid rate before p99 first more than doubles
-// the p99 of the lowest valid rate.
+// knee returns the highest valid rate whose p99 is within twice the
+// lowest p99 of any valid step: past it, queueing shows. The lowest p99,
+// not the first step's, is the floor, so one noisy step at a low rate
+// does not pull the knee down.
 func knee(steps []Step) float64 {
-	var valid []Step
+	floor, k := math.Inf(1), 0.0
 	for _, s := range steps {
 		if s.Valid && s.ErrorRatio < 1 {
-			valid = append(valid, s)
+			floor = math.Min(floor, s.P99)
 		}
 	}
-	slices.SortStableFunc(valid, func(a, b Step) int {
-		switch {
-		case a.Rate < b.Rate:
-			return -1
-		case a.Rate > b.Rate:
-			return 1
+	for _, s := range steps {
+		if s.Valid && s.ErrorRatio < 1 && s.P99 <= 2*floor {
+			k = math.Max(k, s.Rate)
 		}
-		return 0
-	})
-	if len(valid) == 0 {
-		return 0
-	}
-	base, k := valid[0].P99, valid[0].Rate
-	for _, s := range valid[1:] {
-		if s.P99 > 2*base {
-			break
-		}
-		k = s.Rate
 	}
 	return k
 }
