@@ -246,10 +246,11 @@ func (l *loop) release(c *conn) {
 		return
 	}
 	if x.file != nil {
-		x.file = nil // borrowed from x.plan.File
+		x.file = nil // borrowed from x.plan.File or x.px.tmp
 	}
 	x.plan.CloseFile()
 	l.dropUpstream(x)
+	l.closeTemp(x)
 	x.body.Reset()
 	x.wa, x.wb = nil, nil
 	x.px.ub = nil
@@ -797,6 +798,10 @@ func (l *loop) flush(c *conn) error {
 	}
 	if err != nil {
 		return err
+	}
+	if x.isTemp(x.file) {
+		l.closeTemp(x) // a proxied body's temp file: sent, so done
+		return nil
 	}
 	x.file = nil
 	x.plan.CloseFile()

@@ -52,6 +52,19 @@
 // regular-file writes, which may wait for the disk, as nginx's do on its
 // event loop.
 //
+// # Response buffering
+//
+// With proxy_buffering on, an upstream response body is read into memory
+// up to Options.ProxyBuffer and, past it, on into an unlinked temp file
+// (nginx's proxy_temp_path, up to proxy_max_temp_file_size:
+// Options.ProxyMaxTempFile, 1 GiB), still on the loop as the edge-triggered
+// reads deliver it; the file writes are regular-file writes, as nginx's.
+// Once the body is complete the upstream goes back to the keepalive pool
+// (or is closed), and the client gets the head, the memory part and the
+// file part at its own pace: the file part with sendfile(2), resumed on
+// EPOLLOUT like a static file, under send_timeout. A body past the temp
+// file limit is streamed from there, as nginx does.
+//
 // # Reload
 //
 // Server.Reload swaps the engine (c10k serve on SIGHUP) with one atomic

@@ -46,7 +46,9 @@ const (
 type loopStats struct {
 	connections, idle, upstreams, borrowed atomic.Int64
 	buffers                                atomic.Int64 // retained by free exchanges
+	tempFiles                              atomic.Int64 // open response temp files
 	accepted, requests, copies, offloaded  atomic.Uint64
+	spilled                                atomic.Uint64
 }
 
 func (s *loopStats) snapshot() LoopStats {
@@ -59,6 +61,8 @@ func (s *loopStats) snapshot() LoopStats {
 		Requests:    s.requests.Load(),
 		FileCopies:  s.copies.Load(),
 		Offloaded:   s.offloaded.Load(),
+		Spilled:     s.spilled.Load(),
+		TempFiles:   int(s.tempFiles.Load()),
 		Buffers:     s.buffers.Load(),
 	}
 	ls.Active = ls.Connections - ls.Idle

@@ -3,12 +3,17 @@ package event
 import (
 	"io"
 	"time"
+
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // Defaults of Options.
 const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultProxyBuffer     = 1 << 20
+	// DefaultProxyMaxTempFile is nginx's proxy_max_temp_file_size
+	// default, 1024m.
+	DefaultProxyMaxTempFile = coreio.MaxTempFile
 	// DefaultFileThreads is the size of the pool that runs requests
 	// whose file lookups would wait for the disk.
 	DefaultFileThreads = 4
@@ -28,9 +33,16 @@ type Options struct {
 	ShutdownTimeout time.Duration
 
 	// ProxyBuffer is how much of an upstream response a loop reads into
-	// memory with proxy_buffering on before it falls back to streaming.
-	// Default 1 MiB.
+	// memory with proxy_buffering on before it writes the rest to a temp
+	// file (see ProxyMaxTempFile). Default 1 MiB.
 	ProxyBuffer int
+
+	// ProxyMaxTempFile is how much more of a buffered upstream response
+	// a loop writes to an unlinked temp file once ProxyBuffer is full
+	// (nginx's proxy_max_temp_file_size); past it the rest is streamed.
+	// 0 takes the default, 1 GiB; a negative value keeps no temp file
+	// (nginx's "proxy_max_temp_file_size 0").
+	ProxyMaxTempFile int64
 
 	// FileThreads is the number of threads that run requests whose file
 	// lookups are not cached. Default 4.
@@ -46,6 +58,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ProxyBuffer <= 0 {
 		o.ProxyBuffer = DefaultProxyBuffer
+	}
+	if o.ProxyMaxTempFile == 0 {
+		o.ProxyMaxTempFile = DefaultProxyMaxTempFile
 	}
 	if o.FileThreads <= 0 {
 		o.FileThreads = DefaultFileThreads

@@ -21,6 +21,7 @@ const (
 	pxSend                 // writing the request to the upstream
 	pxHead                 // reading the response head
 	pxBuffer               // proxy_buffering on: reading the body into memory
+	pxSpool                // proxy_buffering on: reading the rest of it into a temp file
 	pxStream               // reading the body to pass it on
 )
 
@@ -60,7 +61,9 @@ type proxyState struct {
 	hn, hs  int
 	rd      []byte // upstream body reads
 	pending []byte
-	mem     []byte // proxy_buffering memory
+	mem     []byte           // proxy_buffering memory
+	tmp     coreio.RespSpool // proxy_buffering past mem: the rest in a temp file (see spill.go)
+	crlf    bool             // tmp went out as one chunk whose CRLF is still to send
 	resp    http1.Response
 	parser  http1.Parser
 	dec     http1.Body
@@ -223,6 +226,8 @@ func (l *loop) proxyStep(c *conn) bool {
 		return l.upHead(c)
 	case pxBuffer:
 		return l.upBuffer(c)
+	case pxSpool:
+		return l.upSpool(c)
 	case pxStream:
 		return l.upStream(c)
 	}
@@ -386,6 +391,7 @@ func (l *loop) upHead(c *conn) bool {
 			u.resp.InitBody(&u.dec)
 			u.pending = u.head[u.hs:u.hn]
 			u.mem = u.mem[:0]
+			u.crlf = false
 			if px.Buffering() {
 				u.st = pxBuffer
 				return true
@@ -422,7 +428,8 @@ func (l *loop) attemptFailed(c *conn, err error, stage engine.Stage) bool {
 
 // upBuffer reads the upstream body into memory (proxy_buffering on) up
 // to Options.ProxyBuffer, so the upstream is released before a slow
-// client is written to; a larger body continues as a stream.
+// client is written to; a larger body continues into a temp file
+// (upSpool), or as a stream when there is none.
 func (l *loop) upBuffer(c *conn) bool {
 	x := c.x
 	p := &x.plan
@@ -452,6 +459,10 @@ func (l *loop) upBuffer(c *conn) bool {
 	}
 	l.clearTimer(c)
 	if !u.dec.Done() {
+		if l.startSpill(c) {
+			u.st = pxSpool
+			return true
+		}
 		return l.startStream(c)
 	}
 	l.releaseUpstream(x)
@@ -487,8 +498,8 @@ func (l *loop) upRead(c *conn) (int, error) {
 	}
 }
 
-// startStream sends the client response head and what is buffered; the
-// rest of the body follows as it arrives.
+// startStream sends the client response head and what is buffered, in
+// memory and in a temp file; the rest of the body follows as it arrives.
 func (l *loop) startStream(c *conn) bool {
 	x := c.x
 	p := &x.plan
@@ -500,6 +511,19 @@ func (l *loop) startStream(c *conn) bool {
 		x.wa, x.wb = head, nil
 	} else {
 		x.wa, x.wb = head, u.mem
+	}
+	if u.tmp.Len() > 0 && !p.HeadOnly {
+		if u.chunkOut {
+			// The file part is one chunk: its size line before it, its
+			// CRLF before the next piece (upStream). The memory part,
+			// if any, is in head already, as a chunk.
+			head = coreio.AppendChunkSize(head, int(u.tmp.Len()))
+			x.wa = head
+			u.crlf = true
+		}
+		l.queueSpill(x)
+	} else {
+		l.closeTemp(x)
 	}
 	x.out = head[:0]
 	u.streaming = true
@@ -539,7 +563,7 @@ func (l *loop) upStream(c *conn) bool {
 			continue
 		}
 		if u.chunkOut {
-			out := http1.AppendChunk(x.out[:0], data)
+			out := http1.AppendChunk(u.chunkCRLF(x.out[:0]), data)
 			x.out = out[:0]
 			x.wa, x.wb = out, nil
 		} else {
@@ -553,7 +577,7 @@ func (l *loop) upStream(c *conn) bool {
 	l.releaseUpstream(x)
 	p.Proxy.Done()
 	if u.chunkOut {
-		out := http1.AppendLastChunk(x.out[:0])
+		out := http1.AppendLastChunk(u.chunkCRLF(x.out[:0]))
 		x.out = out[:0]
 		x.wa, x.wb = out, nil
 		x.after = afterResponse
@@ -561,6 +585,16 @@ func (l *loop) upStream(c *conn) bool {
 		return true
 	}
 	return l.finishResponse(c)
+}
+
+// chunkCRLF appends the CRLF that ends a chunk sent from the temp file,
+// when one is due.
+func (u *proxyState) chunkCRLF(dst []byte) []byte {
+	if !u.crlf {
+		return dst
+	}
+	u.crlf = false
+	return append(dst, "\r\n"...)
 }
 
 // upstreamBroken handles an upstream failure while its body is read.
@@ -574,6 +608,7 @@ func (l *loop) upstreamBroken(c *conn, err error, sent bool) bool {
 	px.SetStage(engine.StageRead)
 	px.SetError(coreio.UpstreamError(err, engine.StageRead))
 	l.dropUpstream(x)
+	l.closeTemp(x)
 	retry := px.Failed(coreio.Classify(err), sent)
 	if sent {
 		l.close(c)

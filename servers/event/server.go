@@ -70,6 +70,11 @@ type LoopStats struct {
 	// Offloaded counts requests whose file lookups were not cached and
 	// ran on the file thread pool.
 	Offloaded uint64
+	// Spilled counts buffered upstream responses larger than
+	// Options.ProxyBuffer whose rest went to a temp file.
+	Spilled uint64
+	// TempFiles is the number of those temp files open now.
+	TempFiles int
 	// Buffers is the memory the loop keeps in its free exchanges for
 	// their buffers (request heads and bodies, response heads, upstream
 	// reads): it does not grow with the size of past request or
@@ -229,6 +234,8 @@ func (s *Server) Stats() Stats {
 		st.Requests += ls.Requests
 		st.FileCopies += ls.FileCopies
 		st.Offloaded += ls.Offloaded
+		st.Spilled += ls.Spilled
+		st.TempFiles += ls.TempFiles
 		st.Buffers += ls.Buffers
 	}
 	return st

@@ -24,6 +24,16 @@
 // package leaves GOMAXPROCS alone when Options.Procs is zero, since it is
 // process-wide (tests run many Servers in one process).
 //
+// # Proxy buffering
+//
+// With proxy_buffering on, a worker reads an upstream response into
+// memory (Options.ProxyBuffer) and the rest into an unlinked temp file
+// (coreio.RespSpool, up to coreio.MaxTempFile as nginx's
+// proxy_max_temp_file_size), releases the upstream connection, and only
+// then writes to the client, the file part with sendfile(2): a slow
+// client holds its worker thread, as in Apache, but not the upstream nor
+// the app server's worker behind it. Past the cap the rest is streamed.
+//
 // # Reload
 //
 // Server.Reload swaps the engine (c10k serve on SIGHUP). A worker takes

@@ -38,8 +38,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 
 	// ProxyBuffer is how much of an upstream response a worker reads into
-	// memory with proxy_buffering on before it falls back to streaming.
-	// Default 1 MiB.
+	// memory with proxy_buffering on; the rest goes to a temp file, up to
+	// coreio.MaxTempFile (nginx's proxy_max_temp_file_size, 1 GiB),
+	// before the worker falls back to streaming. Default 1 MiB.
 	ProxyBuffer int
 
 	// Procs, when positive, is the Go runtime's GOMAXPROCS while the

@@ -44,7 +44,8 @@ type upstreamState struct {
 	parser http1.Parser
 	dec    http1.Body
 	conn   upConn
-	got    bool // any response byte arrived on the current attempt
+	tmp    coreio.RespSpool // the buffered body past mem: a temp file
+	got    bool             // any response byte arrived on the current attempt
 }
 
 // appendMem appends data to the buffered upstream body, moving it to a
@@ -63,9 +64,10 @@ func (u *upstreamState) appendMem(s *Server, data []byte) {
 	u.mem = append(u.mem, data...)
 }
 
-// releaseMem empties the buffered upstream body and returns a borrowed
-// buffer to s's pool.
+// releaseMem empties the buffered upstream body, returns a borrowed
+// buffer to s's pool and closes the temp file, if any.
 func (u *upstreamState) releaseMem(s *Server) {
+	u.tmp.Close()
 	if u.big != nil {
 		s.mem.Put(u.big)
 		u.big = nil
@@ -282,13 +284,15 @@ func (w *worker) releaseUpstream(px *engine.Proxy, addr string) {
 	w.s.pool.Put(addr, u.conn, idle, time.Now())
 }
 
-// proxyBody sends the client response head and the upstream body:
-// buffered in memory first (up to Options.ProxyBuffer) with
-// proxy_buffering on, so the upstream is released before a slow client
-// is written to; streamed as it arrives otherwise. An upstream failure
-// while buffering, before any byte went to the client, is an attempt
-// failure like one before the head (another peer, or the 502/504 plan);
-// once bytes went out, the client connection is cut.
+// proxyBody sends the client response head and the upstream body. With
+// proxy_buffering on, the body is buffered first, so the upstream is
+// released before a slow client is written to: in memory up to
+// Options.ProxyBuffer, the rest in a temp file up to coreio.MaxTempFile
+// (spool); a larger body is streamed from there on. With proxy_buffering
+// off it is streamed as it arrives. An upstream failure while buffering,
+// before any byte went to the client, is an attempt failure like one
+// before the head (another peer, or the 502/504 plan); once bytes went
+// out, the client connection is cut.
 func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead bool) bodyOutcome {
 	h := &w.http
 	u := &h.up
@@ -297,6 +301,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	pending := u.head[u.hs:u.hn]
 
 	u.releaseMem(w.s)
+	var rest []byte // body bytes the temp file could not take
 	if px.Buffering() {
 		for !u.dec.Done() && len(u.mem) < w.s.opts.ProxyBuffer {
 			if len(pending) == 0 {
@@ -332,20 +337,27 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 			}
 			return bodyClosed
 		}
+		var out bodyOutcome
+		var done bool
+		if pending, rest, out, done = w.spool(p, px, addr, pending); done {
+			return out
+		}
 	}
 
-	// Stream: head, what is buffered, then the rest as it arrives. The
-	// CRLF that ends a chunk goes out with the next write (crlf), so no
-	// body byte is copied into h.out.
+	// Stream: head, what is buffered (memory, temp file, rest), then the
+	// remainder as it arrives. What is buffered goes out as one chunk.
+	// The CRLF that ends a chunk goes out with the next write (crlf), so
+	// no body byte is copied into h.out.
+	held := int64(len(u.mem)) + u.tmp.Len() + int64(len(rest))
 	head, chunkOut := w.appendHead(h.out[:0], p, p.ContentLength)
 	crlf := false
-	if chunkOut && len(u.mem) > 0 {
-		head = coreio.AppendChunkSize(head, len(u.mem))
+	if chunkOut && held > 0 {
+		head = coreio.AppendChunkSize(head, int(held))
 		crlf = true
 	}
 	h.out = head[:0]
 	h.sock.setWriteTimeout(p.SendTimeout)
-	if err := h.sock.writev2(&h.iov, head, u.mem); err != nil {
+	if err := w.sendHeld(head, rest, nil); err != nil {
 		return w.clientBroken(px, err)
 	}
 	for !u.dec.Done() {
@@ -404,6 +416,139 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 		return bodySent
 	}
 	return bodyClosed
+}
+
+// spool goes on buffering a body that outgrew the memory buffer (u.mem)
+// into the worker's temp file, as nginx does up to
+// proxy_max_temp_file_size, until the body ends or the file holds
+// Server.maxTemp bytes; pending are upstream bytes read but not yet
+// decoded. A whole body is answered here (done): the upstream is released
+// and px told the attempt succeeded, as on the memory path, and then
+// the head, u.mem and the file go to the client, so a slow client holds
+// the worker but no longer the upstream (nor an app server's worker
+// behind it). A failure of the upstream meanwhile is the attempt's, as
+// on the memory path (done too). Otherwise — the file is full, or it
+// cannot be written — the caller streams: the head, u.mem, the file,
+// then rest (decoded bytes the file could not take), then pending and
+// what follows.
+func (w *worker) spool(p *engine.Plan, px *engine.Proxy, addr string, pending []byte) (left, rest []byte, out bodyOutcome, done bool) {
+	u := &w.http.up
+	total := int64(len(u.mem))
+	// One Decode yields at most len(pending) bytes, and pending is at most
+	// one read (u.rd) or the rest of the head buffer: checked before each,
+	// the file never grows past maxTemp.
+	room := w.s.maxTemp.Load() - int64(max(len(u.rd), len(u.head)))
+	for !u.dec.Done() && u.tmp.Len() <= room {
+		if len(pending) == 0 {
+			n, err := u.conn.read(u.rd)
+			if err == coreio.ErrClosed {
+				if err = u.dec.EOF(); err == nil {
+					break // close-delimited body complete
+				}
+			}
+			if err != nil {
+				return nil, nil, w.upstreamBroken(px, err, false), true
+			}
+			pending = u.rd[:n]
+		}
+		data, n, err := u.dec.Decode(pending)
+		if err != nil {
+			return nil, nil, w.upstreamBroken(px, coreio.ErrInvalidHead, false), true
+		}
+		pending = pending[n:]
+		total += int64(len(data))
+		if len(data) == 0 || p.HeadOnly {
+			continue
+		}
+		if _, err := u.tmp.Write(data); err != nil {
+			// The disk, not the upstream, failed and nothing went to
+			// the client yet: a 500, as nginx and the event core do.
+			w.logClient("crit", err, "while reading upstream")
+			w.dropUpstream()
+			u.tmp.Close()
+			u.releaseMem(w.s)
+			px.Done()
+			w.reject(p, 500)
+			return nil, nil, bodyClosed, true
+		}
+	}
+	if !u.dec.Done() {
+		return pending, nil, 0, false
+	}
+	w.releaseUpstream(px, addr)
+	px.Done()
+	if p.ContentLength < 0 {
+		p.ContentLength = total // as the memory path: the length is known now
+	}
+	ok := w.respondSpooled(p)
+	u.tmp.Close()
+	if ok && w.afterResponse(p) {
+		return nil, nil, bodySent, true
+	}
+	return nil, nil, bodyClosed, true
+}
+
+// respondSpooled writes the head of p and the whole upstream body it
+// buffered: u.mem, then the temp file with sendfile(2), each write
+// bounded by send_timeout. It returns false when the connection failed
+// and has been closed.
+func (w *worker) respondSpooled(p *engine.Plan) bool {
+	h := &w.http
+	if coreio.Silent(p) {
+		w.closeClient(h.c.fd, false)
+		return false
+	}
+	_, hasBody := coreio.Framing(p)
+	head, _ := w.appendHead(h.out[:0], p, p.ContentLength)
+	h.out = head[:0]
+	h.sock.setWriteTimeout(p.SendTimeout)
+	var err error
+	if hasBody {
+		// u.rd is free: the upstream exchange is over.
+		err = w.sendHeld(head, nil, h.up.rd)
+	} else {
+		err = h.sock.write(head)
+	}
+	if err != nil {
+		w.logClient("warn", err, "while sending response to client")
+		w.closeClient(h.c.fd, false)
+		return false
+	}
+	return true
+}
+
+// sendHeld writes head and the body bytes buffered so far: u.mem, the
+// temp file with sendfile(2) (MSG_MORE before it, so the pieces share
+// segments), then rest. scratch is sendfile's fallback buffer; nil
+// uses the worker's file-copy buffer. The temp file is closed once sent.
+func (w *worker) sendHeld(head, rest, scratch []byte) error {
+	h := &w.http
+	u := &h.up
+	f := u.tmp.File()
+	if f == nil || u.tmp.Len() == 0 {
+		if err := h.sock.writev2(&h.iov, head, u.mem); err != nil {
+			return err
+		}
+		return h.sock.write(rest)
+	}
+	if err := h.sock.writeMore(head); err != nil {
+		return err
+	}
+	if err := h.sock.writeMore(u.mem); err != nil {
+		return err
+	}
+	if scratch == nil {
+		if h.scratch == nil {
+			h.scratch = make([]byte, streamChunk)
+		}
+		scratch = h.scratch
+	}
+	err := h.sock.sendfile(f, 0, u.tmp.Len(), scratch)
+	u.tmp.Close()
+	if err != nil {
+		return err
+	}
+	return h.sock.write(rest)
 }
 
 // upstreamBroken handles an upstream failure while its body is read.

@@ -163,7 +163,7 @@ func TestBodyBuffersReleased(t *testing.T) {
 	post(big, true)
 	post(big[:3<<20], false)
 	get(500000)  // buffered whole in a borrowed buffer
-	get(3 << 20) // beyond ProxyBuffer: buffered, then streamed
+	get(3 << 20) // beyond ProxyBuffer: the rest buffered in a temp file
 	waitRequests(t, s, 6)
 	if got := s.Stats().Buffers; got != base {
 		t.Errorf("after 5 MB bodies the worker keeps %d bytes of buffers, want %d as after small ones", got, base)

@@ -42,6 +42,9 @@ type Server struct {
 	// upstream responses larger than a worker's own small buffer.
 	mem  sync.Pool
 	date http1.DateCache
+	// maxTemp is the most of one upstream response a worker keeps in a
+	// temp file: coreio.MaxTempFile (tests lower it while serving).
+	maxTemp atomic.Int64
 
 	// serve handles one accepted connection on a worker thread; the HTTP
 	// handler by default, a fake in tests.
@@ -128,6 +131,7 @@ func (s *Server) engine() *coreio.Engine { return s.ref.Load() }
 
 func newServer(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
+	s.maxTemp.Store(coreio.MaxTempFile)
 	s.log = newErrorLog(s.opts.ErrorLog)
 	s.cgi = cgirun.New(cgirun.Options{
 		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },
