@@ -435,26 +435,13 @@ func (l *loop) upBuffer(c *conn) bool {
 	p := &x.plan
 	u := &x.px
 	for !u.dec.Done() && len(u.mem) < l.s.opts.ProxyBuffer {
-		if len(u.pending) == 0 {
-			n, err := l.upRead(c)
-			if err == errAgain {
-				return false
-			}
-			if err == coreio.ErrClosed {
-				if err = u.dec.EOF(); err == nil {
-					break // close-delimited body complete
-				}
-			}
-			if err != nil {
-				return l.upstreamBroken(c, err, false)
-			}
-			u.pending = u.rd[:n]
+		data, eof, ret, ok := l.upDecode(c)
+		if !ok {
+			return ret
 		}
-		data, n, err := u.dec.Decode(u.pending)
-		if err != nil {
-			return l.upstreamBroken(c, coreio.ErrInvalidHead, false)
+		if eof {
+			break
 		}
-		u.pending = u.pending[n:]
 		u.mem = append(u.mem, data...)
 	}
 	l.clearTimer(c)
@@ -472,6 +459,36 @@ func (l *loop) upBuffer(c *conn) bool {
 	p.Body = u.mem
 	p.Proxy.Done()
 	return l.respond(c, false, afterResponse, p.Status >= 400)
+}
+
+// upDecode reads (when nothing is pending) and decodes the next piece of
+// the upstream body for a buffering loop. eof reports a close-delimited
+// body complete. ok false means the loop returns ret: the read would
+// block (false, the read timer armed), or the attempt failed
+// (upstreamBroken's result).
+func (l *loop) upDecode(c *conn) (data []byte, eof, ret, ok bool) {
+	u := &c.x.px
+	if len(u.pending) == 0 {
+		n, err := l.upRead(c)
+		if err == errAgain {
+			return nil, false, false, false
+		}
+		if err == coreio.ErrClosed {
+			if err = u.dec.EOF(); err == nil {
+				return nil, true, false, true
+			}
+		}
+		if err != nil {
+			return nil, false, l.upstreamBroken(c, err, false), false
+		}
+		u.pending = u.rd[:n]
+	}
+	data, n, err := u.dec.Decode(u.pending)
+	if err != nil {
+		return nil, false, l.upstreamBroken(c, coreio.ErrInvalidHead, false), false
+	}
+	u.pending = u.pending[n:]
+	return data, false, false, true
 }
 
 // upRead reads upstream body bytes into rd; errAgain arms the read timer.

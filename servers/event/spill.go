@@ -46,33 +46,20 @@ func (l *loop) upSpool(c *conn) bool {
 			// pass the limit by the last piece written.
 			return l.startStream(c)
 		}
-		if len(u.pending) == 0 {
-			n, err := l.upRead(c)
-			if err == errAgain {
-				return false
-			}
-			if err == coreio.ErrClosed {
-				if err = u.dec.EOF(); err == nil {
-					break // close-delimited body complete
-				}
-			}
-			if err != nil {
-				return l.upstreamBroken(c, err, false)
-			}
-			u.pending = u.rd[:n]
+		data, eof, ret, ok := l.upDecode(c)
+		if !ok {
+			return ret
 		}
-		data, n, err := u.dec.Decode(u.pending)
-		if err != nil {
-			return l.upstreamBroken(c, coreio.ErrInvalidHead, false)
+		if eof {
+			break
 		}
-		u.pending = u.pending[n:]
 		if len(data) == 0 {
 			continue
 		}
 		// A regular-file write on the loop, as nginx writes its temp
 		// files: it may wait for the disk, never for the network.
 		opened := u.tmp.File() != nil
-		_, err = u.tmp.Write(data)
+		_, err := u.tmp.Write(data)
 		if !opened && u.tmp.File() != nil {
 			l.stats.tempFiles.Add(1)
 		}

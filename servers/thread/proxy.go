@@ -304,24 +304,14 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	var rest []byte // body bytes the temp file could not take
 	if px.Buffering() {
 		for !u.dec.Done() && len(u.mem) < w.s.opts.ProxyBuffer {
-			if len(pending) == 0 {
-				n, err := u.conn.read(u.rd)
-				if err == coreio.ErrClosed {
-					err = u.dec.EOF()
-					if err == nil {
-						break // close-delimited body complete
-					}
-				}
-				if err != nil {
-					return w.upstreamBroken(px, err, false)
-				}
-				pending = u.rd[:n]
-			}
-			data, n, err := u.dec.Decode(pending)
+			data, left, eof, err := w.upDecode(pending)
 			if err != nil {
-				return w.upstreamBroken(px, coreio.ErrInvalidHead, false)
+				return w.upstreamBroken(px, err, false)
 			}
-			pending = pending[n:]
+			if eof {
+				break
+			}
+			pending = left
 			u.appendMem(w.s, data)
 		}
 		if u.dec.Done() {
@@ -439,23 +429,14 @@ func (w *worker) spool(p *engine.Plan, px *engine.Proxy, addr string, pending []
 	// the file never grows past maxTemp.
 	room := w.s.maxTemp.Load() - int64(max(len(u.rd), len(u.head)))
 	for !u.dec.Done() && u.tmp.Len() <= room {
-		if len(pending) == 0 {
-			n, err := u.conn.read(u.rd)
-			if err == coreio.ErrClosed {
-				if err = u.dec.EOF(); err == nil {
-					break // close-delimited body complete
-				}
-			}
-			if err != nil {
-				return nil, nil, w.upstreamBroken(px, err, false), true
-			}
-			pending = u.rd[:n]
-		}
-		data, n, err := u.dec.Decode(pending)
+		data, left, eof, err := w.upDecode(pending)
 		if err != nil {
-			return nil, nil, w.upstreamBroken(px, coreio.ErrInvalidHead, false), true
+			return nil, nil, w.upstreamBroken(px, err, false), true
 		}
-		pending = pending[n:]
+		if eof {
+			break
+		}
+		pending = left
 		total += int64(len(data))
 		if len(data) == 0 || p.HeadOnly {
 			continue
@@ -486,6 +467,31 @@ func (w *worker) spool(p *engine.Plan, px *engine.Proxy, addr string, pending []
 		return nil, nil, bodySent, true
 	}
 	return nil, nil, bodyClosed, true
+}
+
+// upDecode reads from the upstream when nothing is pending and decodes
+// the next piece of its body: the data, what is left pending, and eof
+// for a close-delimited body complete. An error is the attempt's: the
+// read failed, or the body is malformed (coreio.ErrInvalidHead).
+func (w *worker) upDecode(pending []byte) (data, left []byte, eof bool, err error) {
+	u := &w.http.up
+	if len(pending) == 0 {
+		n, err := u.conn.read(u.rd)
+		if err == coreio.ErrClosed {
+			if err = u.dec.EOF(); err == nil {
+				return nil, nil, true, nil
+			}
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		pending = u.rd[:n]
+	}
+	data, n, err := u.dec.Decode(pending)
+	if err != nil {
+		return nil, nil, false, coreio.ErrInvalidHead
+	}
+	return data, pending[n:], false, nil
 }
 
 // respondSpooled writes the head of p and the whole upstream body it
