@@ -174,8 +174,8 @@ const (
 	// ActionDeploy is a blue-green deploy as a script would do it:
 	// start the green backends, wait until /health answers on each,
 	// switch the upstream to them in the config, reload the server
-	// (SIGHUP; a server that cannot reload is restarted, and the
-	// report says so), then stop the blue backends.
+	// (SIGHUP for c10k and nginx, SIGUSR1 for Apache and lighttpd),
+	// then stop the blue backends.
 	ActionDeploy = "deploy"
 )
 
