@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -97,6 +99,9 @@ func runServe(ctx context.Context, args []string) int {
 			fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\nc10k: configuration file %s test failed\n", err, *file)
 			return 1
 		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(os.Stderr, "c10k: [warn] %v\n", w)
+		}
 		fmt.Fprintf(os.Stderr, "c10k: the configuration file %s syntax is ok\nc10k: configuration file %s test is successful\n", *file, *file)
 		return 0
 	}
@@ -166,6 +171,14 @@ func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.O
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
+		// The pid file comes after the SIGHUP handler: a reload signal
+		// sent to the pid it names must not end the server.
+		if pf := pidFile(cfg); pf != "" {
+			if err := writePID(pf); err != nil {
+				return err
+			}
+			defer removePID(pf)
+		}
 		r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners()}
 		return serveReloading(ctx, srv, hup, r.reload)
 	}()
@@ -174,6 +187,53 @@ func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.O
 		return 1
 	}
 	return 0
+}
+
+// defaultPID is the config package's pid when the config has none.
+const defaultPID = "logs/nginx.pid"
+
+// pidFile returns the path of the pid file the config's pid directive
+// names, resolved against its directory, or "" for nginx's default
+// (logs/nginx.pid), which c10k serve does not write: a config without
+// pid leaves no file behind.
+func pidFile(cfg *config.Config) string {
+	if cfg.PID == "" || cfg.PID == defaultPID {
+		return ""
+	}
+	return cfg.Path(cfg.PID)
+}
+
+// writePID writes this process's pid and a newline to path, as nginx
+// does, through a temporary file renamed into place, so that a reader
+// never sees half of it.
+func writePID(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	_, err = fmt.Fprintf(tmp, "%d\n", os.Getpid())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+// removePID removes the pid file at path if it still names this
+// process (a server started since may have taken it over).
+func removePID(path string) {
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		os.Remove(path)
+	}
 }
 
 // serveReloading serves srv until ctx ends and calls reload for every
