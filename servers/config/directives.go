@@ -30,8 +30,7 @@ var directives map[string][]spec
 // not implement yet.
 var (
 	notYetNames = map[string]bool{
-		"allow": true, "deny": true, "ssl_protocols": true,
-		"add_header": true, "log_format": true,
+		"ssl_protocols": true, "log_format": true,
 	}
 	notYetPrefixes = []string{"gzip", "ssl_certificate", "proxy_cache", "limit_req", "limit_conn"}
 )
@@ -123,6 +122,9 @@ func init() {
 		"proxy_next_upstream":         {{ctx: cAny, min: 1, max: -1, fn: proxyNextUpstream}},
 		"proxy_next_upstream_tries":   {{ctx: cAny, min: 1, max: 1, fn: number(func(l *Location) *int { return &l.ProxyNextUpstreamTries })}},
 		"proxy_next_upstream_timeout": {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ProxyNextUpstreamTimeout })}},
+		"allow":                       {{ctx: cAny, min: 1, max: 1, multi: true, fn: accessRule}},
+		"deny":                        {{ctx: cAny, min: 1, max: 1, multi: true, fn: accessRule}},
+		"add_header":                  {{ctx: cAny, min: 2, max: 3, multi: true, fn: addHeader}},
 
 		// http, server
 		"client_header_buffer_size": {{ctx: cHTTP | cServer, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
@@ -554,6 +556,91 @@ func proxySetHeader(p *parser, lv *level, d *directive) error {
 	}
 	lv.headers = append(lv.headers, HeaderSet{Name: d.args[0], Value: t})
 	return nil
+}
+
+// accessRule reads an allow or deny line as ngx_http_access_rule does:
+// "all", "unix:", an IPv4 or IPv6 address, or a CIDR. A CIDR with bits
+// set below its length is masked, with nginx's warning.
+func accessRule(p *parser, lv *level, d *directive) error {
+	a := d.args[0]
+	r := AccessRule{Pos: d.pos, Deny: d.name == "deny"}
+	switch a {
+	case "all":
+		r.All = true
+	case "unix:":
+		r.Unix = true
+	default:
+		pfx, masked, err := parseCIDR(a)
+		if err != nil {
+			return invalidParam(d, a)
+		}
+		if masked {
+			p.cfg.Warnings = append(p.cfg.Warnings, &Error{Pos: d.pos, Directive: d.name,
+				Msg: fmt.Sprintf("low address bits of %s are meaningless", a)})
+		}
+		r.Prefix = pfx
+	}
+	lv.loc.Access = append(lv.loc.Access, r)
+	return nil
+}
+
+// parseCIDR parses "addr" (a full-length prefix) or "addr/bits", IPv4
+// or IPv6 without a zone, and clears the bits below the length; masked
+// reports that some were set.
+func parseCIDR(s string) (pfx netip.Prefix, masked bool, err error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, false, errValue
+		}
+		return netip.PrefixFrom(a, a.BitLen()), false, nil
+	}
+	pfx, err = netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, false, errValue
+	}
+	m := pfx.Masked()
+	return m, m != pfx, nil
+}
+
+// addHeader reads "add_header NAME VALUE [always]". The name must be a
+// token (nginx takes any word, and would send a broken head).
+func addHeader(p *parser, lv *level, d *directive) error {
+	name := d.args[0]
+	if !isToken(name) {
+		return d.errorf("invalid header name %q in %q directive", name, d.name)
+	}
+	t, err := p.template(d, d.args[1])
+	if err != nil {
+		return err
+	}
+	h := AddHeader{Name: name, Value: t}
+	if len(d.args) == 3 {
+		if d.args[2] != "always" {
+			return invalidParam(d, d.args[2])
+		}
+		h.Always = true
+	}
+	lv.loc.AddHeaders = append(lv.loc.AddHeaders, h)
+	return nil
+}
+
+// isToken reports whether s is a non-empty token (RFC 9110 section
+// 5.6.2), the syntax of a field name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func proxyHTTPVersion(p *parser, lv *level, d *directive) error {

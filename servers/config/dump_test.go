@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,6 +35,9 @@ func dumpValue(b *strings.Builder, v reflect.Value, depth int) {
 	switch {
 	case v.Type() == durationType:
 		b.WriteString(time.Duration(v.Int()).String())
+		return
+	case v.Type() == reflect.TypeFor[netip.Prefix]():
+		b.WriteString(v.Interface().(netip.Prefix).String())
 		return
 	case v.Type() == reflect.TypeFor[Pos]():
 		b.WriteString(v.Interface().(Pos).String())

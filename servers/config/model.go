@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"regexp"
 	"time"
 )
@@ -55,6 +56,12 @@ type Config struct {
 	PID           string // pid path as written; default "logs/nginx.pid"
 
 	HTTP *HTTP // nil when there is no http block
+
+	// Warnings are findings that do not stop the load, as nginx's
+	// [warn] lines at startup: "FILE:LINE: low address bits of
+	// 10.1.2.3/8 are meaningless" (the rule is masked). engine.New logs
+	// them at warn level.
+	Warnings []*Error
 }
 
 // HTTP is the http block.
@@ -234,6 +241,44 @@ type Location struct {
 	// the child gets SIGTERM, then SIGKILL, and the client 504. Default
 	// 60s, like proxy_read_timeout.
 	CGITimeout time.Duration
+
+	// Access is the allow and deny lines (ngx_http_access_module) of
+	// the nearest level that has any, in order: a level with one
+	// replaces the inherited list, as nginx merges its rule arrays. The
+	// first rule that matches the client address decides; none
+	// matching, or no rules at all, allows the request.
+	Access []AccessRule
+
+	// AddHeaders is the add_header lines of the nearest level that has
+	// any, in order (a level with one replaces the inherited list).
+	AddHeaders []AddHeader
+}
+
+// AccessRule is one allow or deny line: "all", "unix:", an address or a
+// CIDR.
+type AccessRule struct {
+	Pos  Pos
+	Deny bool // deny; allow otherwise
+	All  bool // "all": every client, whatever its address family
+	// Unix is "unix:": clients on a unix-domain socket. c10k listens on
+	// none, so such a rule matches only a connection without an IP
+	// address; it still counts as a rule of its level for inheritance.
+	Unix bool
+	// Prefix is the address (a full-length prefix) or the CIDR, with
+	// the bits below its length cleared ("10.1.2.3/8" is 10.0.0.0/8,
+	// with a warning, as nginx). IPv4 and IPv6 rules apply to clients
+	// of their family only; an IPv4-mapped IPv6 client is taken as IPv4
+	// when the list has IPv4 rules (or "all"). Invalid for All and Unix.
+	Prefix netip.Prefix
+}
+
+// AddHeader is one "add_header NAME VALUE [always]" line.
+type AddHeader struct {
+	Name  string   // the field name, a token, as written
+	Value Template // an empty value omits the field
+	// Always adds the field to responses of every status; without it
+	// only 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308 get it.
+	Always bool
 }
 
 // OpenFileCache is an "open_file_cache max=N [inactive=time]" line.

@@ -490,4 +490,12 @@ func inheritLoc(c, parent *level) {
 	if !c.has("cgi_timeout") {
 		l.CGITimeout = p.CGITimeout
 	}
+	// nginx's array inheritance: a level's own lines replace the
+	// enclosing level's, which apply only where a level has none.
+	if !c.has("allow") && !c.has("deny") {
+		l.Access = p.Access
+	}
+	if !c.has("add_header") {
+		l.AddHeaders = p.AddHeaders
+	}
 }

@@ -75,6 +75,11 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		e.now = time.Now
 	}
 	e.pages = pages(e.software)
+	if e.errorLog != nil {
+		for _, w := range cfg.Warnings {
+			e.errorLog("warn", w.Error())
+		}
+	}
 	e.hostname, _ = os.Hostname()
 	r, err := router.New(cfg.HTTP)
 	if err != nil {
@@ -317,6 +322,7 @@ func (e *Engine) Reject(status int, c Conn, p *Plan) {
 		status = 400
 	}
 	e.page(p, status)
+	e.rejectHeaders(p, c)
 	p.KeepAlive = false
 }
 

@@ -260,4 +260,5 @@ func (x *CGI) Response(out []byte) {
 	if p.HeadOnly {
 		p.Body = nil
 	}
+	e.addHeaders(p, x.loc)
 }

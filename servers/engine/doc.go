@@ -1,9 +1,26 @@
 // Package engine is the shared, sans-I/O web server: it routes a parsed
 // request to a virtual server and location and plans the response (static
-// files, return, error_page, try_files, reverse proxy) for any core.
+// files, return, error_page, try_files, reverse proxy, cgi_pass, allow
+// and deny, add_header) for any core.
+//
+// allow/deny rules are checked where nginx's access phase runs (after
+// return, before try_files and the content handler, again after every
+// internal redirect); a denied request gets 403 through error_page and
+// nginx's "access forbidden by rule" error line. add_header fields go
+// into Plan.Header of the final response of every kind (static, return,
+// error page, proxied, CGI), chosen by the status it ends with.
 //
 // Differences from nginx 1.22 worth knowing:
 //   - A proxied request does not carry the fields the client's Connection
 //     header names ("Connection: foo" drops "Foo"), nor Proxy-Connection:
 //     they are hop-by-hop (RFC 9110 section 7.6.1). nginx forwards both.
+//   - add_header values have CR, LF and NUL replaced by spaces, as
+//     newer nginx does (1.22 sends them as they are). Fields the
+//     serializer owns (Content-Length, Transfer-Encoding, Connection,
+//     Date, Server) are never sent from add_header; nginx would send a
+//     second one.
+//   - $upstream_cache_status does not exist until proxy_cache does (a
+//     config using it is refused); $upstream_addr, $upstream_status and
+//     the other log-only variables evaluate to "" in add_header, which
+//     omits the field.
 package engine

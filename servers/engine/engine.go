@@ -53,6 +53,7 @@ type state struct {
 	errPage       bool // serving an error_page (recursive_error_pages off)
 	errStatus     int  // status an error_page target's 2xx turns into; 0 none
 	closing       bool // an error that closes the connection (400, 413, 414, 500, 501)
+	forbidden     bool // allow/deny refused the request: its log line is due
 	cached        bool // ServeCached: file lookups must not wait for the disk
 	blocked       bool // a cached-only lookup would have waited: abandon the plan
 
@@ -465,6 +466,12 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 	if loc.Return != nil {
 		return e.doReturn(p, loc.Return)
 	}
+	// nginx's access phase comes after the rewrite phase (return) and
+	// before try_files and the content handlers; every internal
+	// redirect checks the rules of its new location.
+	if len(loc.Access) > 0 && st.denied(loc.Access) {
+		return e.forbid(p)
+	}
 	if len(info.tryFiles) > 0 {
 		if next, done := e.tryFiles(p, info.tryFiles); done {
 			return next
@@ -484,6 +491,7 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 // finish decides keep-alive, timeouts and body handling.
 func (e *Engine) finish(p *Plan) {
 	st := &p.st
+	e.logForbidden(p)
 	if st.errStatus != 0 && p.Proxy == nil && p.CGI == nil && p.Status >= 200 && p.Status < 300 {
 		p.Status = st.errStatus
 	}
@@ -496,6 +504,11 @@ func (e *Engine) finish(p *Plan) {
 		p.CloseFile()
 	}
 	loc := st.loc
+	if p.Proxy == nil && p.CGI == nil {
+		// A proxy or CGI plan gets them with its response's status
+		// (Proxy.Response, CGI.Response).
+		e.addHeaders(p, loc)
+	}
 	p.Sendfile = loc != nil && loc.Sendfile
 	if loc == nil || st.req == nil || st.srv == nil {
 		p.KeepAlive = false

@@ -359,5 +359,6 @@ func (x *Proxy) response(resp *http1.Response) bool {
 	if p.ContentLength < 0 && !p.HeadOnly && st.req.Minor == 0 {
 		p.KeepAlive = false
 	}
+	x.e.addHeaders(p, x.loc)
 	return false
 }

@@ -31,6 +31,9 @@ func (p *Plan) eval(dst []byte, t config.Template) []byte {
 func (p *Plan) variable(dst []byte, name string) []byte {
 	st := &p.st
 	req := st.req
+	if req == nil {
+		req = &noRequest
+	}
 	switch name {
 	case "host":
 		return append(dst, st.hostName()...)

@@ -23,6 +23,12 @@ func TestCGI(t *testing.T) {
 	servertest.RunCGI(t, startCore)
 }
 
+// TestAccess runs the conformance suite's allow/deny and add_header
+// cases against the net/http core.
+func TestAccess(t *testing.T) {
+	servertest.RunAccess(t, startCore)
+}
+
 func startCore(t *testing.T, confPath string) servertest.Core {
 	cfg, err := config.Load(confPath)
 	if err != nil {

@@ -38,8 +38,9 @@ type suite struct {
 // Run runs the conformance suite against the core start starts. It
 // writes a config, a docroot and starts real backends ("a", "b", and "c"
 // which answers every request with 500) on 127.0.0.1:0, calls start
-// once, and runs every case as a sub-test of t; then the reload cases
-// (RunReload) on a core of their own.
+// once, and runs every case as a sub-test of t; then the allow/deny and
+// add_header cases (RunAccess) and the reload cases (RunReload), each
+// on a core of their own.
 func Run(t *testing.T, start Start) {
 	s := setup(t)
 	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
@@ -65,6 +66,7 @@ func Run(t *testing.T, start Start) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, s) })
 	}
+	t.Run("access", func(t *testing.T) { RunAccess(t, start) })
 	t.Run("reload", func(t *testing.T) { RunReload(t, start) })
 }
 
