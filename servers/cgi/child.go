@@ -15,6 +15,7 @@ import (
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // ChildEnv is the environment variable that makes a c10k process (or a
@@ -50,7 +51,10 @@ func ChildMain() int {
 		r = c.write(payload)
 	case "file":
 		r = c.write(payload[:j.Head])
-		if r.Client == "" && j.Length > 0 {
+		switch {
+		case r.Client == "" && j.Gzip != 0:
+			r = c.sendGzip(os.NewFile(4, "file"), j.Offset, j.Length)
+		case r.Client == "" && j.Length > 0:
 			r = c.sendfile(os.NewFile(4, "file"), j.Offset, j.Length)
 		}
 	case "proxy":
@@ -91,9 +95,11 @@ type child struct {
 	j      *job
 	client net.Conn
 	sent   bool
+	bytes  int64 // written to the client so far (report.Bytes)
 }
 
 func (c *child) report(r *report, extra []byte) {
+	r.Bytes = c.bytes
 	b, _ := json.Marshal(r)
 	c.out.Write(b)
 	c.out.WriteByte('\n')
@@ -109,8 +115,10 @@ func (c *child) write(b []byte) report {
 	if c.j.SendTimeout > 0 {
 		c.client.SetWriteDeadline(time.Now().Add(c.j.SendTimeout))
 	}
-	if _, err := c.client.Write(b); err != nil {
-		return report{Event: "done", Sent: c.sent, Client: err.Error()}
+	n, err := c.client.Write(b)
+	c.bytes += int64(n)
+	if err != nil {
+		return report{Event: "done", Sent: c.sent || n > 0, Client: err.Error()}
 	}
 	c.sent = true
 	return report{Event: "done", Sent: true}
@@ -140,6 +148,7 @@ func (c *child) sendfile(f *os.File, off, n int64) report {
 				werr = io.ErrUnexpectedEOF // the file shrank
 			}
 			n -= int64(max(k, 0))
+			c.bytes += int64(max(k, 0))
 			return true
 		})
 		if err == nil {
@@ -251,6 +260,11 @@ func (c *child) proxy(reqBytes []byte) report {
 		return r
 	}
 	var frame []byte
+	var gz coreio.Gzip
+	if v.Gzip != 0 {
+		gz.Start(v.Gzip, v.Chunked)
+		defer gz.Release()
+	}
 	for !dec.Done() {
 		for len(rest) > 0 && !dec.Done() {
 			data, k, err := dec.Decode(rest)
@@ -258,7 +272,16 @@ func (c *child) proxy(reqBytes []byte) report {
 				return fail(engine.StageRead, errInvalidHeader)
 			}
 			rest = rest[k:]
-			if len(data) > 0 {
+			if len(data) > 0 && v.Gzip != 0 {
+				gz.Write(data)
+				if len(rest) == 0 && !j.Buffering {
+					gz.Flush() // the client sees each upstream read
+				}
+				if r := emit(gz.Pending()); r.Client != "" {
+					return r
+				}
+				gz.Consume(len(gz.Pending()))
+			} else if len(data) > 0 {
 				out := data
 				if v.Chunked {
 					frame = http1.AppendChunk(frame[:0], data)
@@ -291,7 +314,12 @@ func (c *child) proxy(reqBytes []byte) report {
 	// Whole, framed, nothing after it and keep-alive: the parent may
 	// pool the connection.
 	reuse := !closed && resp.KeepAlive && len(rest) == 0
-	if v.Chunked {
+	if v.Gzip != 0 {
+		gz.Close() // the end of the stream, and the last chunk
+		if r := emit(gz.Pending()); r.Client != "" {
+			return r
+		}
+	} else if v.Chunked {
 		if r := emit(http1.AppendLastChunk(nil)); r.Client != "" {
 			return r
 		}
@@ -324,4 +352,24 @@ func osText(stage engine.Stage, err error) string {
 		return fmt.Sprintf("%s failed (%d: %s)", call, int(errno), errno.Error())
 	}
 	return err.Error()
+}
+
+// sendGzip sends [off, off+n) of f compressed (job.Gzip), read with
+// pread at explicit offsets (the descriptor may be shared through
+// open_file_cache), each write within send_timeout.
+func (c *child) sendGzip(f *os.File, off, n int64) report {
+	defer f.Close()
+	var gz coreio.Gzip
+	gz.Start(c.j.Gzip, c.j.Chunked)
+	defer gz.Release()
+	write := func(b []byte) error {
+		if r := c.write(b); r.Client != "" {
+			return errors.New(r.Client)
+		}
+		return nil
+	}
+	if err := gz.SendFile(f, off, n, make([]byte, 64<<10), write); err != nil {
+		return report{Event: "done", Sent: c.sent, Client: err.Error()}
+	}
+	return report{Event: "done", Sent: true}
 }

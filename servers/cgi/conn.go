@@ -35,6 +35,31 @@ type conn struct {
 	req    http1.Request
 	plan   engine.Plan
 	out    []byte
+	sent   int64  // bytes written to the client for the current request (access log)
+	acked0 uint64 // the socket's tcpi_bytes_acked when the request began
+}
+
+// acked returns the client socket's tcpi_bytes_acked: the bytes the
+// client's kernel acknowledged so far on this connection.
+func (c *conn) acked() uint64 {
+	rc, err := c.nc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	rc.Control(func(fd uintptr) {
+		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n = ti.Bytes_acked
+		}
+	})
+	return n
+}
+
+// sentBytes is what the client got of the current request: what the
+// children reported writing, or, for a child ended before it could
+// report (the client hung up), what the client's kernel acknowledged.
+func (c *conn) sentBytes() int64 {
+	return max(c.sent, int64(c.acked()-c.acked0))
 }
 
 func newConn(s *Server, nc *net.TCPConn, idx int) *conn {
@@ -75,14 +100,17 @@ func (c *conn) serve() {
 		c.e = c.s.ref.Load()
 		c.ec.Listener = c.e.Index(c.idx)
 		p := &c.plan
+		c.sent, c.acked0 = 0, c.acked()
 		if status != 0 {
 			c.e.Reject(status, c.ec, p)
 			c.writeDirect(p, p.Body)
+			p.End(c.sentBytes())
 			c.e = nil
 			c.linger()
 			return
 		}
 		keep := c.request(p)
+		p.End(c.sentBytes()) // the access log, with what the client really got
 		p.CloseFile()
 		c.e = nil // a replaced engine is not kept alive by an idle connection
 		c.ec.Requests++
@@ -289,11 +317,12 @@ func (c *conn) discard(p *engine.Plan) bool {
 func (c *conn) head(p *engine.Plan) ([]byte, *http1.ResponseHead) {
 	rh := &http1.ResponseHead{
 		Minor: c.req.Minor, Status: p.Status, Header: p.Header,
-		ContentLength: p.ContentLength, Chunked: p.ContentLength < 0,
+		ContentLength: coreio.HeadLength(p), Chunked: coreio.HeadLength(p) < 0,
 		KeepAlive: p.KeepAlive, Date: c.s.dates.Now(), Server: c.e.Software(),
 		HeadOnly: p.HeadOnly,
 	}
 	c.out = http1.AppendResponseHead(c.out[:0], rh)
+	p.SetHeadSize(len(c.out))
 	return c.out, rh
 }
 
@@ -306,7 +335,9 @@ func (c *conn) writeDirect(p *engine.Plan, body []byte) bool {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(max(p.SendTimeout, time.Second)))
 	bufs := net.Buffers{h, body}
-	if _, err := bufs.WriteTo(c.nc); err != nil {
+	n, err := bufs.WriteTo(c.nc)
+	c.sent += n
+	if err != nil {
 		return false
 	}
 	return rh.KeepsAlive()
@@ -323,7 +354,16 @@ func (c *conn) local(p *engine.Plan) bool {
 	case p.HeadOnly:
 	case p.File != nil:
 		j.Kind, j.Offset, j.Length = "file", p.Offset, p.ContentLength
+		j.Gzip, j.Chunked = p.Gzip, rh.SendsChunked()
 		file = p.File
+	case p.Gzip != 0:
+		// An in-memory body the engine left to the core to compress.
+		var g coreio.Gzip
+		g.Start(p.Gzip, rh.SendsChunked())
+		g.Write(p.Body)
+		g.Close()
+		payload = append(payload, g.Pending()...)
+		c.out = payload
 	default:
 		payload = append(payload, p.Body...)
 		c.out = payload
@@ -339,6 +379,7 @@ func (c *conn) local(p *engine.Plan) bool {
 	}
 	var r report
 	_, err = readFrame(ch.out, &r, func(*report) int { return 0 })
+	c.sent += r.Bytes
 	if gone := ch.wait(); gone || err != nil || r.Client != "" {
 		return false
 	}
@@ -482,9 +523,11 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 		return outcome{again: true}
 	}
 	h, rh := c.head(p)
-	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly}, h)
+	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly, Gzip: p.Gzip}, h)
 	r = report{}
-	if _, err := readFrame(ch.out, &r, func(*report) int { return 0 }); err != nil {
+	_, err = readFrame(ch.out, &r, func(*report) int { return 0 })
+	c.sent += r.Bytes
+	if err != nil {
 		if ch.gone() {
 			return outcome{done: true}
 		}

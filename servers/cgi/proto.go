@@ -27,6 +27,11 @@ type job struct {
 
 	SendTimeout time.Duration // send_timeout, for writes to the client
 
+	// Gzip is engine.Plan.Gzip of a file plan: the child compresses the
+	// region (coreio.Gzip), as chunks when Chunked.
+	Gzip    int  `json:",omitempty"`
+	Chunked bool `json:",omitempty"`
+
 	// proxy
 	Send, Read  time.Duration
 	HeadRequest bool // the request is HEAD: the upstream response has no body
@@ -39,6 +44,7 @@ type verdict struct {
 	Head    int  // bytes of client response head following the line
 	Chunked bool // encode the body chunked to the client
 	NoBody  bool // send the head only
+	Gzip    int  `json:",omitempty"` // engine.Plan.Gzip: compress the body at this level (framed as chunks when Chunked)
 }
 
 // report is a child's account of its work.
@@ -52,4 +58,5 @@ type report struct {
 	Client  string `json:",omitempty"` // the client write failed: the connection is done
 	Reuse   bool   `json:",omitempty"` // proxy "done": the upstream response was read whole and keeps the connection alive
 	Stale   bool   `json:",omitempty"` // proxy "fail": the connection was closed or reset before any response byte
+	Bytes   int64  `json:",omitempty"` // bytes the child wrote to the client, for the access log
 }

@@ -30,9 +30,12 @@ var directives map[string][]spec
 // not implement yet.
 var (
 	notYetNames = map[string]bool{
-		"ssl_protocols": true, "log_format": true,
+		"ssl_protocols": true,
+		"gzip_disable":  true,
+		"gzip_buffers":  true,
+		"gzip_static":   true,
 	}
-	notYetPrefixes = []string{"gzip", "ssl_certificate", "proxy_cache", "limit_req", "limit_conn"}
+	notYetPrefixes = []string{"ssl_certificate", "proxy_cache", "limit_req", "limit_conn"}
 )
 
 func notYet(name string) bool {
@@ -109,7 +112,8 @@ func init() {
 		"client_max_body_size":        {{ctx: cAny, min: 1, max: 1, fn: size(func(l *Location) *int64 { return &l.ClientMaxBodySize })}},
 		"client_body_timeout":         {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ClientBodyTimeout })}},
 		"send_timeout":                {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.SendTimeout })}},
-		"access_log":                  {{ctx: cAny, min: 1, max: 2, fn: accessLog}},
+		"access_log":                  {{ctx: cAny, min: 1, max: 4, multi: true, fn: accessLog}},
+		"log_format":                  {{ctx: cHTTP, min: 2, max: -1, multi: true, fn: logFormat}},
 		"root":                        {{ctx: cAny, min: 1, max: 1, fn: root}},
 		"index":                       {{ctx: cAny, min: 1, max: -1, multi: true, fn: index}},
 		"error_page":                  {{ctx: cAny, min: 2, max: -1, multi: true, fn: errorPage}},
@@ -125,6 +129,13 @@ func init() {
 		"allow":                       {{ctx: cAny, min: 1, max: 1, multi: true, fn: accessRule}},
 		"deny":                        {{ctx: cAny, min: 1, max: 1, multi: true, fn: accessRule}},
 		"add_header":                  {{ctx: cAny, min: 2, max: 3, multi: true, fn: addHeader}},
+		"gzip":                        {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.Gzip.On })}},
+		"gzip_types":                  {{ctx: cAny, min: 1, max: -1, fn: gzipTypes}},
+		"gzip_min_length":             {{ctx: cAny, min: 1, max: 1, fn: gzipMinLength}},
+		"gzip_comp_level":             {{ctx: cAny, min: 1, max: 1, fn: gzipCompLevel}},
+		"gzip_vary":                   {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.Gzip.Vary })}},
+		"gzip_proxied":                {{ctx: cAny, min: 1, max: -1, fn: gzipProxied}},
+		"gzip_http_version":           {{ctx: cAny, min: 1, max: 1, fn: gzipHTTPVersion}},
 
 		// http, server
 		"client_header_buffer_size": {{ctx: cHTTP | cServer, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error {
@@ -293,7 +304,8 @@ func http(p *parser, lv *level, d *directive) error {
 		ClientHeaderTimeout:      60 * time.Second,
 	}
 	p.http = h
-	p.cfg.HTTP = &HTTP{Upstreams: make(map[string]*Upstream)}
+	p.cfg.HTTP = &HTTP{Upstreams: make(map[string]*Upstream),
+		LogFormats: map[string]*LogFormat{"combined": combined}}
 	return p.block(h, d.block)
 }
 
@@ -390,17 +402,82 @@ func accessLog(p *parser, lv *level, d *directive) error {
 		if len(d.args) > 1 {
 			return invalidParam(d, d.args[1])
 		}
-		lv.loc.AccessLog, lv.loc.AccessLogFormat = "", ""
+		if lv.n[d.name] > 1 {
+			return d.errorf(`"access_log off" cannot be combined with other "access_log" directives`)
+		}
+		lv.loc.AccessLog, lv.loc.AccessLogFormat, lv.loc.AccessLogs = "", "", nil
+		lv.logOff = true
 		return nil
 	}
-	format := "combined"
-	if len(d.args) == 2 {
-		format = d.args[1]
+	if lv.logOff {
+		return d.errorf(`"access_log off" cannot be combined with other "access_log" directives`)
 	}
-	if format != "combined" {
-		return d.errorf("unknown log format %q in %q directive", format, d.name)
+	a := &AccessLog{Pos: d.pos, Path: d.args[0], Format: p.logFormats["combined"]}
+	rest := d.args[1:]
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "buffer=") && !strings.HasPrefix(rest[0], "flush=") {
+		f := p.logFormats[rest[0]]
+		if f == nil {
+			return d.errorf("unknown log format %q in %q directive", rest[0], d.name)
+		}
+		a.Format, rest = f, rest[1:]
 	}
-	lv.loc.AccessLog, lv.loc.AccessLogFormat = d.args[0], format
+	for _, arg := range rest {
+		switch {
+		case strings.HasPrefix(arg, "buffer="):
+			n, err := parseSize(arg[len("buffer="):])
+			if err != nil || n <= 0 {
+				return d.errorf("invalid buffer size %q in %q directive", arg, d.name)
+			}
+			a.Buffer = n
+		case strings.HasPrefix(arg, "flush="):
+			t, err := parseTime(arg[len("flush="):])
+			if err != nil || t <= 0 {
+				return d.errorf("invalid flush time %q in %q directive", arg, d.name)
+			}
+			a.Flush = t
+		default:
+			return invalidParam(d, arg)
+		}
+	}
+	if a.Flush > 0 && a.Buffer == 0 {
+		a.Buffer = DefaultAccessLogBuffer // nginx: flush= implies a 64k buffer
+	}
+	if lv.n[d.name] == 1 { // the first line of this level replaces the inherited ones
+		lv.loc.AccessLogs = nil
+		lv.loc.AccessLog, lv.loc.AccessLogFormat = a.Path, a.Format.Name
+	}
+	lv.loc.AccessLogs = append(lv.loc.AccessLogs, a)
+	return nil
+}
+
+// logFormat is "log_format NAME [escape=default|json|none] STRING...":
+// the strings are joined without separator, as nginx does.
+func logFormat(p *parser, lv *level, d *directive) error {
+	name := d.args[0]
+	if p.logFormats[name] != nil {
+		return d.errorf("duplicate \"log_format\" name %q", name)
+	}
+	f := &LogFormat{Name: name, Escape: "default"}
+	args := d.args[1:]
+	if strings.HasPrefix(args[0], "escape=") {
+		switch v := args[0][len("escape="):]; v {
+		case "default", "json", "none":
+			f.Escape = v
+		default:
+			return d.errorf("unknown log format escaping %q", v)
+		}
+		args = args[1:]
+		if len(args) == 0 {
+			return d.errorf("invalid number of arguments in %q directive", d.name)
+		}
+	}
+	t, err := p.template(d, strings.Join(args, ""))
+	if err != nil {
+		return err
+	}
+	f.Template = t
+	p.logFormats[name] = f
+	p.cfg.HTTP.LogFormats[name] = f
 	return nil
 }
 

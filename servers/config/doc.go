@@ -16,9 +16,15 @@ package config
 //   - Regular expressions use Go's regexp syntax (RE2), not PCRE: no
 //     backreferences or lookaround.
 //   - The events block is optional, a directive that nginx allows to repeat
-//     with "first wins" (return, access_log) is an error when repeated, and
+//     with "first wins" (return) is an error when repeated, and
 //     two balancing methods in one upstream are an error, not a warning.
 //   - Errors point at the line of the directive's name.
+//   - access_log lines of a level all log and replace the inherited ones,
+//     as in nginx; "access_log off" together with other access_log lines
+//     of the same level is an error. log_format must come before the
+//     access_log that names it (so does nginx).
+//   - gzip_disable, gzip_buffers and gzip_static are refused as not
+//     supported yet; the other gzip directives (Gzip) are nginx's.
 //   - "listen" takes port 0 ("listen 127.0.0.1:0"), which nginx rejects:
 //     the core binds an ephemeral port, so that tests can run a config
 //     without choosing free ports. Upstream "server" and "proxy_pass"

@@ -35,13 +35,22 @@ func TestErrors(t *testing.T) {
 
 		// Directive names and contexts.
 		{"unknown", srv("foo bar;"), nil, `site.conf:3: unknown directive "foo"`},
-		{"not yet gzip", srv("gzip on;"), nil, `site.conf:3: directive "gzip" is not supported yet`},
-		{"not yet gzip_types", "http {\ngzip_types text/css;\n}", nil, `site.conf:2: directive "gzip_types" is not supported yet`},
+		{"not yet gzip_disable", srv("gzip_disable msie6;"), nil, `site.conf:3: directive "gzip_disable" is not supported yet`},
+		{"not yet gzip_static", "http {\ngzip_static on;\n}", nil, `site.conf:2: directive "gzip_static" is not supported yet`},
 		{"not yet limit_req", srv("location / {", "limit_req zone=z;", "}"), nil, `site.conf:4: directive "limit_req" is not supported yet`},
 		{"not yet proxy_cache_path", "http {\nproxy_cache_path /tmp k=v;\n}", nil, `site.conf:2: directive "proxy_cache_path" is not supported yet`},
 		{"not yet listen ssl", srv("listen 443 ssl;"), nil, `site.conf:3: "ssl" parameter of "listen" directive is not supported yet`},
 		{"not yet ssl_certificate_key", srv("ssl_certificate_key k.pem;"), nil, `site.conf:3: directive "ssl_certificate_key" is not supported yet`},
-		{"not yet log_format", "http {\nlog_format main x;\n}", nil, `site.conf:2: directive "log_format" is not supported yet`},
+		{"log_format outside http", "log_format main x;", nil, `site.conf:1: "log_format" directive is not allowed here`},
+		{"log_format duplicate", "http {\nlog_format main x;\nlog_format main y;\n}", nil, `site.conf:3: duplicate "log_format" name "main"`},
+		{"log_format escape", "http {\nlog_format main escape=xml x;\n}", nil, `site.conf:2: unknown log format escaping "xml"`},
+		{"log_format no string", "http {\nlog_format main escape=json;\n}", nil, `site.conf:2: invalid number of arguments in "log_format" directive`},
+		{"log_format variable", "http {\nlog_format main $nope;\n}", nil, `site.conf:2: unknown "nope" variable in "log_format" directive`},
+		{"access_log after format", "http {\naccess_log x.log main;\nlog_format main x;\n}", nil, `site.conf:2: unknown log format "main" in "access_log" directive`},
+		{"access_log buffer", "http {\naccess_log x.log combined buffer=0;\n}", nil, `site.conf:2: invalid buffer size "buffer=0" in "access_log" directive`},
+		{"access_log flush", "http {\naccess_log x.log flush=x;\n}", nil, `site.conf:2: invalid flush time "flush=x" in "access_log" directive`},
+		{"access_log param", "http {\naccess_log x.log combined gzip;\n}", nil, `site.conf:2: invalid parameter "gzip" in "access_log" directive`},
+		{"access_log off mixed", "http {\naccess_log x.log;\naccess_log off;\n}", nil, `site.conf:3: "access_log off" cannot be combined with other "access_log" directives`},
 		{"cgi_pass variables", srv("location / {", "cgi_pass /bin/$host;", "}"), nil, `site.conf:4: variables in "cgi_pass" directive is not supported yet`},
 		{"cgi_pass after proxy_pass", srv("location / {", "proxy_pass http://127.0.0.1:1;", "cgi_pass /bin/x;", "}"), nil, `site.conf:5: "cgi_pass" directive is duplicate, "proxy_pass" directive was specified earlier`},
 		{"proxy_pass after cgi_pass", srv("location / {", "cgi_pass /bin/x;", "proxy_pass http://127.0.0.1:1;", "}"), nil, `site.conf:5: "proxy_pass" directive is duplicate, "cgi_pass" directive was specified earlier`},
@@ -221,12 +230,12 @@ func TestErrors(t *testing.T) {
 }
 
 func TestErrorFields(t *testing.T) {
-	_, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(srv("gzip on;"))}}, "site.conf")
+	_, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(srv("gzip_disable msie6;"))}}, "site.conf")
 	e, ok := errors.AsType[*Error](err)
 	if !ok {
 		t.Fatalf("error %v is not a *Error", err)
 	}
-	if e.Pos != (Pos{"site.conf", 3}) || e.Directive != "gzip" || e.Msg != `directive "gzip" is not supported yet` {
+	if e.Pos != (Pos{"site.conf", 3}) || e.Directive != "gzip_disable" || e.Msg != `directive "gzip_disable" is not supported yet` {
 		t.Errorf("got %+v", e)
 	}
 	if !errors.Is(err, ErrNotSupported) {

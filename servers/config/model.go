@@ -66,8 +66,11 @@ type Config struct {
 
 // HTTP is the http block.
 type HTTP struct {
-	Servers   []*Server            // in file order
-	Upstreams map[string]*Upstream // by name
+	// LogFormats are the log_format lines by name, with nginx's
+	// predefined "combined".
+	LogFormats map[string]*LogFormat
+	Servers    []*Server            // in file order
+	Upstreams  map[string]*Upstream // by name
 }
 
 // Server is one server block.
@@ -211,8 +214,13 @@ type Location struct {
 	ClientMaxBodySize int64         // default 1m; 0 means unlimited
 	ClientBodyTimeout time.Duration // default 60s
 	SendTimeout       time.Duration // default 60s
-	AccessLog         string        // "" for off; a path otherwise, as written (see Config.Path). Default "logs/access.log"
-	AccessLogFormat   string        // "combined" (the only predefined format)
+	AccessLog         string        // "" for off; the first access_log path otherwise, as written (see Config.Path). Default "logs/access.log"
+	AccessLogFormat   string        // the first access_log's format name; "combined" by default
+	// AccessLogs are the effective access_log lines: those of the
+	// nearest level that has any (a level's lines replace the inherited
+	// ones, and every line of a level logs); nil for "access_log off".
+	// Default: logs/access.log in the combined format, unbuffered.
+	AccessLogs []*AccessLog
 
 	// Reverse proxy.
 	ProxyPass *ProxyPass // nil when unset (not inherited)
@@ -252,6 +260,10 @@ type Location struct {
 	// AddHeaders is the add_header lines of the nearest level that has
 	// any, in order (a level with one replaces the inherited list).
 	AddHeaders []AddHeader
+
+	// Gzip is the gzip settings (gzip, gzip_types, gzip_min_length,
+	// gzip_comp_level, gzip_vary, gzip_proxied, gzip_http_version).
+	Gzip Gzip
 }
 
 // AccessRule is one allow or deny line: "all", "unix:", an address or a
@@ -478,4 +490,27 @@ func (n NextUpstream) String() string {
 		}
 	}
 	return s
+}
+
+// DefaultAccessLogBuffer is nginx's access_log buffer size when flush=
+// is given without buffer=.
+const DefaultAccessLogBuffer = 64 << 10
+
+// CombinedFormat is nginx's predefined "combined" log format.
+const CombinedFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
+
+// AccessLog is one access_log line.
+type AccessLog struct {
+	Pos    Pos
+	Path   string        // as written; resolve with Config.Path
+	Format *LogFormat    // never nil
+	Buffer int64         // buffer=; 0 writes each line at once
+	Flush  time.Duration // flush=; 0: only when the buffer fills, on reload and on shutdown
+}
+
+// LogFormat is one log_format (or the predefined "combined").
+type LogFormat struct {
+	Name     string
+	Escape   string // "default", "json" or "none"
+	Template Template
 }

@@ -66,6 +66,7 @@ type level struct {
 	headers []HeaderSet // explicit proxy_set_header lines, inherited when a level has none
 	kids    []*level    // location levels
 	opts    []bool      // server: per Listens entry, whether it sets socket options
+	logOff  bool        // "access_log off" was read at this level
 }
 
 func newLevel(c ctx) *level { return &level{ctx: c, n: make(map[string]int)} }
@@ -83,6 +84,9 @@ type parser struct {
 	proxies   []proxyUse
 	templates []templateUse
 	captures  map[string]bool // named regex captures, usable as variables
+	// logFormats are the log_format lines read so far; access_log
+	// names only those defined before it, as in nginx.
+	logFormats map[string]*LogFormat
 }
 
 type proxyUse struct {
@@ -111,10 +115,11 @@ func parse(name string, src []byte, s source, prefix string, join func(...string
 			ErrorLogLevel:     "error",
 			PID:               "logs/nginx.pid",
 		},
-		join:      join,
-		opts:      opts,
-		upstreams: make(map[string]string),
-		captures:  make(map[string]bool),
+		join:       join,
+		opts:       opts,
+		upstreams:  make(map[string]string),
+		captures:   make(map[string]bool),
+		logFormats: map[string]*LogFormat{"combined": combined},
 	}
 	if err := p.block(newLevel(cMain), tree); err != nil {
 		return nil, err
@@ -199,6 +204,17 @@ func (p *parser) template(d *directive, s string) (Template, error) {
 	return t, nil
 }
 
+// combined is nginx's predefined log format, shared by every config.
+var combined = &LogFormat{Name: "combined", Escape: "default", Template: mustTemplate(CombinedFormat)}
+
+func mustTemplate(s string) Template {
+	t, err := ParseTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 // defaultLocation has nginx 1.22's defaults of every location setting.
 func (p *parser) defaultLocation() *Location {
 	return &Location{
@@ -212,6 +228,7 @@ func (p *parser) defaultLocation() *Location {
 		SendTimeout:         60 * time.Second,
 		AccessLog:           "logs/access.log",
 		AccessLogFormat:     "combined",
+		AccessLogs:          []*AccessLog{{Path: "logs/access.log", Format: combined}},
 		ProxyHTTPVersion:    "1.0",
 		ProxyConnectTimeout: 60 * time.Second,
 		ProxyReadTimeout:    60 * time.Second,
@@ -222,6 +239,7 @@ func (p *parser) defaultLocation() *Location {
 
 		OpenFileCacheValid:   60 * time.Second,
 		OpenFileCacheMinUses: 1,
+		Gzip:                 defaultGzip,
 	}
 }
 
@@ -457,7 +475,7 @@ func inheritLoc(c, parent *level) {
 		l.SendTimeout = p.SendTimeout
 	}
 	if !c.has("access_log") {
-		l.AccessLog, l.AccessLogFormat = p.AccessLog, p.AccessLogFormat
+		l.AccessLog, l.AccessLogFormat, l.AccessLogs = p.AccessLog, p.AccessLogFormat, p.AccessLogs
 	}
 	if !c.has("proxy_set_header") {
 		c.headers = parent.headers
@@ -498,4 +516,5 @@ func inheritLoc(c, parent *level) {
 	if !c.has("add_header") {
 		l.AddHeaders = p.AddHeaders
 	}
+	inheritGzip(c, parent)
 }

@@ -239,6 +239,8 @@ var knownVariables = map[string]bool{
 	"upstream_addr": true, "upstream_status": true,
 	"upstream_response_time": true,
 	"https":                  true, "document_root": true, "realpath_root": true,
+	"remote_user": true, "bytes_sent": true, "request_length": true,
+	"connection": true, "connection_requests": true, "pipe": true,
 }
 
 var variablePrefixes = []string{"http_", "arg_", "cookie_", "sent_http_", "upstream_http_"}

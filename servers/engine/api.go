@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
@@ -52,6 +53,12 @@ type Engine struct {
 	caches    map[*config.OpenFileCache]*fileCache // one per open_file_cache line
 	pages     map[int][]byte
 	hostname  string
+
+	logs      map[string]*logFile // access_log files by resolved path; nil: default log skipped
+	flushStop chan struct{}       // closed by Close: the flusher stops
+	flushDone chan struct{}       // closed by the flusher when it has stopped
+	closeMu   sync.Mutex
+	closed    bool
 }
 
 // New builds an Engine from a validated config.
@@ -92,6 +99,9 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	if err := e.buildListeners(cfg.HTTP); err != nil {
 		return nil, err
 	}
+	if err := e.openLogs(); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -102,10 +112,20 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 // core calls Close on the engine a reload replaced, and a process
 // running several engines (tests) may call it when one is done, so that
 // no descriptor outlives the engine's use.
+//
+// Close also writes the access logs' buffers and closes their files; a
+// request still running on the Engine logs its line by opening the file
+// for it.
 func (e *Engine) Close() error {
 	for _, c := range e.caches {
 		c.close()
 	}
+	e.closeMu.Lock()
+	if !e.closed {
+		e.closed = true
+		e.closeLogs()
+	}
+	e.closeMu.Unlock()
 	return nil
 }
 
@@ -117,6 +137,18 @@ func (e *Engine) Software() string { return e.software }
 // CPU) and events { worker_connections }, for the cores that follow them.
 func (e *Engine) Events() (workerProcesses, workerConnections int) {
 	return e.cfg.WorkerProcesses, e.cfg.WorkerConnections
+}
+
+// ErrorLog returns the config's error_log: its path resolved against
+// the prefix ("stderr" as it is) and its level ("error" by default), for
+// the program that opens the error log (c10k serve, whose --error-log
+// flag overrides the path, as nginx's -e). errlog.Log.SetLevel applies
+// the level.
+func (e *Engine) ErrorLog() (path, level string) {
+	if e.cfg.ErrorLog == "stderr" {
+		return "stderr", e.cfg.ErrorLogLevel
+	}
+	return e.cfg.Path(e.cfg.ErrorLog), e.cfg.ErrorLogLevel
 }
 
 // Listener is one distinct listening address of the config.
@@ -158,6 +190,12 @@ type Conn struct {
 	Remote   netip.AddrPort
 	TLS      bool
 	Requests int // requests already completed on this connection
+	// ID is the connection's serial number ($connection, and the "*N"
+	// of error-log lines); 0 when the core does not number them.
+	ID uint64
+	// Pipelined says the request's head was already buffered when the
+	// previous response ended ($pipe "p").
+	Pipelined bool
 }
 
 // Plan is the response the engine decided on. A core executes it: it
@@ -185,6 +223,15 @@ type Plan struct {
 	// Sendfile is the location's "sendfile": on, the core sends File with
 	// sendfile(2); off, it reads the file into a buffer and writes that.
 	Sendfile bool
+
+	// Gzip, when not 0, is the gzip_comp_level (1-9) the core
+	// compresses the body with as it sends it: a File region, a proxied
+	// body (streamed, buffered in memory or in a temp file). The engine
+	// has added Content-Encoding: gzip; the head announces no length
+	// (coreio.Framing) while ContentLength stays the uncompressed one.
+	// An in-memory body the engine planned itself is compressed already
+	// and leaves Gzip 0. See Engine.gzip.
+	Gzip int
 
 	// Close says the core must close the connection without sending
 	// anything: nginx's "return 444". Status is 444 then.
@@ -218,6 +265,10 @@ type Plan struct {
 	stat     unix.Stat_t // fstat of the file being served
 	ofc      *cachedFile // the open_file_cache entry File belongs to; nil when File is the plan's own
 	fileName string      // name of the last File, reused when the next has the same path
+	gz       []byte      // a compressed in-memory body (gzip)
+
+	logLine []byte // the access-log line End formats
+	logVal  []byte // one variable's value, before escaping
 }
 
 // CloseFile ends the plan's use of File: it closes a descriptor the plan
@@ -247,10 +298,17 @@ func (p *Plan) FileShared() bool { return p.ofc != nil }
 // and calls CloseFile before Reset.
 func (p *Plan) Reset() {
 	px := p.px
+	gz := p.gz[:0]
+	if cap(gz) > maxGzipKeep {
+		gz = nil
+	}
 	*p = Plan{
+		gz:       gz,
 		Header:   p.Header[:0],
 		arena:    p.arena[:0],
 		fileName: p.fileName,
+		logLine:  p.logLine[:0],
+		logVal:   p.logVal[:0],
 	}
 	px.reset()
 	p.px = px
@@ -367,10 +425,15 @@ type Proxy struct {
 
 	connClose bool // the Connection field sent upstream is "close" (or HTTP/1.0)
 	start     time.Time
-	lastFail  Failure
-	detail    string
-	stage     Stage
-	done      bool
+	attempt   time.Time // start of the current attempt
+
+	// $upstream_addr, $upstream_status, $upstream_response_time: one
+	// entry per attempt, ", " between them.
+	upAddrs, upStatus, upTimes []byte
+	lastFail                   Failure
+	detail                     string
+	stage                      Stage
+	done                       bool
 }
 
 // Next chooses the peer for the next attempt; false when no attempt is

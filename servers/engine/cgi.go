@@ -261,4 +261,5 @@ func (x *CGI) Response(out []byte) {
 		p.Body = nil
 	}
 	e.addHeaders(p, x.loc)
+	e.gzip(p, x.loc)
 }

@@ -10,7 +10,29 @@
 // into Plan.Header of the final response of every kind (static, return,
 // error page, proxied, CGI), chosen by the status it ends with.
 //
+// Access logs are written here too (accesslog.go): every core calls
+// Plan.End once per request with the bytes it sent, and End formats the
+// access_log lines of the location the request ended in into per-file
+// writers shared by every loop and thread (see accesslog.go for the
+// buffering). End is the request's one end-of-life hook.
+//
+// gzip is decided here too (gzip.go), once the final status and fields
+// are known, with nginx's rules (status 200/403/404, no Content-Encoding,
+// gzip_min_length against a known length, gzip_types, Accept-Encoding
+// q-values, gzip_http_version, gzip_proxied on a Via request): the
+// engine adds Content-Encoding, Vary (gzip_vary), weakens the ETag and
+// drops Accept-Ranges, and compresses an in-memory body (return, error
+// pages, CGI output) itself; for a file region or a proxied body it sets
+// Plan.Gzip and every core compresses while sending, through
+// coreio.Gzip.
+//
 // Differences from nginx 1.22 worth knowing:
+//   - gzip: a Range request the static handler can serve gets its 206,
+//     uncompressed (nginx's gzip filter runs before its range filter and
+//     sends the whole file compressed with 200 instead). A body the
+//     engine compresses itself keeps a Content-Length (the compressed
+//     one; nginx sends it chunked). gzip_disable, gzip_buffers and
+//     gzip_static are refused.
 //   - A proxied request does not carry the fields the client's Connection
 //     header names ("Connection: foo" drops "Foo"), nor Proxy-Connection:
 //     they are hop-by-hop (RFC 9110 section 7.6.1). nginx forwards both.

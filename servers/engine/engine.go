@@ -60,6 +60,10 @@ type state struct {
 	hasID bool
 	id    [32]byte
 
+	ended    bool  // End was called
+	sent     int64 // bytes written to the client (End)
+	headSize int64 // of them, the response head (SetHeadSize)
+
 	info         *locInfo // of loc
 	autoRedirect bool     // loc was found by nginx's auto_redirect rule
 
@@ -131,7 +135,8 @@ type locInfo struct {
 	root     config.Template // root with variables; no Parts when static
 	alias    config.Template // alias with variables; no Parts when static
 	ug       *upGroup
-	ofc      *fileCache // open_file_cache; nil when off
+	ofc      *fileCache  // open_file_cache; nil when off
+	logs     []accessLog // access_log lines; nil when off
 }
 
 // noInfo stands for the precomputed parts of a location New did not see.
@@ -508,6 +513,7 @@ func (e *Engine) finish(p *Plan) {
 		// A proxy or CGI plan gets them with its response's status
 		// (Proxy.Response, CGI.Response).
 		e.addHeaders(p, loc)
+		e.gzip(p, loc)
 	}
 	p.Sendfile = loc != nil && loc.Sendfile
 	if loc == nil || st.req == nil || st.srv == nil {
@@ -636,6 +642,7 @@ func (e *Engine) page(p *Plan, status int) {
 	p.Header = p.Header[:0]
 	p.Proxy = nil
 	p.CGI = nil
+	p.Gzip = 0
 	p.Offset = 0
 	p.Body = e.pages[status]
 	p.ContentLength = int64(len(p.Body))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/http1"
@@ -43,12 +44,28 @@ next:
 
 func (x *Proxy) reset() {
 	*x = Proxy{
-		head:    x.head[:0],
-		key:     nil,
-		reqLine: x.reqLine[:0],
-		upURI:   x.upURI[:0],
-		bodyLen: -1,
+		head:     x.head[:0],
+		key:      nil,
+		reqLine:  x.reqLine[:0],
+		upURI:    x.upURI[:0],
+		bodyLen:  -1,
+		upAddrs:  x.upAddrs[:0],
+		upStatus: x.upStatus[:0],
+		upTimes:  x.upTimes[:0],
 	}
+}
+
+// logAttempt records one upstream attempt for $upstream_addr,
+// $upstream_status and $upstream_response_time (comma-joined, as nginx).
+func (x *Proxy) logAttempt(addr string, status int, now time.Time) {
+	if len(x.upAddrs) > 0 {
+		x.upAddrs = append(x.upAddrs, ", "...)
+		x.upStatus = append(x.upStatus, ", "...)
+		x.upTimes = append(x.upTimes, ", "...)
+	}
+	x.upAddrs = append(x.upAddrs, addr...)
+	x.upStatus = strconv.AppendInt(x.upStatus, int64(status), 10)
+	x.upTimes = appendMillis(x.upTimes, now.Sub(x.attempt))
 }
 
 // startProxy makes p a proxy exchange for the current location.
@@ -244,6 +261,7 @@ func (x *Proxy) nextPeer() (string, bool) {
 	}
 	x.peer = peer
 	x.stage = StageConnect
+	x.attempt = now
 	return peer.Addr, true
 }
 
@@ -274,6 +292,11 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 	x.peer = nil
 	x.ug.g.Done(peer, upstream.CountsAsFailure(cond, f, 0), now)
 	x.lastFail = f
+	if f == upstream.FailTimeout {
+		x.logAttempt(peer.Addr, 504, now)
+	} else {
+		x.logAttempt(peer.Addr, 502, now)
+	}
 	detail := x.detail
 	x.detail = ""
 	if detail == "" {
@@ -334,6 +357,7 @@ func (x *Proxy) response(resp *http1.Response) bool {
 		return false
 	}
 	now := x.e.now()
+	x.logAttempt(x.peer.Addr, resp.Status, now)
 	cond := x.loc.ProxyNextUpstream
 	if upstream.Retry(cond, 0, resp.Status, st.method, false, x.try.Attempts(), x.loc.ProxyNextUpstreamTries, now.Sub(x.start), x.loc.ProxyNextUpstreamTimeout) {
 		// As nginx, pass this response through when no other peer is left.
@@ -360,5 +384,6 @@ func (x *Proxy) response(resp *http1.Response) bool {
 		p.KeepAlive = false
 	}
 	x.e.addHeaders(p, x.loc)
+	x.e.gzip(p, x.loc)
 	return false
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,39 @@ type Log struct {
 	w   io.Writer
 	pid int
 	buf []byte
+	min atomic.Int32 // the least severe level written (Rank); 0 writes all
+}
+
+// levels are nginx's error-log levels, least severe first.
+var levels = [...]string{"debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"}
+
+// Rank returns the severity of level, 0 for "debug" up to 7 for
+// "emerg"; -1 when level is not one of nginx's.
+func Rank(level string) int {
+	for i, l := range levels {
+		if l == level {
+			return i
+		}
+	}
+	return -1
+}
+
+// SetLevel makes l write only lines at level or more severe, as
+// "error_log PATH LEVEL" does ("warn" drops info and notice lines). An
+// unknown level, or "debug", writes everything.
+func (l *Log) SetLevel(level string) {
+	if l != nil {
+		l.min.Store(int32(max(Rank(level), 0)))
+	}
+}
+
+// Wants reports whether a line at level would be written.
+func (l *Log) Wants(level string) bool {
+	if !l.Enabled() {
+		return false
+	}
+	r := Rank(level)
+	return r < 0 || r >= int(l.min.Load())
 }
 
 // New returns a Log writing to w; nil w discards.
@@ -35,7 +69,7 @@ func (l *Log) Enabled() bool { return l != nil && l.w != nil }
 
 // Logf writes one line at level for connection conn (0: none).
 func (l *Log) Logf(level string, conn uint64, format string, args ...any) {
-	if !l.Enabled() {
+	if !l.Wants(level) {
 		return
 	}
 	l.mu.Lock()
@@ -54,10 +88,17 @@ func (l *Log) Logf(level string, conn uint64, format string, args ...any) {
 // Func adapts w to engine.Options.ErrorLog, so the engine's lines share
 // the cores' format (timestamp, level, pid#tid). nil w gives nil.
 func Func(w io.Writer) func(level, msg string) {
+	return FuncLevel(w, "")
+}
+
+// FuncLevel is Func writing only lines at level or more severe (see
+// SetLevel): error_log's LEVEL.
+func FuncLevel(w io.Writer, level string) func(level, msg string) {
 	if w == nil {
 		return nil
 	}
 	l := New(w)
+	l.SetLevel(level)
 	return func(level, msg string) { l.Logf(level, 0, "%s", msg) }
 }
 

@@ -52,3 +52,40 @@ func TestErrnoText(t *testing.T) {
 		}
 	}
 }
+
+func TestSetLevel(t *testing.T) {
+	var b bytes.Buffer
+	l := New(&b)
+	l.SetLevel("warn")
+	for _, lv := range []string{"debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"} {
+		l.Logf(lv, 0, "%s line", lv)
+	}
+	got := regexp.MustCompile(`\[(\w+)\]`).FindAllStringSubmatch(b.String(), -1)
+	var names []string
+	for _, m := range got {
+		names = append(names, m[1])
+	}
+	if want := "warn error crit alert emerg"; joinWords(names) != want {
+		t.Fatalf("written levels %q, want %q", names, want)
+	}
+	if Rank("bogus") != -1 || Rank("debug") != 0 || Rank("emerg") != 7 {
+		t.Fatal("Rank")
+	}
+	var c bytes.Buffer
+	FuncLevel(&c, "error")("info", "dropped")
+	FuncLevel(&c, "error")("crit", "kept")
+	if !bytes.Contains(c.Bytes(), []byte("kept")) || bytes.Contains(c.Bytes(), []byte("dropped")) {
+		t.Fatalf("FuncLevel wrote %q", c.String())
+	}
+}
+
+func joinWords(s []string) string {
+	out := ""
+	for i, w := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += w
+	}
+	return out
+}

@@ -120,9 +120,17 @@ type exchange struct {
 	copyFile bool
 	fbuf     []byte
 	fs, fe   int
-	after    uint8
-	linger   bool // close with lingering after the response
-	sendTO   time.Duration
+	// gzip (engine.Plan.Gzip): with gzOn, flush runs the body through gz
+	// (gzipPump): Pending first, then the file region x.file, then the
+	// end of the stream, unless gzMore (a proxied stream: more follows).
+	gz     coreio.Gzip
+	gzOn   bool
+	gzMore bool
+
+	after  uint8
+	linger bool // close with lingering after the response
+	sendTO time.Duration
+	sent   int64 // bytes written to the client for the current request (access log)
 
 	px proxyState
 }
@@ -226,6 +234,7 @@ func (l *loop) borrow(c *conn) *exchange {
 	l.stats.borrowed.Add(1)
 	c.x = x
 	x.conn = c.ln.Conn(int(c.fd), c.remote)
+	x.conn.ID = c.id
 	// Heads are read with the limits of the engine serving now; each
 	// request takes its engine once its head is parsed (serve).
 	conf, _ := l.s.engine().ListenerOf(c.ln)
@@ -245,10 +254,15 @@ func (l *loop) release(c *conn) {
 	if x == nil {
 		return
 	}
+	// The request ends here if it has not yet (the client went away, a
+	// timeout, a failure): its access-log line, with what was sent.
+	x.plan.End(x.sent)
 	if x.file != nil {
 		x.file = nil // borrowed from x.plan.File or x.px.tmp
 	}
 	x.plan.CloseFile()
+	x.gz.Release()
+	x.gzOn, x.gzMore = false, false
 	l.dropUpstream(x)
 	l.closeTemp(x)
 	x.body.Reset()
@@ -414,6 +428,7 @@ func (l *loop) serve(c *conn, status int) bool {
 	// next request, not this one.
 	x.e = l.s.engine()
 	x.conn.Listener = x.e.Index(c.ln.Index)
+	x.sent = 0
 	if status != 0 {
 		x.e.Reject(status, x.conn, p)
 		return l.respond(c, true, afterReject, true)
@@ -631,11 +646,20 @@ func (l *loop) respond(c *conn, closing bool, after uint8, linger bool) bool {
 		p.KeepAlive = false
 	}
 	cl, hasBody := coreio.Framing(p)
-	head, _ := l.appendHead(x.out[:0], x, cl)
+	head, chunked := l.appendHead(x.out[:0], x, cl)
 	x.out = head[:0]
 	x.wa, x.wb = head, nil
 	switch {
 	case !hasBody:
+	case p.Gzip != 0:
+		// Body (a buffered proxied answer, which a temp file may
+		// follow: queueSpill), or the file region, compressed by flush.
+		x.gz.Start(p.Gzip, chunked)
+		x.gz.Write(p.Body)
+		if p.File != nil {
+			x.file, x.foff, x.fleft = p.File, p.Offset, p.ContentLength
+		}
+		x.gzOn, x.gzMore = true, false
 	case p.File != nil:
 		if cl > 0 {
 			x.file, x.foff, x.fleft = p.File, p.Offset, cl // borrowed: p.CloseFile when sent
@@ -664,7 +688,9 @@ func (l *loop) appendHead(dst []byte, x *exchange, cl int64) ([]byte, bool) {
 	if l.closing {
 		p.KeepAlive = false // stopping: this is the connection's last response
 	}
-	return coreio.AppendHead(dst, p, &x.req, cl, l.s.date.Get(l.wall), x.e.Software())
+	head, chunked := coreio.AppendHead(dst, p, &x.req, cl, l.s.date.Get(l.wall), x.e.Software())
+	p.SetHeadSize(len(head) - len(dst))
+	return head, chunked
 }
 
 // write sends what is queued; when done, the continuation runs.
@@ -716,6 +742,7 @@ func (l *loop) writeFailed(c *conn, err error) {
 func (l *loop) finishResponse(c *conn) bool {
 	x := c.x
 	p := &x.plan
+	p.End(x.sent)
 	c.requests++
 	l.stats.requests.Add(1)
 	if !p.KeepAlive || l.closing {
@@ -739,6 +766,8 @@ func (l *loop) finishResponse(c *conn) bool {
 	}
 	x.headTimed = false
 	x.px.streaming = false
+	x.gz.Release()
+	x.gzOn, x.gzMore = false, false
 	if x.end == 0 {
 		l.release(c)
 		c.st = stIdle
@@ -748,6 +777,7 @@ func (l *loop) finishResponse(c *conn) bool {
 	}
 	// A pipelined request: keep the exchange, parse it now.
 	x.plan.Reset()
+	x.conn.Pipelined = true
 	c.st = stHead
 	l.setTimer(c, kt)
 	return true
@@ -776,6 +806,7 @@ func (l *loop) flush(c *conn) error {
 			}
 			return err
 		}
+		x.sent += int64(n)
 		if n < want {
 			c.flags &^= fWrite
 		}
@@ -787,6 +818,9 @@ func (l *loop) flush(c *conn) error {
 		x.wa = nil
 	}
 	x.wa, x.wb = nil, nil
+	if x.gzOn {
+		return l.gzipPump(c)
+	}
 	if x.file == nil {
 		return nil
 	}
@@ -822,6 +856,7 @@ func (l *loop) sendfile(c *conn) error {
 		n, err := sendfile(int(c.fd), in, &x.foff, int(chunk))
 		if n > 0 {
 			x.fleft -= int64(n)
+			x.sent += int64(n)
 		}
 		switch err {
 		case nil:
@@ -884,6 +919,7 @@ func (l *loop) copyFile(c *conn) error {
 			c.flags &^= fWrite
 		}
 		x.fs += n
+		x.sent += int64(n)
 	}
 	return nil
 }
@@ -894,4 +930,59 @@ func (l *loop) logClient(c *conn, level string, err error, while string) {
 		return
 	}
 	coreio.LogClient(l.s.log, level, c.id, err, while, c.remote, c.ln.Addr, &c.x.req)
+}
+
+// gzipPump sends a compressed body (exchange.gzOn): the compressor's
+// pending output, then the next piece of the file region read with
+// pread(2) (on the loop, as copyFile does) and compressed, until the
+// region is sent; then the end of the gzip stream (and the last chunk),
+// unless more of a proxied stream follows (gzMore). It returns errAgain
+// when the socket is full.
+func (l *loop) gzipPump(c *conn) error {
+	x := c.x
+	for {
+		if pend := x.gz.Pending(); len(pend) > 0 {
+			if c.flags&fWrite == 0 {
+				return errAgain
+			}
+			n, err := write(int(c.fd), pend)
+			if n > 0 {
+				x.sent += int64(n)
+				x.gz.Consume(n)
+			}
+			if err != nil {
+				if err == errAgain {
+					c.flags &^= fWrite
+				}
+				return err
+			}
+			if n < len(pend) {
+				c.flags &^= fWrite
+			}
+			continue
+		}
+		switch {
+		case x.file != nil && x.fleft > 0:
+			if x.fbuf == nil {
+				x.fbuf = make([]byte, streamChunk)
+			}
+			if err := x.gz.ReadFile(x.file, &x.foff, &x.fleft, x.fbuf); err != nil {
+				return err
+			}
+		case x.file != nil:
+			if x.isTemp(x.file) {
+				l.closeTemp(x) // a proxied body's temp file: sent, so done
+			} else {
+				x.file = nil
+				x.plan.CloseFile()
+			}
+		case x.gzMore:
+			return nil
+		case x.gz.Active():
+			x.gz.Close()
+		default:
+			x.gzOn = false
+			return nil
+		}
+	}
 }

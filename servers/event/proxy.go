@@ -521,15 +521,29 @@ func (l *loop) startStream(c *conn) bool {
 	x := c.x
 	p := &x.plan
 	u := &x.px
-	head, chunkOut := l.appendHead(x.out[:0], x, p.ContentLength)
+	head, chunkOut := l.appendHead(x.out[:0], x, coreio.HeadLength(p))
 	u.chunkOut = chunkOut
-	if u.chunkOut && len(u.mem) > 0 {
+	if p.Gzip != 0 && !p.HeadOnly {
+		// Compressed: what is buffered, then each piece as it arrives,
+		// goes through the exchange's compressor (gzipPump).
+		u.chunkOut = false
+		x.wa, x.wb = head, nil
+		x.gz.Start(p.Gzip, chunkOut)
+		x.gz.Write(u.mem)
+		x.gzOn, x.gzMore = true, true
+		if u.tmp.Len() > 0 {
+			l.queueSpill(x)
+		} else {
+			l.closeTemp(x)
+		}
+	} else if u.chunkOut && len(u.mem) > 0 {
 		head = http1.AppendChunk(head, u.mem)
 		x.wa, x.wb = head, nil
 	} else {
 		x.wa, x.wb = head, u.mem
 	}
-	if u.tmp.Len() > 0 && !p.HeadOnly {
+	if x.gzOn {
+	} else if u.tmp.Len() > 0 && !p.HeadOnly {
 		if u.chunkOut {
 			// The file part is one chunk: its size line before it, its
 			// CRLF before the next piece (upStream). The memory part,
@@ -579,7 +593,13 @@ func (l *loop) upStream(c *conn) bool {
 		if len(data) == 0 || p.HeadOnly {
 			continue
 		}
-		if u.chunkOut {
+		if x.gzOn {
+			x.gz.Write(data)
+			if len(u.pending) == 0 {
+				x.gz.Flush() // the client sees each upstream read
+			}
+			x.wa, x.wb = nil, nil
+		} else if u.chunkOut {
 			out := http1.AppendChunk(u.chunkCRLF(x.out[:0]), data)
 			x.out = out[:0]
 			x.wa, x.wb = out, nil
@@ -593,6 +613,13 @@ func (l *loop) upStream(c *conn) bool {
 	l.clearTimer(c)
 	l.releaseUpstream(x)
 	p.Proxy.Done()
+	if x.gzOn {
+		x.gzMore = false // gzipPump ends the stream
+		x.wa, x.wb = nil, nil
+		x.after = afterResponse
+		c.st = stWrite
+		return true
+	}
 	if u.chunkOut {
 		out := http1.AppendLastChunk(u.chunkCRLF(x.out[:0]))
 		x.out = out[:0]

@@ -1,7 +1,9 @@
 package nethttp
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,7 +21,9 @@ type handler struct {
 
 // ServeHTTP converts r to the engine's request, plans the response with
 // engine.Serve and executes the plan on w.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	cw := &countWriter{ResponseWriter: rw}
+	var w http.ResponseWriter = cw
 	cs, _ := r.Context().Value(connKey{}).(*connState)
 	if cs == nil {
 		cs = &connState{}
@@ -34,6 +38,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := cs.conn
 	cs.requests++
 	p := &cs.plan
+	p.Reset()
+	// The end of the request, however it ends (a cut response panics
+	// with http.ErrAbortHandler): the access log, with what was written.
+	defer func() {
+		p.SetHeadSize(int(cw.head))
+		p.End(cw.head + cw.body)
+	}()
 
 	// Rebuild the head net/http parsed and read it with the engine's
 	// parser, so Host, framing and keep-alive follow the engine's rules.
@@ -152,16 +163,15 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, p *engine.Plan
 		closeConn(w)
 		return
 	}
-	cl := p.ContentLength
-	if cl < 0 && p.File == nil {
-		cl = int64(len(p.Body))
-	}
+	cl, _ := coreio.Framing(p)
 	h.writeHead(w, p, cl, cs)
 	if p.HeadOnly || !bodyAllowed(p.Status) || r.Method == http.MethodHead {
 		return
 	}
 	var err error
 	switch {
+	case p.Gzip != 0:
+		err = sendGzip(w, p, &cs.gz)
 	case p.File != nil && cl > 0 && p.Sendfile && !p.FileShared():
 		// io.CopyN hands net/http an *io.LimitedReader of an *os.File,
 		// which it sends with sendfile(2).
@@ -198,4 +208,82 @@ func closeConn(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler)
 	}
 	c.Close()
+}
+
+// countWriter counts what the handler writes, for the access log: the
+// body bytes passed to net/http, and the head estimated from the header
+// map when the status is written (net/http writes the head itself,
+// buffered; the count is what it was given, not what the socket took).
+type countWriter struct {
+	http.ResponseWriter
+	head, body int64
+}
+
+func (c *countWriter) WriteHeader(status int) {
+	if c.head == 0 {
+		var n countBytes
+		c.ResponseWriter.Header().Write(&n)
+		// "HTTP/1.1 200 OK\r\n", "Date: ...\r\n", the final CRLF.
+		c.head = int64(n) + int64(len("HTTP/1.1 000 \r\n")+len(http.StatusText(status))) + 37 + 2
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	if c.head == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.body += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps net/http's sendfile path.
+func (c *countWriter) ReadFrom(r io.Reader) (int64, error) {
+	if c.head == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	n, err := c.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	c.body += n
+	return n, err
+}
+
+func (c *countWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(c.ResponseWriter).Hijack()
+}
+
+// Unwrap gives http.ResponseController the net/http writer.
+func (c *countWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// countBytes is an io.Writer that only counts.
+type countBytes int
+
+func (n *countBytes) Write(b []byte) (int, error) {
+	*n += countBytes(len(b))
+	return len(b), nil
+}
+
+// sendGzip writes the plan's body (the file region, or Body) to w
+// compressed through g (engine.Plan.Gzip); net/http chunks it.
+func sendGzip(w http.ResponseWriter, p *engine.Plan, g *coreio.Gzip) error {
+	g.Start(p.Gzip, false)
+	defer g.Release()
+	if p.File == nil {
+		return g.SendBytes(p.Body, writeFunc(w))
+	}
+	return g.SendFile(p.File, p.Offset, p.ContentLength, make([]byte, 32<<10), writeFunc(w))
+}
+
+// writeFunc adapts w to the write callbacks of coreio.Gzip.
+func writeFunc(w io.Writer) func([]byte) error {
+	return func(b []byte) error {
+		_, err := w.Write(b)
+		return err
+	}
 }

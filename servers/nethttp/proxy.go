@@ -166,7 +166,12 @@ func (h *handler) proxyBody(w http.ResponseWriter, p *engine.Plan, px *engine.Pr
 	defer conn.Close()
 	_, _, readTO := px.Timeouts()
 	u.resp.InitBody(&u.dec)
-	h.writeHead(w, p, p.ContentLength, cs)
+	h.writeHead(w, p, coreio.HeadLength(p), cs)
+	gzip := p.Gzip != 0 && !p.HeadOnly
+	if gzip {
+		cs.gz.Start(p.Gzip, false) // net/http frames the body itself
+		defer cs.gz.Release()
+	}
 	for !u.dec.Done() {
 		if len(pending) == 0 {
 			setDeadline(conn.SetReadDeadline, readTO)
@@ -191,11 +196,27 @@ func (h *handler) proxyBody(w http.ResponseWriter, p *engine.Plan, px *engine.Pr
 			panic(http.ErrAbortHandler)
 		}
 		pending = pending[n:]
-		if len(data) > 0 && !p.HeadOnly {
+		if len(data) > 0 && gzip {
+			cs.gz.Write(data)
+			if len(pending) == 0 {
+				cs.gz.Flush() // the client sees each upstream read
+			}
+			if err := cs.gz.WriteTo(writeFunc(w)); err != nil {
+				px.Done()
+				panic(http.ErrAbortHandler)
+			}
+		} else if len(data) > 0 && !p.HeadOnly {
 			if _, err := w.Write(data); err != nil {
 				px.Done() // the upstream was fine; the client went away
 				panic(http.ErrAbortHandler)
 			}
+		}
+	}
+	if gzip {
+		cs.gz.Close()
+		if err := cs.gz.WriteTo(writeFunc(w)); err != nil {
+			px.Done()
+			panic(http.ErrAbortHandler)
 		}
 	}
 	px.Done()

@@ -29,6 +29,12 @@ func TestAccess(t *testing.T) {
 	servertest.RunAccess(t, startCore)
 }
 
+// TestLogs runs the conformance suite's access-log cases against the
+// net/http core.
+func TestLogs(t *testing.T) {
+	servertest.RunLogs(t, startCore)
+}
+
 func startCore(t *testing.T, confPath string) servertest.Core {
 	cfg, err := config.Load(confPath)
 	if err != nil {

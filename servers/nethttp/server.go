@@ -260,9 +260,10 @@ type connState struct {
 	e             *coreio.Engine // the current request's engine
 	conn          engine.Conn    // the current request's connection, for e
 	plan          engine.Plan
-	head          []byte   // the rebuilt request head
-	body          []byte   // request body for the proxy
-	up            *upState // proxy state, made on the first proxied request
+	head          []byte      // the rebuilt request head
+	body          []byte      // request body for the proxy
+	up            *upState    // proxy state, made on the first proxied request
+	gz            coreio.Gzip // the compressor of a gzip response (engine.Plan.Gzip)
 }
 
 func connContext(ctx context.Context, c net.Conn) context.Context {

@@ -44,6 +44,7 @@ type httpState struct {
 	iov     [2]unix.Iovec // writev scratch
 	body    coreio.Spool  // request body for the proxy
 	scratch []byte        // file copy fallback
+	gz      coreio.Gzip   // the compressor of a gzip response (engine.Plan.Gzip)
 	drain   [4096]byte    // lingering close and discards
 
 	up upstreamState // proxy exchange state
@@ -55,6 +56,7 @@ func (h *httpState) begin(c *accepted, conf engine.Listener) {
 	h.c = c
 	h.sock = sock{fd: c.fd}
 	h.conn = c.l.Conn(c.fd, c.remote)
+	h.conn.ID = c.id
 	lim, need := coreio.HeadLimits(conf)
 	h.parser = http1.Parser{Limits: lim}
 	if cap(h.buf) < need {
@@ -88,9 +90,11 @@ func (w *worker) serveHTTP(c *accepted) {
 		h.conn.Listener = h.e.Index(c.l.Index)
 		p := &h.plan
 		p.Reset()
+		h.sock.sent = 0
 		if status != 0 {
 			h.e.Reject(status, h.conn, p)
 			w.respond(p, false)
+			p.End(h.sock.sent)
 			h.e = nil
 			w.closeClient(c.fd, true)
 			return
@@ -107,9 +111,11 @@ func (w *worker) serveHTTP(c *accepted) {
 		default:
 			keep = w.serveLocal(p)
 		}
+		p.End(h.sock.sent) // the access log, with what the client really got
 		w.endRequest(p)
 		w.requests.Add(1)
 		h.conn.Requests++
+		h.conn.Pipelined = h.buffered()
 		if !keep {
 			return
 		}
@@ -128,6 +134,7 @@ func (w *worker) serveHTTP(c *accepted) {
 func (w *worker) endRequest(p *engine.Plan) {
 	h := &w.http
 	closeFile(p)
+	h.gz.Release()
 	h.e = nil // a replaced engine is not kept alive by an idle connection
 	h.body.Reset()
 	if cap(h.out) > outBuffer {
@@ -345,13 +352,15 @@ func (w *worker) respond(p *engine.Plan, closing bool) bool {
 		p.KeepAlive = false
 	}
 	cl, hasBody := coreio.Framing(p)
-	head, _ := w.appendHead(h.out[:0], p, cl)
+	head, chunked := w.appendHead(h.out[:0], p, cl)
 	h.out = head[:0]
 	h.sock.setWriteTimeout(p.SendTimeout)
 	var err error
 	switch {
 	case !hasBody:
 		err = h.sock.write(head)
+	case p.Gzip != 0:
+		err = w.sendGzip(p, head, chunked)
 	case p.File != nil:
 		if cl > 0 {
 			err = h.sock.writeMore(head)
@@ -389,7 +398,9 @@ func (w *worker) appendHead(dst []byte, p *engine.Plan, cl int64) ([]byte, bool)
 	if w.s.closing.Load() {
 		p.KeepAlive = false // stopping: this is the connection's last response
 	}
-	return coreio.AppendHead(dst, p, &w.http.req, cl, w.s.date.Now(), w.http.e.Software())
+	head, chunked := coreio.AppendHead(dst, p, &w.http.req, cl, w.s.date.Now(), w.http.e.Software())
+	p.SetHeadSize(len(head) - len(dst))
+	return head, chunked
 }
 
 // logClient logs a client-side failure, nginx style.
@@ -399,4 +410,22 @@ func (w *worker) logClient(level string, err error, while string) {
 	}
 	h := &w.http
 	coreio.LogClient(w.s.log, level, h.c.id, err, while, h.c.remote, h.c.l.Addr, &h.req)
+}
+
+// sendGzip writes head and the plan's body (the file region, or Body)
+// compressed through the worker's coreio.Gzip, chunked when the head
+// says so (engine.Plan.Gzip).
+func (w *worker) sendGzip(p *engine.Plan, head []byte, chunked bool) error {
+	h := &w.http
+	if err := h.sock.writeMore(head); err != nil {
+		return err
+	}
+	h.gz.Start(p.Gzip, chunked)
+	if p.File == nil {
+		return h.gz.SendBytes(p.Body, h.sock.write)
+	}
+	if h.scratch == nil {
+		h.scratch = make([]byte, streamChunk)
+	}
+	return h.gz.SendFile(p.File, p.Offset, p.ContentLength, h.scratch, h.sock.write)
 }

@@ -339,7 +339,10 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 	// The CRLF that ends a chunk goes out with the next write (crlf), so
 	// no body byte is copied into h.out.
 	held := int64(len(u.mem)) + u.tmp.Len() + int64(len(rest))
-	head, chunkOut := w.appendHead(h.out[:0], p, p.ContentLength)
+	head, chunkOut := w.appendHead(h.out[:0], p, coreio.HeadLength(p))
+	if p.Gzip != 0 && !p.HeadOnly {
+		return w.streamGzip(p, px, addr, head, chunkOut, rest, pending)
+	}
 	crlf := false
 	if chunkOut && held > 0 {
 		head = coreio.AppendChunkSize(head, int(held))
@@ -505,11 +508,17 @@ func (w *worker) respondSpooled(p *engine.Plan) bool {
 		return false
 	}
 	_, hasBody := coreio.Framing(p)
-	head, _ := w.appendHead(h.out[:0], p, p.ContentLength)
+	head, chunked := w.appendHead(h.out[:0], p, coreio.HeadLength(p))
 	h.out = head[:0]
 	h.sock.setWriteTimeout(p.SendTimeout)
 	var err error
-	if hasBody {
+	if hasBody && p.Gzip != 0 {
+		err = w.sendHeldGzip(p, head, chunked, nil)
+		if err == nil {
+			h.gz.Close()
+			err = h.gz.WriteTo(h.sock.write)
+		}
+	} else if hasBody {
 		// u.rd is free: the upstream exchange is over.
 		err = w.sendHeld(head, nil, h.up.rd)
 	} else {
@@ -637,4 +646,95 @@ func (w *worker) afterResponse(p *engine.Plan) bool {
 	}
 	w.closeClient(w.http.c.fd, p.Status >= 400)
 	return false
+}
+
+// sendHeldGzip is sendHeld for a body the worker compresses
+// (engine.Plan.Gzip): head, then u.mem, the temp file and rest through
+// the worker's coreio.Gzip, whose body stays open for what follows.
+func (w *worker) sendHeldGzip(p *engine.Plan, head []byte, chunked bool, rest []byte) error {
+	h := &w.http
+	u := &h.up
+	if err := h.sock.writeMore(head); err != nil {
+		return err
+	}
+	h.gz.Start(p.Gzip, chunked)
+	h.gz.Write(u.mem)
+	if f := u.tmp.File(); f != nil && u.tmp.Len() > 0 {
+		if h.scratch == nil {
+			h.scratch = make([]byte, streamChunk)
+		}
+		err := h.gz.CopyFile(f, 0, u.tmp.Len(), h.scratch, h.sock.write)
+		u.tmp.Close()
+		if err != nil {
+			return err
+		}
+	}
+	h.gz.Write(rest)
+	return h.gz.WriteTo(h.sock.write)
+}
+
+// streamGzip is the streaming part of proxyBody for a body the worker
+// compresses: what is buffered, then the rest of the upstream body as
+// it arrives, each piece compressed and sent (a gzip sync flush per
+// upstream read, so the client sees it as the upstream sends it), then
+// the end of the gzip stream and of the chunked body.
+func (w *worker) streamGzip(p *engine.Plan, px *engine.Proxy, addr string, head []byte, chunked bool, rest, pending []byte) bodyOutcome {
+	h := &w.http
+	u := &h.up
+	h.out = head[:0]
+	h.sock.setWriteTimeout(p.SendTimeout)
+	err := w.sendHeldGzip(p, head, chunked, rest)
+	if err == nil {
+		// Out now, uncorked: the head and what is buffered, before the
+		// upstream sends more.
+		h.gz.Flush()
+		err = h.gz.WriteTo(h.sock.write)
+	}
+	if err != nil {
+		h.gz.Release()
+		return w.clientBroken(px, err)
+	}
+	for !u.dec.Done() {
+		if len(pending) == 0 {
+			n, rerr := u.conn.read(u.rd)
+			if rerr == coreio.ErrClosed {
+				if rerr = u.dec.EOF(); rerr == nil {
+					break
+				}
+			}
+			if rerr != nil {
+				h.gz.Release()
+				return w.upstreamBroken(px, rerr, true)
+			}
+			pending = u.rd[:n]
+		}
+		data, n, derr := u.dec.Decode(pending)
+		if derr != nil {
+			h.gz.Release()
+			return w.upstreamBroken(px, coreio.ErrInvalidHead, true)
+		}
+		pending = pending[n:]
+		if len(data) == 0 {
+			continue
+		}
+		h.gz.Write(data)
+		if len(pending) == 0 {
+			h.gz.Flush()
+		}
+		if err := h.gz.WriteTo(h.sock.write); err != nil {
+			h.gz.Release()
+			return w.clientBroken(px, err)
+		}
+	}
+	w.releaseUpstream(px, addr)
+	px.Done()
+	h.gz.Close()
+	if err := h.gz.WriteTo(h.sock.write); err != nil {
+		w.closeClient(h.c.fd, false)
+		return bodyClosed
+	}
+	if w.afterResponse(p) {
+		return bodySent
+	}
+	return bodyClosed
 }

@@ -31,6 +31,7 @@ type sock struct {
 	fd    int
 	rcvTO time.Duration
 	sndTO time.Duration
+	sent  int64 // bytes written since the request began, for the access log
 }
 
 func (s *sock) setReadTimeout(d time.Duration) error {
@@ -97,6 +98,7 @@ func (s *sock) send(p []byte, flags int) error {
 			}
 			return err
 		}
+		s.sent += int64(n)
 		p = p[n:]
 	}
 	return nil
@@ -119,6 +121,7 @@ func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
 			return e
 		}
 		n := int(r)
+		s.sent += int64(n)
 		if n < len(a) {
 			a = a[n:]
 			continue
@@ -148,6 +151,7 @@ func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
 			case unix.EINTR:
 				if w > 0 {
 					n -= int64(w)
+					s.sent += int64(w)
 				}
 				continue
 			case unix.EAGAIN:
@@ -161,6 +165,7 @@ func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
 			return fmt.Errorf("sendfile %s: %w", f.Name(), io.ErrUnexpectedEOF) // file shrank
 		}
 		n -= int64(w)
+		s.sent += int64(w)
 	}
 	return nil
 }

@@ -22,4 +22,7 @@ var (
 	// ErrListenChanged is a reload whose config listens elsewhere, or
 	// with other socket options, than the sockets the core has bound.
 	ErrListenChanged = errors.New("listen changes need a restart")
+
+	// errGzipDone is a write to a Gzip with no body in progress.
+	errGzipDone = errors.New("gzip: no body in progress")
 )

@@ -37,12 +37,28 @@ func Silent(p *engine.Plan) bool { return p.Close || p.Status == StatusNoRespons
 // Framing returns the content length to announce for a local plan (an
 // in-memory body of unknown length is sent with its length) and whether
 // a body follows the head.
+//
+// A plan the core compresses (engine.Plan.Gzip) announces no length:
+// cl is -1, and the body goes through a Gzip.
 func Framing(p *engine.Plan) (cl int64, body bool) {
 	cl = p.ContentLength
 	if cl < 0 && p.File == nil {
 		cl = int64(len(p.Body))
 	}
+	if p.Gzip != 0 {
+		cl = -1
+	}
 	return cl, !(p.HeadOnly || p.Status < 200 || p.Status == 204 || p.Status == 304)
+}
+
+// HeadLength is the length a streamed (proxied) response's head
+// announces: p.ContentLength, or -1 (unknown) when the core compresses
+// the body (engine.Plan.Gzip).
+func HeadLength(p *engine.Plan) int64 {
+	if p.Gzip != 0 {
+		return -1
+	}
+	return p.ContentLength
 }
 
 // AppendHead appends the response head of p, answering req, with content
