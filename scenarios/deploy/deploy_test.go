@@ -21,29 +21,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/loadgen"
+	"github.com/c10k/c10k/scenarios/internal/testexe"
 )
 
 // exe is the c10k binary the tests run, built once by TestMain.
 var exe string
 
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "deploy-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		exe = filepath.Join(dir, "c10k")
-		cmd := exec.Command("go", "build", "-o", exe, "github.com/c10k/c10k/cmd/c10k")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build the c10k binary: %v\n", err)
-			return 1
-		}
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { os.Exit(testexe.Main(m, &exe)) }
 
 // proc is a process a test started, in its own process group; the test's
 // cleanup kills the group and reaps it.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,30 +18,14 @@ import (
 	"github.com/c10k/c10k/loadgen/result"
 	"github.com/c10k/c10k/reports"
 	"github.com/c10k/c10k/scenarios"
+	"github.com/c10k/c10k/scenarios/internal/testexe"
 	"golang.org/x/sys/unix"
 )
 
 // exe is the c10k binary the tests run, built once by TestMain.
 var exe string
 
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "runner-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		exe = filepath.Join(dir, "c10k")
-		cmd := exec.Command("go", "build", "-o", exe, "github.com/c10k/c10k/cmd/c10k")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build the c10k binary: %v\n", err)
-			return 1
-		}
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { os.Exit(testexe.Main(m, &exe)) }
 
 func parse(t *testing.T, text string) *scenarios.Scenario {
 	t.Helper()
