@@ -181,6 +181,15 @@ func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 func (c *conn) request(p *engine.Plan) bool {
 	e := c.e
 	e.Serve(&c.req, c.ec, p)
+	if p.Delay > 0 {
+		// limit_req delays the request: this connection's goroutine
+		// waits (watching for the client leaving), then the engine
+		// resumes it (engine.Plan.Delay).
+		if !c.sleep(p.Delay) {
+			return false
+		}
+		e.Serve(&c.req, c.ec, p)
+	}
 	if p.Close {
 		return false
 	}
@@ -688,4 +697,19 @@ func (ch *childProc) wait() (gone bool) {
 	ch.outF.Close()
 	ch.s.runner.Release()
 	return why == cgirun.EndGone
+}
+
+// sleep waits d for limit_req; false when the client went away (or the
+// connection was closed by a stop) meanwhile.
+func (c *conn) sleep(d time.Duration) bool {
+	ctx, stop := c.watch()
+	defer stop()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

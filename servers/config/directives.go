@@ -33,9 +33,14 @@ var (
 		"ssl_protocols": true,
 		"gzip_disable":  true,
 		"gzip_buffers":  true,
-		"gzip_static":   true,
+
+		"limit_req_log_level":  true,
+		"limit_req_dry_run":    true,
+		"limit_conn_log_level": true,
+		"limit_conn_dry_run":   true,
+		"gzip_static":          true,
 	}
-	notYetPrefixes = []string{"ssl_certificate", "proxy_cache", "limit_req", "limit_conn"}
+	notYetPrefixes = []string{"ssl_certificate", "proxy_cache"}
 )
 
 func notYet(name string) bool {
@@ -79,7 +84,14 @@ func init() {
 			{ctx: cUpstream, min: 1, max: -1, multi: true, fn: upstreamServer},
 		},
 
+		"limit_req_zone":  {{ctx: cHTTP, min: 2, max: 4, multi: true, fn: limitReqZone}},
+		"limit_conn_zone": {{ctx: cHTTP, min: 2, max: 2, multi: true, fn: limitConnZone}},
+
 		// http, server, location
+		"limit_req":                {{ctx: cAny, min: 1, max: 3, multi: true, fn: limitReq}},
+		"limit_req_status":         {{ctx: cAny, min: 1, max: 1, fn: limitStatus(func(l *Location) *int { return &l.LimitReqStatus })}},
+		"limit_conn":               {{ctx: cAny, min: 2, max: 2, multi: true, fn: limitConn}},
+		"limit_conn_status":        {{ctx: cAny, min: 1, max: 1, fn: limitStatus(func(l *Location) *int { return &l.LimitConnStatus })}},
 		"types":                    {{ctx: cAny, block: true, multi: true, fn: types}},
 		"default_type":             {{ctx: cAny, min: 1, max: 1, fn: func(p *parser, lv *level, d *directive) error { lv.loc.DefaultType = d.args[0]; return nil }}},
 		"sendfile":                 {{ctx: cAny, min: 1, max: 1, fn: onOff(func(l *Location) *bool { return &l.Sendfile })}},

@@ -25,6 +25,14 @@ package config
 //     access_log that names it (so does nginx).
 //   - gzip_disable, gzip_buffers and gzip_static are refused as not
 //     supported yet; the other gzip directives (Gzip) are nginx's.
+//   - limit_req_zone, limit_req, limit_conn_zone, limit_conn and their
+//     _status directives are nginx's (limit.go: rates, burst and delay in
+//     milli-requests, zones bound to their lines when the whole file is
+//     read, so a zone may come after its use); "sync",
+//     limit_req_log_level, limit_req_dry_run, limit_conn_log_level and
+//     limit_conn_dry_run are refused as not supported yet. An unknown
+//     zone is "unknown limit_req_zone "NAME"" at the using line (nginx:
+//     "zero size shared memory zone").
 //   - "listen" takes port 0 ("listen 127.0.0.1:0"), which nginx rejects:
 //     the core binds an ephemeral port, so that tests can run a config
 //     without choosing free ports. Upstream "server" and "proxy_pass"

@@ -37,7 +37,7 @@ func TestErrors(t *testing.T) {
 		{"unknown", srv("foo bar;"), nil, `site.conf:3: unknown directive "foo"`},
 		{"not yet gzip_disable", srv("gzip_disable msie6;"), nil, `site.conf:3: directive "gzip_disable" is not supported yet`},
 		{"not yet gzip_static", "http {\ngzip_static on;\n}", nil, `site.conf:2: directive "gzip_static" is not supported yet`},
-		{"not yet limit_req", srv("location / {", "limit_req zone=z;", "}"), nil, `site.conf:4: directive "limit_req" is not supported yet`},
+		{"not yet limit_req_dry_run", srv("location / {", "limit_req_dry_run on;", "}"), nil, `site.conf:4: directive "limit_req_dry_run" is not supported yet`},
 		{"not yet proxy_cache_path", "http {\nproxy_cache_path /tmp k=v;\n}", nil, `site.conf:2: directive "proxy_cache_path" is not supported yet`},
 		{"not yet listen ssl", srv("listen 443 ssl;"), nil, `site.conf:3: "ssl" parameter of "listen" directive is not supported yet`},
 		{"not yet ssl_certificate_key", srv("ssl_certificate_key k.pem;"), nil, `site.conf:3: directive "ssl_certificate_key" is not supported yet`},

@@ -71,6 +71,10 @@ type HTTP struct {
 	LogFormats map[string]*LogFormat
 	Servers    []*Server            // in file order
 	Upstreams  map[string]*Upstream // by name
+	// LimitReqZones and LimitConnZones are the limit_req_zone and
+	// limit_conn_zone lines by name; nil when there are none.
+	LimitReqZones  map[string]*LimitReqZone
+	LimitConnZones map[string]*LimitConnZone
 }
 
 // Server is one server block.
@@ -221,6 +225,14 @@ type Location struct {
 	// ones, and every line of a level logs); nil for "access_log off".
 	// Default: logs/access.log in the combined format, unbuffered.
 	AccessLogs []*AccessLog
+
+	// Limits: the limit_req and limit_conn lines of the nearest level
+	// that has any (nginx's array merge), and their statuses (default
+	// 503).
+	LimitReqs       []*LimitReq
+	LimitConns      []*LimitConn
+	LimitReqStatus  int
+	LimitConnStatus int
 
 	// Reverse proxy.
 	ProxyPass *ProxyPass // nil when unset (not inherited)

@@ -87,6 +87,9 @@ type parser struct {
 	// logFormats are the log_format lines read so far; access_log
 	// names only those defined before it, as in nginx.
 	logFormats map[string]*LogFormat
+	// limit_req and limit_conn lines, bound to their zones by finish.
+	limitReqs  []limitReqUse
+	limitConns []limitConnUse
 }
 
 type proxyUse struct {
@@ -236,6 +239,8 @@ func (p *parser) defaultLocation() *Location {
 		ProxyBuffering:      true,
 		ProxyNextUpstream:   NextError | NextTimeout,
 		CGITimeout:          60 * time.Second,
+		LimitReqStatus:      503,
+		LimitConnStatus:     503,
 
 		OpenFileCacheValid:   60 * time.Second,
 		OpenFileCacheMinUses: 1,
@@ -250,6 +255,9 @@ func (p *parser) finish() error {
 		return err
 	}
 	if err := p.finishProxies(); err != nil {
+		return err
+	}
+	if err := p.finishLimits(); err != nil {
 		return err
 	}
 	for _, u := range p.templates {
@@ -517,4 +525,5 @@ func inheritLoc(c, parent *level) {
 		l.AddHeaders = p.AddHeaders
 	}
 	inheritGzip(c, parent)
+	inheritLimits(c, parent)
 }

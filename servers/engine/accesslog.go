@@ -223,6 +223,8 @@ func (lf *logFile) late(line []byte) {
 // so a core needs no other call. End is idempotent until the next
 // Serve or Reject.
 func (p *Plan) End(sent int64) {
+	p.lim.release()
+	p.lim.resume, p.lim.carried = false, false // the next Serve is a new request
 	st := &p.st
 	if st.e == nil || st.ended {
 		return

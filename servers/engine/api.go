@@ -54,6 +54,9 @@ type Engine struct {
 	pages     map[int][]byte
 	hostname  string
 
+	reqZones  map[*config.LimitReqZone]*reqZone   // limit_req_zone state, see limit.go
+	connZones map[*config.LimitConnZone]*connZone // limit_conn_zone state
+
 	logs      map[string]*logFile // access_log files by resolved path; nil: default log skipped
 	flushStop chan struct{}       // closed by Close: the flusher stops
 	flushDone chan struct{}       // closed by the flusher when it has stopped
@@ -93,6 +96,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e.router = r
+	e.buildZones(cfg.HTTP)
 	if err := e.prepare(cfg.HTTP); err != nil {
 		return nil, err
 	}
@@ -237,6 +241,16 @@ type Plan struct {
 	// anything: nginx's "return 444". Status is 444 then.
 	Close bool
 
+	// Delay, when not 0, says limit_req delays the request (a request
+	// within burst=, past delay=, without nodelay): the plan holds
+	// nothing else. The core waits Delay without sending or reading
+	// anything, then calls Serve (or ServeCached) again with the same
+	// request, conn and plan: the engine resumes the request after
+	// limit_req (limit_conn, allow/deny, the content), as nginx does
+	// when its delay timer fires. A core that drops the request instead
+	// (the client left, shutdown) calls End, which logs 499.
+	Delay time.Duration
+
 	// KeepAlive says whether the connection may serve another request
 	// afterwards, for at most KeepaliveTimeout of idle time.
 	KeepAlive        bool
@@ -269,6 +283,8 @@ type Plan struct {
 
 	logLine []byte // the access-log line End formats
 	logVal  []byte // one variable's value, before escaping
+
+	lim limits // limit_req and limit_conn decisions, limit_conn slots held
 }
 
 // CloseFile ends the plan's use of File: it closes a descriptor the plan
@@ -295,8 +311,12 @@ func (p *Plan) FileShared() bool { return p.ofc != nil }
 
 // Reset clears p for the next request, keeping allocated capacity. It
 // does not close File: the core owns it once the plan is handed over,
-// and calls CloseFile before Reset.
+// and calls CloseFile before Reset. It releases the limit_conn slots
+// the request held, as End does: a plan reset for a Reject after Serve
+// (a body found too large) or for the next request leaks none.
 func (p *Plan) Reset() {
+	p.lim.release()
+	slots := p.lim.slots[:0]
 	px := p.px
 	gz := p.gz[:0]
 	if cap(gz) > maxGzipKeep {
@@ -309,6 +329,7 @@ func (p *Plan) Reset() {
 		fileName: p.fileName,
 		logLine:  p.logLine[:0],
 		logVal:   p.logVal[:0],
+		lim:      limits{slots: slots},
 	}
 	px.reset()
 	p.px = px
@@ -335,13 +356,29 @@ func (e *Engine) ServeCached(req *http1.Request, c Conn, p *Plan) bool {
 	if !p.st.blocked {
 		return true
 	}
+	// The limits were applied (limit_req charged, limit_conn slots
+	// taken): Serve keeps these decisions rather than apply them twice.
+	lim := p.lim
+	p.lim = limits{}
 	p.CloseFile()
 	p.Reset()
+	lim.carried = true
+	p.lim = lim
 	return false
 }
 
 func (e *Engine) serve(req *http1.Request, c Conn, p *Plan, cached bool) {
+	// ServeCached gave up on this request, or the plan was a Delay:
+	// keep the limits already applied.
+	var carry limits
+	keep := p.lim.carried || p.lim.resume
+	if keep {
+		carry, p.lim = p.lim, limits{}
+	}
 	p.Reset()
+	if keep {
+		p.lim = carry
+	}
 	st := &p.st
 	*st = state{e: e, req: req, c: c, method: req.Method, now: e.now(), cached: cached}
 	if p.arena == nil {

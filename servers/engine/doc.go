@@ -10,6 +10,15 @@
 // into Plan.Header of the final response of every kind (static, return,
 // error page, proxied, CGI), chosen by the status it ends with.
 //
+// limit_req and limit_conn are here too (limit.go), in nginx's preaccess
+// phase (after return, before allow/deny), once per request: zones shared
+// by every loop and thread (a mutex per zone, no system call under it),
+// nginx's leaky bucket in milli-requests with its LRU eviction, and
+// limit_conn slots released by Plan.End (or Plan.Reset). A request
+// limit_req delays comes back as a plan with only Plan.Delay set: the
+// core waits, then calls Serve again and the engine resumes after
+// limit_req.
+//
 // Access logs are written here too (accesslog.go): every core calls
 // Plan.End once per request with the bytes it sent, and End formats the
 // access_log lines of the location the request ended in into per-file

@@ -423,6 +423,9 @@ func (e *Engine) route(p *Plan, loc *config.Location) {
 		if st.blocked {
 			return // ServeCached: the core serves the request again off the loop
 		}
+		if p.Delay > 0 {
+			return // limit_req: the core waits and serves the request again
+		}
 		if loc == nil {
 			break
 		}
@@ -471,6 +474,12 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 	if loc.Return != nil {
 		return e.doReturn(p, loc.Return)
 	}
+	// nginx's preaccess phase (limit_req, limit_conn) comes after the
+	// rewrite phase and before the access phase; each limit is applied
+	// once per request, internal redirects included.
+	if next, rejected := e.preaccess(p, loc); rejected {
+		return next
+	}
 	// nginx's access phase comes after the rewrite phase (return) and
 	// before try_files and the content handlers; every internal
 	// redirect checks the rules of its new location.
@@ -497,6 +506,7 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 func (e *Engine) finish(p *Plan) {
 	st := &p.st
 	e.logForbidden(p)
+	e.logLimit(p)
 	if st.errStatus != 0 && p.Proxy == nil && p.CGI == nil && p.Status >= 200 && p.Status < 300 {
 		p.Status = st.errStatus
 	}

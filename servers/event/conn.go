@@ -34,6 +34,7 @@ const (
 	stBody                // reading (or discarding) a request body
 	stServe               // the engine has planned the request
 	stFile                // on the file pool: the loop keeps off it
+	stDelay               // limit_req delays the request: parked on the timer heap
 	stWrite               // writing a response (or a part of a streamed one)
 	stProxy               // in the proxy exchange: exchange.pst says where
 	stLinger              // lingering close: write side shut, draining
@@ -328,6 +329,13 @@ func (l *loop) advance(c *conn) {
 			if c.flags&fRead != 0 {
 				l.drain(c)
 			}
+		case stDelay:
+			// As nginx's ngx_http_test_reading while limit_req delays:
+			// the client closing ends the request (End logs 499);
+			// other bytes wait in the socket for the next request.
+			if c.flags&fEOF != 0 {
+				l.close(c)
+			}
 		}
 		if !more {
 			return
@@ -350,6 +358,11 @@ func (l *loop) timeout(c *conn) {
 		l.writeFailed(c, coreio.ErrTimeout)
 	case stProxy:
 		if l.proxyTimeout(c) {
+			l.advance(c)
+		}
+	case stDelay:
+		c.st = stServe
+		if l.plan(c) {
 			l.advance(c)
 		}
 	}
@@ -434,12 +447,32 @@ func (l *loop) serve(c *conn, status int) bool {
 		return l.respond(c, true, afterReject, true)
 	}
 	x.conn.Requests = int(c.requests)
+	return l.plan(c)
+}
+
+// plan runs the engine on the parsed request and executes the plan,
+// offloads it to the file pool, or parks the connection for limit_req's
+// delay (engine.Plan.Delay): on the loop's timer heap, reading nothing,
+// until timeout plans the request again and the engine resumes it.
+func (l *loop) plan(c *conn) bool {
+	x := c.x
+	p := &x.plan
 	if !x.e.ServeCached(&x.req, x.conn, p) {
 		// A file lookup would wait for the disk: plan it on the pool.
 		c.st = stFile
 		l.jobs++
 		l.stats.offloaded.Add(1)
 		l.s.pool.submit(fileJob{l: l, c: c, x: x})
+		return false
+	}
+	return l.planned(c)
+}
+
+// planned executes a plan the engine finished, or parks c for its Delay.
+func (l *loop) planned(c *conn) bool {
+	if d := c.x.plan.Delay; d > 0 {
+		c.st = stDelay
+		l.setTimer(c, d)
 		return false
 	}
 	return l.served(c)

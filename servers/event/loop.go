@@ -290,7 +290,7 @@ func (l *loop) drainDone() {
 			continue
 		}
 		c.st = stServe
-		if l.served(c) {
+		if l.planned(c) {
 			l.advance(c)
 		}
 	}

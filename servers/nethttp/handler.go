@@ -1,6 +1,8 @@
 package nethttp
 
 import (
+	"time"
+
 	"bufio"
 	"io"
 	"net"
@@ -59,6 +61,18 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Serve(&req, conn, p)
+	if p.Delay > 0 {
+		// limit_req delays the request: this goroutine sleeps (or the
+		// client leaves), then the engine resumes it.
+		t := time.NewTimer(p.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+		e.Serve(&req, conn, p)
+	}
 	if p.CGI != nil && h.cgi(w, r, &req, p, cs) {
 		return
 	}

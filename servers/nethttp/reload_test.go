@@ -35,6 +35,12 @@ func TestLogs(t *testing.T) {
 	servertest.RunLogs(t, startCore)
 }
 
+// TestLimits runs the conformance suite's limit_req and limit_conn
+// cases against the net/http core.
+func TestLimits(t *testing.T) {
+	servertest.RunLimits(t, startCore)
+}
+
 func startCore(t *testing.T, confPath string) servertest.Core {
 	cfg, err := config.Load(confPath)
 	if err != nil {

@@ -100,6 +100,16 @@ func (w *worker) serveHTTP(c *accepted) {
 			return
 		}
 		h.e.Serve(&h.req, h.conn, p)
+		if p.Delay > 0 {
+			// limit_req delays the request: the worker sleeps, then the
+			// engine resumes it (engine.Plan.Delay).
+			if !w.sleep(p.Delay) {
+				p.End(h.sock.sent) // stopping: nginx's 499
+				w.endRequest(p)
+				return
+			}
+			h.e.Serve(&h.req, h.conn, p)
+		}
 		var keep, done bool
 		if p.CGI != nil {
 			keep, done = w.cgi(p)
@@ -124,6 +134,20 @@ func (w *worker) serveHTTP(c *accepted) {
 			idleTO = w.s.opts.KeepAliveTimeout
 		}
 	}
+}
+
+// sleep holds the worker for d (limit_req's delay); false when the
+// server began a graceful stop meanwhile.
+func (w *worker) sleep(d time.Duration) bool {
+	end := time.Now().Add(d)
+	for !w.s.closing.Load() {
+		left := time.Until(end)
+		if left <= 0 {
+			return true
+		}
+		time.Sleep(min(left, 50*time.Millisecond))
+	}
+	return false
 }
 
 // endRequest releases what the request held, whichever way it ended: the

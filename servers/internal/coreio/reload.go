@@ -93,6 +93,11 @@ func (r *EngineRef) Reload(e *engine.Engine) error {
 	if err != nil {
 		return err
 	}
+	// Shared limit zones carry over, as nginx keeps its shared memory
+	// across a reload.
+	if cur := r.cur.Load(); cur.Engine != e {
+		e.InheritZones(cur.Engine)
+	}
 	old := r.cur.Swap(next)
 	if old.Engine != e {
 		old.Close()

@@ -2,10 +2,12 @@ package coreio
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/http1"
 )
 
 // reloadEngine builds an engine whose servers listen on addrs, in order.
@@ -83,5 +85,47 @@ func TestEngineRefReload(t *testing.T) {
 		if r.Load() != cur {
 			t.Errorf("%s: a refused Reload changed the engine", name)
 		}
+	}
+}
+
+// TestEngineRefReloadKeepsZones: a reload carries limit_req's buckets
+// over to the new engine, as nginx keeps its shared zones.
+func TestEngineRefReloadKeepsZones(t *testing.T) {
+	src := []byte("events {}\nhttp {\n" +
+		"limit_req_zone $binary_remote_addr zone=z:32k rate=1r/m;\n" +
+		"server { listen 127.0.0.1:8080; root " + t.TempDir() + "; location / { limit_req zone=z; } }\n}\n")
+	build := func() *engine.Engine {
+		cfg, err := config.Parse("test.conf", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(cfg, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	get := func(e *engine.Engine) int {
+		var req http1.Request
+		req.Reset()
+		if _, err := (&http1.Parser{}).Parse([]byte("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"), &req); err != nil {
+			t.Fatal(err)
+		}
+		var p engine.Plan
+		c := engine.Conn{Remote: netip.MustParseAddrPort("10.0.0.1:5000"), Local: netip.MustParseAddrPort("127.0.0.1:8080")}
+		e.Serve(&req, c, &p)
+		defer p.End(0)
+		p.CloseFile()
+		return p.Status
+	}
+	r := NewEngineRef(build())
+	if s := get(r.Load().Engine); s != 404 {
+		t.Fatalf("first request: %d, want 404 (passed the limit, no file)", s)
+	}
+	if err := r.Reload(build()); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(r.Load().Engine); s != 503 {
+		t.Errorf("second request after a reload: %d, want 503 (the bucket carried over)", s)
 	}
 }
