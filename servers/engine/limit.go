@@ -350,10 +350,7 @@ func (e *Engine) limitReq(p *Plan, loc *config.Location) (int, time.Duration) {
 		if z == nil {
 			continue
 		}
-		m := len(p.arena)
-		p.arena = p.eval(p.arena, lim.Zone.Key)
-		key := p.arena[m:]
-		p.arena = p.arena[:m]
+		key := p.zoneKey(lim.Zone.Key)
 		if len(key) == 0 {
 			continue
 		}
@@ -453,6 +450,17 @@ func milli(v int64) string {
 	return strconv.FormatInt(v/1000, 10) + "." + f
 }
 
+// zoneKey evaluates a zone's key in the scratch space past the end of
+// p's arena: the bytes stay valid until the arena next grows, so the
+// caller copies what it keeps.
+func (p *Plan) zoneKey(k config.Template) []byte {
+	m := len(p.arena)
+	p.arena = p.eval(p.arena, k)
+	key := p.arena[m:]
+	p.arena = p.arena[:m]
+	return key
+}
+
 // limitConn is ngx_http_limit_conn_handler: it takes a slot in every
 // zone of loc's limit_conn lines and returns 0, or releases what it
 // took and returns the status to reject with.
@@ -464,10 +472,7 @@ func (e *Engine) limitConn(p *Plan, loc *config.Location) int {
 		if z == nil {
 			continue
 		}
-		m := len(p.arena)
-		p.arena = p.eval(p.arena, lim.Zone.Key)
-		key := p.arena[m:]
-		p.arena = p.arena[:m]
+		key := p.zoneKey(lim.Zone.Key)
 		if len(key) == 0 {
 			continue
 		}
