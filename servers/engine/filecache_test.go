@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/internal/proctest"
 )
 
 // clock is an injected Options.Now.
@@ -39,17 +40,16 @@ func ofcEngine(t *testing.T, root string, clk *clock, edit func(*config.Location
 	return e
 }
 
-// openFDs counts this process's descriptors open on path
-// (/proc/self/fd).
+// openFDs counts this process's descriptors open on path.
 func openFDs(t *testing.T, path string) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
+	fds, err := proctest.FDs()
 	if err != nil {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	n := 0
-	for _, d := range ents {
-		if l, err := os.Readlink("/proc/self/fd/" + d.Name()); err == nil && l == path {
+	for _, target := range fds {
+		if target == path {
 			n++
 		}
 	}

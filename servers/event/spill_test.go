@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/internal/proctest"
 )
 
 // bigAnswer is the size of the spilled answers: far more than the
@@ -492,33 +493,6 @@ func TestSpillOneLoopServesOthers(t *testing.T) {
 	slow.readBig(t, body, true)
 }
 
-// openFDs returns how many descriptors this process has open, and how
-// many of them are deleted files (temp files).
-func openFDs(t *testing.T) (n, deleted int) {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	for _, e := range ents {
-		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasSuffix(target, "(deleted)") {
-			deleted++
-		}
-	}
-	return len(ents), deleted
-}
-
-// fdList describes the open descriptors, for a failure message.
-func fdList() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var b strings.Builder
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		fmt.Fprintf(&b, "%s -> %s\n", e.Name(), target)
-	}
-	return b.String()
-}
-
 // TestSpillNoFDLeak runs spilled responses through every way they end
 // (complete, upstream dead mid-body, client gone mid-send, send_timeout)
 // and checks that no descriptor, temp file or buffer stays behind.
@@ -549,8 +523,8 @@ func TestSpillNoFDLeak(t *testing.T) {
 		w.nc.Close()
 	}
 	eventually(t, "the servers idle", settled)
-	before, beforeDeleted := openFDs(t)
-	beforeList := fdList()
+	before, beforeDeleted := proctest.OpenFDs(t)
+	beforeList := proctest.FDList()
 
 	// Complete.
 	c := dialSlow(t, addr)
@@ -588,12 +562,12 @@ func TestSpillNoFDLeak(t *testing.T) {
 	}
 	deadline := time.Now().Add(waitBudget)
 	for {
-		n, deleted := openFDs(t)
+		n, deleted := proctest.OpenFDs(t)
 		if n == before && deleted == beforeDeleted {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d descriptors open (%d deleted files), %d (%d) before:\n%s\nbefore:\n%s", n, deleted, before, beforeDeleted, fdList(), beforeList)
+			t.Fatalf("%d descriptors open (%d deleted files), %d (%d) before:\n%s\nbefore:\n%s", n, deleted, before, beforeDeleted, proctest.FDList(), beforeList)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/backend"
+	"github.com/c10k/c10k/servers/internal/proctest"
 	"github.com/c10k/c10k/servers/servertest"
 )
 
@@ -38,13 +38,13 @@ func waitRequests(t *testing.T, s *Server, want uint64) {
 // openOn counts this process's fds open on files named name.
 func openOn(t *testing.T, name string) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
+	fds, err := proctest.FDs()
 	if err != nil {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	n := 0
-	for _, e := range ents {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && filepath.Base(target) == name {
+	for _, target := range fds {
+		if filepath.Base(target) == name {
 			n++
 		}
 	}

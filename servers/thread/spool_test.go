@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c10k/c10k/servers/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
@@ -438,27 +437,6 @@ func TestProxySpoolUpstreamDies(t *testing.T) {
 	}
 }
 
-// openFDs counts this process's open descriptors and those of deleted
-// files (unlinked temp files).
-func openFDs(t *testing.T) (all, deleted int) {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	for _, e := range ents {
-		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
-		if err != nil {
-			continue // the ReadDir's own fd, closed by now
-		}
-		all++
-		if strings.HasSuffix(target, "(deleted)") {
-			deleted++
-		}
-	}
-	return all, deleted
-}
-
 // TestProxySpoolNoFDLeak runs spooled answers through every ending — a
 // whole one, a chunked one, one past the temp file cap, an upstream that
 // dies mid-body, a client that leaves mid-body — and checks that the
@@ -498,7 +476,7 @@ func TestProxySpoolNoFDLeak(t *testing.T) {
 	}
 	get("/r", false) // the server's and runtime's own descriptors are open now
 	waitRequests(t, s, 1)
-	before, _ := openFDs(t)
+	before, _ := proctest.OpenFDs(t)
 
 	get("/whole/a", false)
 	get("/chunked/a", false)
@@ -510,7 +488,7 @@ func TestProxySpoolNoFDLeak(t *testing.T) {
 	get("/whole/d", true)
 	waitRequests(t, s, 8)
 	waitFor(t, "the descriptors of the requests closed", func() bool {
-		all, deleted := openFDs(t)
+		all, deleted := proctest.OpenFDs(t)
 		return all <= before && deleted == 0
 	})
 }

@@ -1,12 +1,15 @@
 // Package proctest reads the process table from /proc for tests that
-// check what child processes a server leaves behind: zombies, children
-// still running, a killed process group.
+// check what a server leaves behind: zombies, children still running, a
+// killed process group, descriptors still open.
 package proctest
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Proc is one process as /proc/PID/stat shows it.
@@ -59,4 +62,59 @@ func Children() ([]Proc, error) {
 		}
 	}
 	return kids, nil
+}
+
+// FDs returns what this process's open descriptors point at, by number,
+// as /proc/self/fd shows it: a path (" (deleted)" after an unlinked
+// file's), "socket:[INODE]", "pipe:[INODE]". The descriptor that read the
+// directory is not among them.
+func FDs() (map[int]string, error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	fds := make(map[int]string, len(ents))
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
+			fds[fd] = target
+		}
+	}
+	return fds, nil
+}
+
+// OpenFDs counts this process's open descriptors, and among them those
+// of deleted files (unlinked temp files); it skips the test when /proc
+// is not there.
+func OpenFDs(t testing.TB) (all, deleted int) {
+	t.Helper()
+	fds, err := FDs()
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	for _, target := range fds {
+		if strings.HasSuffix(target, "(deleted)") {
+			deleted++
+		}
+	}
+	return len(fds), deleted
+}
+
+// FDList describes the open descriptors, one "FD -> TARGET" line each in
+// descriptor order, for a failure message.
+func FDList() string {
+	fds, _ := FDs()
+	nums := make([]int, 0, len(fds))
+	for fd := range fds {
+		nums = append(nums, fd)
+	}
+	slices.Sort(nums)
+	var b strings.Builder
+	for _, fd := range nums {
+		fmt.Fprintf(&b, "%d -> %s\n", fd, fds[fd])
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package proctest
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,31 @@ func TestChildren(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("Children() = %+v, want the sleep child %d", kids, cmd.Process.Pid)
+	}
+}
+
+func TestFDs(t *testing.T) {
+	all0, del0 := OpenFDs(t)
+	f, err := os.CreateTemp(t.TempDir(), "fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fds, err := FDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fds[int(f.Fd())] != f.Name() {
+		t.Errorf("fd %d -> %q, want %q", f.Fd(), fds[int(f.Fd())], f.Name())
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		t.Fatal(err)
+	}
+	all, del := OpenFDs(t)
+	if all != all0+1 || del != del0+1 {
+		t.Errorf("OpenFDs = %d, %d; want %d, %d (one more, deleted)", all, del, all0+1, del0+1)
+	}
+	if !strings.Contains(FDList(), f.Name()+" (deleted)") {
+		t.Errorf("FDList lacks the deleted file:\n%s", FDList())
 	}
 }
