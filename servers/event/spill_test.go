@@ -15,15 +15,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/event"
 	"github.com/c10k/c10k/servers/internal/proctest"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
 // bigAnswer is the size of the spilled answers: far more than the
@@ -225,25 +224,10 @@ http {
 	return path
 }
 
-// dialSlow connects with a small receive buffer: a client on a slow
+// dialSlow connects with a 64 KiB receive buffer: a client on a slow
 // network whose socket takes little before the server's send blocks.
 func dialSlow(t *testing.T, addr string) *client {
-	t.Helper()
-	d := net.Dialer{Timeout: waitBudget, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 64<<10)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := servertest.DialSmallWindow(t, addr, 64<<10)
 	return &client{nc: nc, br: bufio.NewReader(nc)}
 }
 

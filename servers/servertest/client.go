@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -128,6 +129,30 @@ func Dial(addr string) (*Conn, error) {
 		return nil, err
 	}
 	return NewConn(nc), nil
+}
+
+// DialSmallWindow connects to addr with a receive buffer of rcvbuf
+// bytes, set before the handshake so the TCP window stays small: a
+// client on a slow network, whose reading little soon stops the
+// server's writes. The connection closes when the test ends.
+func DialSmallWindow(t testing.TB, addr string, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: IOTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
 }
 
 // NewConn wraps an established connection.

@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/c10k/c10k/servers/internal/proctest"
+	"github.com/c10k/c10k/servers/servertest"
 	"golang.org/x/sys/unix"
 )
 
@@ -179,26 +179,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dialSlow connects to addr with a small receive buffer, set before the
-// handshake so the window stays small: a client that reads slowly soon
-// stops the server's writes.
+// dialSlow connects to addr with a 16 KiB receive buffer: a client
+// that reads slowly soon stops the server's writes.
 func dialSlow(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := servertest.DialSmallWindow(t, addr, 16<<10)
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	return c
 }
