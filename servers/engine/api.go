@@ -190,10 +190,17 @@ type Conn struct {
 	// (getsockname). It gives $server_addr, $server_port and the port of
 	// redirects, and for a wildcard listener the address whose explicit
 	// "listen ip:port" servers apply, as in nginx.
-	Local    netip.AddrPort
-	Remote   netip.AddrPort
-	TLS      bool
-	Requests int // requests already completed on this connection
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+	// TLS says the connection is TLS ($scheme https, $https on); the
+	// core sets it for connections accepted on an SSL listener
+	// (Listener.SSL) once the handshake is done. TLSVersion
+	// (tls.VersionTLS12, ...) and TLSResumed (the session was resumed)
+	// give $ssl_protocol and $ssl_session_reused.
+	TLS        bool
+	TLSVersion uint16
+	TLSResumed bool
+	Requests   int // requests already completed on this connection
 	// ID is the connection's serial number ($connection, and the "*N"
 	// of error-log lines); 0 when the core does not number them.
 	ID uint64
@@ -250,6 +257,18 @@ type Plan struct {
 	// when its delay timer fires. A core that drops the request instead
 	// (the client left, shutdown) calls End, which logs 499.
 	Delay time.Duration
+
+	// Wait, when not nil, says the request waits for another request
+	// that is filling the same proxy_cache entry (proxy_cache_lock): the
+	// plan holds nothing else. The core waits, reading and sending
+	// nothing, until Wait is closed or WaitTimeout has passed, whichever
+	// comes first, then calls Serve (or ServeCached) again with the same
+	// request, conn and plan, as after a Delay: the engine then serves
+	// the entry, or (lock timeout) passes the request upstream without
+	// caching its response, as nginx's proxy_cache_lock_timeout. A core
+	// that drops the request instead calls End.
+	Wait        <-chan struct{}
+	WaitTimeout time.Duration
 
 	// KeepAlive says whether the connection may serve another request
 	// afterwards, for at most KeepaliveTimeout of idle time.
