@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string) int {
 	fs.DurationVar(&o.KeepAliveTimeout, "keepalive-timeout", thread.DefaultKeepAliveTimeout, "thread core: keep-alive timeout where the config sets no keepalive_timeout (0: the default)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", thread.DefaultShutdownTimeout, "how long a stop waits for in-flight requests")
 	procs := fs.Int("gomaxprocs", 0, "thread core: GOMAXPROCS while serving; 0: one per worker thread (--workers), so that no worker waits for a Go P; -1: the Go runtime's own setting")
-	errorLog := fs.String("error-log", "", "error log `file` (default stderr)")
+	errorLog := fs.String("error-log", "", "error log `file`, as nginx -e (default: the config's error_log; stderr when it has none)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: c10k serve -c FILE [-t] [--core thread] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
@@ -95,6 +95,13 @@ func runServe(ctx context.Context, args []string) int {
 			// Whatever serve would refuse, -t refuses: build the engine.
 			_, err = newEngine(*file, cfg, engine.Options{})
 		}
+		if err == nil {
+			// nginx -t opens the error log too.
+			var l *errlog.File
+			if l, err = errlog.Open(errorLogPath(*errorLog, cfg), cfg.ErrorLogLevel); err == nil {
+				l.Close()
+			}
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\nc10k: configuration file %s test failed\n", err, *file)
 			return 1
@@ -110,36 +117,33 @@ func runServe(ctx context.Context, args []string) int {
 		return 1
 	}
 
-	var logw io.Writer = os.Stderr
-	if *errorLog != "" {
-		f, err := os.OpenFile(*errorLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "c10k: [emerg] open error log: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		logw = f
+	elog, err := errlog.Open(errorLogPath(*errorLog, cfg), cfg.ErrorLogLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
+		return 1
 	}
+	defer elog.Close()
+	var logw io.Writer = elog
 	o.ErrorLog = logw
 	switch *core {
 	case "event":
 		// Keep-alive settings are the config's (nginx's 75 s and 1000
 		// requests by default), not the thread core's flag.
-		return runCore(ctx, *file, cfg, engine.Options{ErrorLog: errlog.Func(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
+		return runCore(ctx, *file, cfg, elog, *errorLog, engine.Options{ErrorLog: errlog.Func(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
 			return event.New(e, event.Options{Loops: *loops, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
 		})
 	case "cgi":
 		// The children are this binary (os.Executable) in its child mode.
-		return runCore(ctx, *file, cfg, engine.Options{ErrorLog: errlog.Func(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
+		return runCore(ctx, *file, cfg, elog, *errorLog, engine.Options{ErrorLog: errlog.Func(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
 			return cgi.New(e, cgi.Options{MaxChildren: *maxChildren, ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
 		})
 	case "nethttp":
 		// Its keep-alive timeout is the config's, not the thread core's flag.
-		return runCore(ctx, *file, cfg, engine.Options{ErrorLog: nethttp.ErrorLogFunc(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
+		return runCore(ctx, *file, cfg, elog, *errorLog, engine.Options{ErrorLog: nethttp.ErrorLogFunc(logw), Now: time.Now}, func(e *engine.Engine) (server, error) {
 			return nethttp.New(e, nethttp.Options{IdleTimeout: nethttp.IdleTimeoutOf(cfg), ShutdownTimeout: o.ShutdownTimeout, ErrorLog: logw})
 		})
 	}
-	return runCore(ctx, *file, cfg, engine.Options{ErrorLog: thread.ErrorLogFunc(logw), KeepaliveTimeout: o.KeepAliveTimeout, Now: time.Now}, func(e *engine.Engine) (server, error) {
+	return runCore(ctx, *file, cfg, elog, *errorLog, engine.Options{ErrorLog: thread.ErrorLogFunc(logw), KeepaliveTimeout: o.KeepAliveTimeout, Now: time.Now}, func(e *engine.Engine) (server, error) {
 		return thread.New(e, o)
 	})
 }
@@ -155,7 +159,7 @@ type server interface {
 // runCore builds the engine for cfg, the core from it, binds its
 // addresses (so bind errors come before serving) and serves until ctx
 // ends, reloading the config file on SIGHUP. It returns the exit code.
-func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.Options, build func(*engine.Engine) (server, error)) int {
+func runCore(ctx context.Context, file string, cfg *config.Config, elog *errlog.File, logFlag string, opts engine.Options, build func(*engine.Engine) (server, error)) int {
 	err := func() error {
 		e, err := newEngine(file, cfg, opts)
 		if err != nil {
@@ -179,7 +183,7 @@ func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.O
 			}
 			defer removePID(pf)
 		}
-		r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners()}
+		r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners(), log: elog, logFlag: logFlag}
 		return serveReloading(ctx, srv, hup, r.reload)
 	}()
 	if err != nil {
@@ -187,6 +191,25 @@ func runCore(ctx context.Context, file string, cfg *config.Config, opts engine.O
 		return 1
 	}
 	return 0
+}
+
+// defaultErrorLog is the config package's error_log when the config has
+// none.
+const defaultErrorLog = "logs/error.log"
+
+// errorLogPath returns where c10k serve writes its error log: the
+// --error-log flag's file when given (as nginx -e), else the config's
+// error_log resolved against its directory, else (nginx's compiled-in
+// logs/error.log) the standard error, so that a config without
+// error_log leaves no file behind. "stderr" is the standard error.
+func errorLogPath(flag string, cfg *config.Config) string {
+	switch {
+	case flag != "":
+		return flag
+	case cfg.ErrorLog == "" || cfg.ErrorLog == defaultErrorLog || cfg.ErrorLog == "stderr":
+		return "stderr"
+	}
+	return cfg.Path(cfg.ErrorLog)
 }
 
 // defaultPID is the config package's pid when the config has none.
@@ -269,6 +292,8 @@ type reloader struct {
 	opts      engine.Options
 	srv       server
 	listeners []engine.Listener // what the core bound: the first engine's
+	log       *errlog.File      // takes the new config's error_log; nil: none
+	logFlag   string            // --error-log, which wins over error_log
 }
 
 // reload reloads and logs the outcome in one error-log line: "[notice]
@@ -296,10 +321,20 @@ func (r *reloader) swap() error {
 	if err := listenChange(r.file, cfg, r.listeners, e.Listeners()); err != nil {
 		return err
 	}
+	if r.log != nil {
+		// Open the new file before the switch, so that a path that
+		// cannot be opened refuses the reload as a whole.
+		if err := r.log.Prepare(errorLogPath(r.logFlag, cfg)); err != nil {
+			e.Close()
+			return err
+		}
+	}
 	if err := r.srv.Reload(e); err != nil {
 		e.Close()
+		r.log.Abandon()
 		return fmt.Errorf("%s: %w", r.file, err)
 	}
+	r.log.Commit(cfg.ErrorLogLevel)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/engine"
+	"github.com/c10k/c10k/servers/errlog"
 	"github.com/c10k/c10k/servers/thread"
 )
 
@@ -188,6 +189,95 @@ func TestListenChange(t *testing.T) {
 		got := fmt.Sprint(listenChange("f", cfg, tc.was, tc.now))
 		if tc.want == "" && got != "<nil>" || tc.want != "" && got != tc.want {
 			t.Errorf("listenChange(%v → %v) = %s, want %q", tc.was, tc.now, got, tc.want)
+		}
+	}
+}
+
+// TestServeErrorLog checks that c10k serve writes its error log where
+// error_log says, at its level, and that a reload switches to the new
+// config's file and level, or is refused, with the old log kept, when
+// the new file cannot be opened.
+func TestServeErrorLog(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "site.conf")
+	first, second := filepath.Join(dir, "first.log"), filepath.Join(dir, "second.log")
+	write := func(errorLog, version string) {
+		t.Helper()
+		conf := "error_log " + errorLog + ";\n" + siteConf("127.0.0.1:0", version, "")
+		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write("first.log warn", "v1")
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := errorLogPath("", cfg); got != first {
+		t.Fatalf("errorLogPath = %q, want %q", got, first)
+	}
+	elog, err := errlog.Open(errorLogPath("", cfg), cfg.ErrorLogLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer elog.Close()
+	opts := engine.Options{ErrorLog: errlog.Func(elog)}
+	e, err := newEngine(file, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := thread.New(e, thread.Options{Workers: 2, ShutdownTimeout: 5 * time.Second, ErrorLog: elog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners(), log: elog}
+
+	// At warn, the notice of a reload is not written; the new config's
+	// file and level take over after it.
+	write("second.log notice", "v2")
+	if err := r.reload(); err != nil {
+		t.Fatal(err)
+	}
+	write("second.log notice", "v3")
+	if err := r.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(first); strings.Contains(got, "reloaded") {
+		t.Errorf("%s (warn) has a notice line:\n%s", first, got)
+	}
+	if got := read(second); !strings.Contains(got, "[notice] ") || !strings.Contains(got, ": reloaded "+file) {
+		t.Errorf("%s (notice) lacks the reload's notice:\n%s", second, got)
+	}
+
+	// A file that cannot be opened refuses the reload, in the old log.
+	write(filepath.Join(dir, "missing", "x.log"), "v4")
+	if err := r.reload(); err == nil {
+		t.Fatal("a reload to an error_log in a missing directory was accepted")
+	}
+	want := ": reload refused: open() \"" + filepath.Join(dir, "missing", "x.log") + "\" failed (2: No such file or directory)"
+	if got := read(second); !strings.Contains(got, want) {
+		t.Errorf("%s lacks %q:\n%s", second, want, got)
+	}
+
+	for _, tc := range []struct{ flag, errorLog, want string }{
+		{"", "logs/error.log", "stderr"}, // nginx's default: c10k serve uses stderr
+		{"", "stderr", "stderr"},
+		{"/tmp/flag.log", "first.log", "/tmp/flag.log"},
+		{"", "/abs/e.log", "/abs/e.log"},
+	} {
+		if got := errorLogPath(tc.flag, &config.Config{ErrorLog: tc.errorLog, Prefix: dir}); got != tc.want {
+			t.Errorf("errorLogPath(%q, error_log %s) = %q, want %q", tc.flag, tc.errorLog, got, tc.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -88,4 +89,39 @@ func joinWords(s []string) string {
 		out += w
 	}
 	return out
+}
+
+func TestFilter(t *testing.T) {
+	var buf bytes.Buffer
+	f := NewFilter(&buf, "warn")
+	l := New(f)
+	l.Logf("notice", 0, "hidden")
+	l.Logf("warn", 0, "shown warn")
+	l.Logf("error", 3, "shown error")
+	f.Write([]byte("no level at all\n"))
+	got := buf.String()
+	for _, want := range []string{"[warn] ", "shown warn", "[error] ", "*3 shown error", "no level at all"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "hidden") {
+		t.Errorf("a notice line passed a warn filter:\n%s", got)
+	}
+
+	f.SetLevel("notice")
+	var next bytes.Buffer
+	if old := f.SetOutput(&next); old != &buf {
+		t.Errorf("SetOutput returned %v, want the first buffer", old)
+	}
+	l.Logf("notice", 0, "now shown")
+	l.Logf("info", 0, "still hidden")
+	if got := next.String(); !strings.Contains(got, "now shown") || strings.Contains(got, "still hidden") {
+		t.Errorf("after SetLevel(notice) and SetOutput:\n%s", got)
+	}
+
+	var zero Filter
+	if n, err := zero.Write([]byte("x\n")); n != 2 || err != nil {
+		t.Errorf("zero Filter Write = %d, %v; want 2, nil", n, err)
+	}
 }
