@@ -62,8 +62,6 @@ func (fdTimeout) Timeout() bool        { return true }
 func (fdTimeout) Temporary() bool      { return true }
 func (fdTimeout) Is(target error) bool { return target == coreio.ErrTimeout }
 
-var errFDTimeout error = fdTimeout{}
-
 func (c *fdConn) Read(p []byte) (int, error) {
 	if !c.rdline.IsZero() {
 		left := time.Until(c.rdline)
