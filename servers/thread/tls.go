@@ -31,8 +31,10 @@ func (w *worker) startTLS(cfg *tls.Config, timeout time.Duration) bool {
 	err := tc.Handshake(timeout)
 	w.set(stateBusy)
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, coreio.ErrTimeout) {
-			w.logClient("info", err, "while SSL handshaking")
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, coreio.ErrTimeout) && !w.s.killed.Load() {
+			// nginx logs failed handshakes at info.
+			w.s.log.Logf("info", h.c.id, "SSL_do_handshake() failed (%v) while SSL handshaking, client: %s, server: %s",
+				err, h.c.remote.Addr(), h.c.l.Addr)
 		}
 		return false
 	}
