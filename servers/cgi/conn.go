@@ -102,6 +102,7 @@ func (c *conn) serve() {
 	if headTO <= 0 {
 		headTO = 60 * time.Second
 	}
+	start := time.Now()
 	if c.tls != nil {
 		// The first byte and the handshake within client_header_timeout,
 		// while a stop may close the connection as an idle one.
@@ -120,6 +121,11 @@ func (c *conn) serve() {
 		c.tls.SetConn(&c.ec)
 	}
 	idleTO := headTO
+	if c.tls != nil {
+		// client_header_timeout bounds the handshake and the wait for
+		// the first request together, as nginx's timer set at the accept.
+		idleTO = max(headTO-time.Since(start), time.Millisecond)
+	}
 	for {
 		if !c.s.setIdle(c, true) {
 			return
