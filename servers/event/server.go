@@ -2,6 +2,7 @@ package event
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -49,6 +50,12 @@ type Server struct {
 	// wait for them (one per exchange, see cgiSubmit).
 	cgi   *cgirun.Runner
 	cgiWG sync.WaitGroup
+
+	// tlsConfig returns the TLS configuration of a connection on an SSL
+	// listener (the engine's; tests set their own). tlsWG owns the
+	// handshake goroutines (tls.go).
+	tlsConfig func(e *coreio.Engine, ln *listener) *tls.Config
+	tlsWG     sync.WaitGroup
 }
 
 // listener is one listening socket of one loop.
@@ -75,6 +82,11 @@ type LoopStats struct {
 	Spilled uint64
 	// TempFiles is the number of those temp files open now.
 	TempFiles int
+	// Handshakes counts TLS handshakes completed since Serve.
+	Handshakes uint64
+	// Handshaking is the number of TLS handshakes running now, each on
+	// a goroutine of its own (at most Options.TLSHandshakes per loop).
+	Handshaking int
 	// Buffers is the memory the loop keeps in its free exchanges for
 	// their buffers (request heads and bodies, response heads, upstream
 	// reads): it does not grow with the size of past request or
@@ -93,7 +105,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	if e == nil {
 		return nil, ErrNilEngine
 	}
-	s := &Server{ref: coreio.NewEngineRef(e), opts: opts.withDefaults(), accept4: unix.Accept4, loopsSet: opts.Loops > 0}
+	s := &Server{ref: coreio.NewEngineRef(e), opts: opts.withDefaults(), accept4: unix.Accept4, loopsSet: opts.Loops > 0, tlsConfig: tlsConfig}
 	s.log = errlog.New(s.opts.ErrorLog)
 	s.cgi = cgirun.New(cgirun.Options{
 		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },
@@ -237,6 +249,8 @@ func (s *Server) Stats() Stats {
 		st.Spilled += ls.Spilled
 		st.TempFiles += ls.TempFiles
 		st.Buffers += ls.Buffers
+		st.Handshakes += ls.Handshakes
+		st.Handshaking += ls.Handshaking
 	}
 	return st
 }
@@ -295,6 +309,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	close(done)
 	watcher.Wait()
 	s.cgiWG.Wait() // each has posted its connection: only the return is left
+	s.tlsWG.Wait() // likewise the handshake goroutines
 	s.cgi.Close()
 	s.pool.close()
 	threads.Wait()
