@@ -70,6 +70,7 @@ type conn struct {
 	ln       *listener
 	x        *exchange // borrowed while a request is in progress
 	tls      *tlsState // a TLS connection's state (tls.go)
+	plain    bool      // plain HTTP on an SSL listener (tls.go)
 }
 
 // After-write continuations.

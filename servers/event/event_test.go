@@ -36,7 +36,7 @@ type siteOptions struct {
 	keepalive         string // keepalive_timeout; default 75s
 	upstream          string // proxy_pass address for /app/; none when empty
 	keepaliveRequests int    // default 1000
-	ssl               bool   // "listen ... ssl"
+	ssl               string // with "listen ... ssl", these server directives (certificates: sslSite)
 	headerTimeout     string // client_header_timeout; default 60s
 	gzip              bool   // gzip on for text/plain
 }
@@ -68,8 +68,8 @@ func newSite(t testing.TB, o siteOptions) *site {
 		o.keepalive = "75s"
 	}
 	app, listen, extra := "", "", ""
-	if o.ssl {
-		listen = " ssl"
+	if o.ssl != "" {
+		listen = " ssl;\n        " + strings.TrimSuffix(o.ssl, ";")
 	}
 	if o.headerTimeout != "" {
 		extra += "client_header_timeout " + o.headerTimeout + ";\n"

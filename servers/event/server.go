@@ -2,7 +2,6 @@ package event
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -51,11 +50,8 @@ type Server struct {
 	cgi   *cgirun.Runner
 	cgiWG sync.WaitGroup
 
-	// tlsConfig returns the TLS configuration of a connection on an SSL
-	// listener (the engine's; tests set their own). tlsWG owns the
-	// handshake goroutines (tls.go).
-	tlsConfig func(e *coreio.Engine, ln *listener) *tls.Config
-	tlsWG     sync.WaitGroup
+	// tlsWG owns the handshake goroutines (tls.go).
+	tlsWG sync.WaitGroup
 }
 
 // listener is one listening socket of one loop.
@@ -105,7 +101,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	if e == nil {
 		return nil, ErrNilEngine
 	}
-	s := &Server{ref: coreio.NewEngineRef(e), opts: opts.withDefaults(), accept4: unix.Accept4, loopsSet: opts.Loops > 0, tlsConfig: tlsConfig}
+	s := &Server{ref: coreio.NewEngineRef(e), opts: opts.withDefaults(), accept4: unix.Accept4, loopsSet: opts.Loops > 0}
 	s.log = errlog.New(s.opts.ErrorLog)
 	s.cgi = cgirun.New(cgirun.Options{
 		ErrorLog: func(level, msg string) { s.log.Logf(level, 0, "%s", msg) },

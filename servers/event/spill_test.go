@@ -180,7 +180,7 @@ type spillSite struct {
 	keepalive   bool   // upstream keepalive with HTTP/1.1
 	sendfile    bool   // sendfile on
 	sendTimeout string // send_timeout when set
-	ssl         bool   // "listen ... ssl"
+	ssl         string // with "listen ... ssl", these server directives (sslSite)
 }
 
 func (o spillSite) write(t *testing.T) string {
@@ -194,8 +194,8 @@ func (o spillSite) write(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var servers, pool, loc, extra, listen string
-	if o.ssl {
-		listen = " ssl"
+	if o.ssl != "" {
+		listen = " ssl;\n        " + strings.TrimSuffix(o.ssl, ";")
 	}
 	for _, a := range o.upstreams {
 		servers += "server " + a + "; "

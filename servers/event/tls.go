@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
@@ -63,9 +64,11 @@ type tlsState struct {
 	out []byte // ciphertext tc wrote, out[ob:] not yet on the socket
 	ob  int
 
-	version uint16
-	resumed bool
-	broken  bool // tc failed: no close_notify
+	// The handshake's outcome, for engine.Conn.SetTLS.
+	version    uint16
+	resumed    bool
+	serverName string
+	broken     bool // tc failed: no close_notify
 
 	// The handshake goroutine and the loop, under mu while async.
 	mu      sync.Mutex
@@ -357,7 +360,7 @@ func (l *loop) freeOut(t *tlsState) {
 // TLS configuration (the connection is closed).
 func (l *loop) startTLS(c *conn) bool {
 	e := l.s.engine()
-	cfg := l.s.tlsConfig(e, c.ln)
+	cfg := e.TLSConfig(e.Index(c.ln.Index))
 	if cfg == nil {
 		l.s.log.Logf("error", c.id, "no \"ssl_certificate\" is defined for the \"listen ... ssl\" of %s, client: %s", c.ln.Addr, c.remote.Addr())
 		return false
@@ -421,7 +424,7 @@ func (l *loop) handshake(c *conn) bool {
 	if len(t.in) == 0 {
 		return false
 	}
-	if t.in[0] != 0x16 && t.in[0]&0x80 == 0 {
+	if !engine.IsTLSHandshake(t.in[0]) {
 		return l.plainOnSSL(c)
 	}
 	if !helloReady(t.in) && len(t.in) < max {
@@ -570,7 +573,7 @@ func (l *loop) handshakeDone(c *conn, err error) bool {
 		return false
 	}
 	st := t.tc.ConnectionState()
-	t.version, t.resumed = st.Version, st.DidResume
+	t.version, t.resumed, t.serverName = st.Version, st.DidResume, st.ServerName
 	l.stats.handshakes.Add(1)
 	if len(t.out) == 0 {
 		t.out, t.ob = nil, 0 // the goroutine's buffer
@@ -639,11 +642,12 @@ func (l *loop) stopHandshake(c *conn) bool {
 
 // plainOnSSL goes on without TLS on a connection whose first bytes are
 // not a TLS record: a plain HTTP request on an ssl port, which the
-// engine answers with 400 (engine.Conn.TLS is false), as nginx does.
+// engine answers with 400 (engine.Conn.PlainHTTP), as nginx does.
 func (l *loop) plainOnSSL(c *conn) bool {
 	t := c.tls
 	c.tls = nil
 	t.c = nil
+	c.plain = true
 	x := l.borrow(c)
 	x.end = copy(x.buf, t.in) // parsed before the socket is read again
 	c.st = stHead
@@ -671,15 +675,10 @@ func (l *loop) closeTLS(c *conn) {
 	c.tls = nil
 }
 
-// tlsConfig returns the TLS configuration of a connection accepted on
-// ln, as the engine e has it.
-func tlsConfig(e *coreio.Engine, ln *listener) *tls.Config {
-	return e.TLSConfig(e.Index(ln.Index))
-}
-
 // tlsConnInfo fills in the TLS fields of an exchange's engine.Conn.
 func (c *conn) tlsConnInfo(x *exchange) {
 	if t := c.tls; t != nil {
-		x.conn.TLS, x.conn.TLSVersion, x.conn.TLSResumed = true, t.version, t.resumed
+		x.conn.SetTLS(tls.ConnectionState{Version: t.version, DidResume: t.resumed, ServerName: t.serverName})
 	}
+	x.conn.PlainHTTP = c.plain
 }

@@ -4,14 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
+	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"runtime"
@@ -21,69 +16,32 @@ import (
 	"time"
 
 	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
-// testTLS is a self-signed ECDSA P-256 certificate for 127.0.0.1: the
-// server's configuration and a client's that trusts it.
-type testTLS struct {
-	server *tls.Config
-	pool   *x509.CertPool
-}
-
-var (
-	testCertOnce sync.Once
-	testCert     testTLS
-)
-
-func newTestTLS(t testing.TB) testTLS {
+// sslSite makes a certificate for 127.0.0.1 signed by a throwaway CA
+// and returns the server directives that use it (siteOptions.ssl,
+// spillSite.ssl) and a client configuration that trusts it.
+func sslSite(t testing.TB) (directives string, client *tls.Config) {
 	t.Helper()
-	testCertOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1),
-			Subject:      pkix.Name{CommonName: "localhost"},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			panic(err)
-		}
-		testCert.pool = x509.NewCertPool()
-		testCert.pool.AddCert(cert)
-		testCert.server = &tls.Config{
-			Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
-			NextProtos:   []string{"http/1.1"},
-		}
-	})
-	return testCert
+	certs := servertest.TestCerts(t)
+	cert, key, err := certs.Issue("server", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("ssl_certificate %s; ssl_certificate_key %s;", cert, key), certs.ClientConfig("127.0.0.1")
 }
 
-// client returns a client configuration trusting the test certificate.
-func (c testTLS) client() *tls.Config {
-	return &tls.Config{RootCAs: c.pool, ServerName: "127.0.0.1"}
-}
-
-// newTLSServer starts the event core on a site with an ssl listener,
-// whose certificate is the test one.
-func newTLSServer(t *testing.T, o siteOptions, opts event.Options) *event.Server {
+// newTLSServer starts the event core on a site whose listener is an
+// ssl one, and returns it with a client configuration for it.
+func newTLSServer(t *testing.T, o siteOptions, opts event.Options) (*event.Server, *tls.Config) {
 	t.Helper()
+	var cfg *tls.Config
+	o.ssl, cfg = sslSite(t)
 	st := newSite(t, o)
 	s := newServer(t, st.conf, opts)
-	event.SetTLSConfig(s, newTestTLS(t).server)
 	serve(t, s)
-	return s
+	return s, cfg
 }
 
 // dialTLS connects with TLS and completes the handshake.
@@ -107,9 +65,9 @@ func dialTLS(t testing.TB, addr string, cfg *tls.Config) *client {
 func TestTLS(t *testing.T) {
 	for _, loops := range []int{1, 2} {
 		t.Run(map[int]string{1: "one-loop", 2: "two-loops"}[loops], func(t *testing.T) {
-			s := newTLSServer(t, siteOptions{}, event.Options{Loops: loops})
+			s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: loops})
 			addr := s.Addrs()[0].String()
-			c := dialTLS(t, addr, newTestTLS(t).client())
+			c := dialTLS(t, addr, cfg)
 			tests := []struct {
 				path   string
 				status int
@@ -160,8 +118,8 @@ func TestTLS(t *testing.T) {
 
 // TestTLSGzip checks a compressed file body over TLS.
 func TestTLSGzip(t *testing.T) {
-	s := newTLSServer(t, siteOptions{gzip: true}, event.Options{Loops: 1})
-	c := dialTLS(t, s.Addrs()[0].String(), newTestTLS(t).client())
+	s, cfg := newTLSServer(t, siteOptions{gzip: true}, event.Options{Loops: 1})
+	c := dialTLS(t, s.Addrs()[0].String(), cfg)
 	for _, path := range []string{"/1k.txt", "/big.bin"} {
 		resp, body, err := c.get(path, "Accept-Encoding: gzip\r\n")
 		if err != nil {
@@ -199,11 +157,11 @@ func TestTLSProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := startRawUpstream(t, body, tc.chunked, 0)
-			conf := spillSite{upstreams: []string{up.addr()}, sendfile: tc.sendfile}.write(t)
+			ssl, cfg := sslSite(t)
+			conf := spillSite{upstreams: []string{up.addr()}, sendfile: tc.sendfile, ssl: ssl}.write(t)
 			s := newServer(t, conf, event.Options{Loops: 1})
-			event.SetTLSConfig(s, newTestTLS(t).server)
 			serve(t, s)
-			c := dialTLS(t, s.Addrs()[0].String(), newTestTLS(t).client())
+			c := dialTLS(t, s.Addrs()[0].String(), cfg)
 			c.send(t, "GET /app/small HTTP/1.1\r\nHost: a\r\n\r\n")
 			resp, err := http.ReadResponse(c.br, nil)
 			if err != nil {
@@ -256,14 +214,13 @@ func lastRecordType(b []byte) byte {
 // response ends with close_notify: with TLS 1.2 the alert's record type
 // (21) is in the clear.
 func TestTLSCloseNotify(t *testing.T) {
-	s := newTLSServer(t, siteOptions{}, event.Options{Loops: 1})
+	s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 1})
 	nc, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	rc := &recordConn{Conn: nc}
-	cfg := newTestTLS(t).client()
 	cfg.MaxVersion = tls.VersionTLS12
 	tc := tls.Client(rc, cfg)
 	tc.SetDeadline(time.Now().Add(waitBudget))
@@ -288,8 +245,7 @@ func TestTLSCloseNotify(t *testing.T) {
 // TestTLSResumption checks that a second connection resumes the first
 // one's session (a ticket) and that both are served.
 func TestTLSResumption(t *testing.T) {
-	s := newTLSServer(t, siteOptions{}, event.Options{Loops: 1})
-	cfg := newTestTLS(t).client()
+	s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 1})
 	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	for i, want := range []bool{false, true} {
 		c := dialTLS(t, s.Addrs()[0].String(), cfg)
@@ -307,9 +263,8 @@ func TestTLSResumption(t *testing.T) {
 // gone, and the count is what it was before they came.
 func TestTLSIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	const n = 400
-	s := newTLSServer(t, siteOptions{}, event.Options{Loops: 2, TLSHandshakes: 8})
+	s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 2, TLSHandshakes: 8})
 	addr := s.Addrs()[0].String()
-	cfg := newTestTLS(t).client()
 	// One connection first, so that Serve's goroutines are all counted.
 	warm := dialTLS(t, addr, cfg)
 	warm.mustGet(t, "/1k.txt", 200)
@@ -345,7 +300,7 @@ func TestTLSIdleConnectionsHoldNoGoroutine(t *testing.T) {
 // stops after its ClientHello (its handshake goroutine waits for the
 // next flight), are both closed, and the goroutine ends.
 func TestTLSHandshakeTimeout(t *testing.T) {
-	s := newTLSServer(t, siteOptions{headerTimeout: "1s"}, event.Options{Loops: 1})
+	s, cfg := newTLSServer(t, siteOptions{headerTimeout: "1s"}, event.Options{Loops: 1})
 	addr := s.Addrs()[0].String()
 
 	partial, err := net.DialTimeout("tcp", addr, waitBudget)
@@ -360,7 +315,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stalled.Close()
-	tc := tls.Client(&helloOnly{Conn: stalled}, newTestTLS(t).client())
+	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
 	tc.SetDeadline(time.Now().Add(waitBudget))
 	var hs sync.WaitGroup
 	hs.Go(func() { tc.Handshake() }) // ends when the server closes
@@ -393,4 +348,24 @@ func (h *helloOnly) Write(p []byte) (int, error) {
 	}
 	h.sent = true
 	return h.Conn.Write(p)
+}
+
+// TestTLSPlainRequest checks a plain HTTP request on an ssl port: 400
+// with nginx's text, and the connection closed.
+func TestTLSPlainRequest(t *testing.T) {
+	s, _ := newTLSServer(t, siteOptions{}, event.Options{Loops: 1})
+	c := dial(t, s.Addrs()[0].String())
+	resp, body, err := c.get("/1k.txt")
+	if err != nil {
+		t.Fatalf("plain GET on the ssl port: %v", err)
+	}
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "The plain HTTP request was sent to HTTPS port") {
+		t.Errorf("plain GET on the ssl port: %d %q, want 400 and nginx's text", resp.StatusCode, body)
+	}
+	if err := c.expectClosed(); err != nil {
+		t.Errorf("after the 400: %v", err)
+	}
+	if st := s.Stats(); st.Handshakes != 0 {
+		t.Errorf("Handshakes = %d, want 0", st.Handshakes)
+	}
 }
