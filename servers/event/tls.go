@@ -432,6 +432,7 @@ func (l *loop) handshake(c *conn) bool {
 	}
 	if l.hsRunning >= l.s.opts.TLSHandshakes {
 		t.queued = true
+		l.stats.hsWaiting.Add(1)
 		l.hsWait = append(l.hsWait, t)
 		return false
 	}
@@ -608,6 +609,7 @@ func (l *loop) nextHandshake() {
 			continue // closed meanwhile
 		}
 		t.queued = false
+		l.stats.hsWaiting.Add(-1)
 		l.startHandshake(t)
 	}
 	if len(l.hsWait) == 0 {
@@ -662,7 +664,10 @@ func (l *loop) closeTLS(c *conn) {
 	if t == nil {
 		return
 	}
-	t.queued = false
+	if t.queued {
+		t.queued = false
+		l.stats.hsWaiting.Add(-1)
+	}
 	if !t.async && !t.broken && t.version != 0 && t.ob == len(t.out) && !l.killed {
 		t.tc.CloseWrite() // close_notify into out
 		c.flags |= fWrite // one try: the socket is closed right after
