@@ -329,6 +329,10 @@ func (l *loop) advance(c *conn) {
 		var more bool
 		switch c.st {
 		case stIdle:
+			if !l.flushIdle(c) {
+				l.close(c)
+				return
+			}
 			if !c.readable() {
 				return
 			}
@@ -437,7 +441,7 @@ func (l *loop) readHead(c *conn) bool {
 			l.release(c)
 			c.st = stIdle
 			l.stats.idle.Add(1)
-			if l.closing {
+			if l.closing || !l.flushIdle(c) {
 				l.close(c)
 			}
 			return false

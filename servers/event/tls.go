@@ -334,6 +334,19 @@ func (l *loop) flushTLS(c *conn) error {
 	return nil
 }
 
+// flushIdle writes what an idle TLS connection still has to send: the
+// end of its handshake, or an answer crypto/tls gave while reading (a
+// TLS 1.3 KeyUpdate). The client may wait for it before it sends a
+// request, so it goes out on the next EPOLLOUT if the socket is full.
+// It reports false when the connection failed.
+func (l *loop) flushIdle(c *conn) bool {
+	if t := c.tls; t == nil || t.ob == len(t.out) {
+		return true
+	}
+	err := l.flushTLS(c)
+	return err == nil || err == errAgain
+}
+
 // outBuffer lends an output buffer.
 func (l *loop) outBuffer() []byte {
 	if n := len(l.outFree); n > 0 {
