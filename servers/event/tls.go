@@ -248,8 +248,7 @@ func (l *loop) recv(c *conn, p []byte) (int, error) {
 	if _, ok := err.(wouldBlock); ok || err == nil {
 		return 0, errAgain
 	}
-	switch {
-	case err == io.EOF:
+	if err == io.EOF {
 		return 0, coreio.ErrClosed // close_notify, or a FIN at a record boundary
 	}
 	t.broken = true
