@@ -467,3 +467,43 @@ func TestTLSStopDuringHandshake(t *testing.T) {
 		t.Errorf("after the stop: Handshaking %d, Connections %d; want 0, 0", st.Handshaking, st.Connections)
 	}
 }
+
+// TestTLSBadFirstRecord checks first records crypto/tls refuses: the
+// handshake goroutine fails, the failure is logged at info as nginx's
+// SSL_do_handshake() line, and the connection closes.
+func TestTLSBadFirstRecord(t *testing.T) {
+	tests := []struct {
+		name  string
+		bytes []byte
+	}{
+		{"not-a-client-hello", []byte{0x16, 3, 1, 0, 4, 0xff, 0, 0, 0}},
+		{"sslv2-hello", []byte{0x80, 0x2e, 1, 3, 1, 0, 0x15, 0, 0, 0, 0x10}},
+		{"oversized-record", []byte{0x16, 3, 1, 0xff, 0xff, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ssl, _ := sslSite(t)
+			st := newSite(t, siteOptions{ssl: ssl})
+			logs := &logBuffer{t: t}
+			s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
+			serve(t, s)
+			nc, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.Write(tt.bytes)
+			nc.SetReadDeadline(time.Now().Add(waitBudget))
+			if _, err := io.Copy(io.Discard, nc); err != nil && !strings.Contains(err.Error(), "reset") {
+				t.Fatalf("after %x: %v, want the connection closed", tt.bytes, err)
+			}
+			eventually(t, "no connection and no handshake left", func() bool {
+				st := s.Stats()
+				return st.Connections == 0 && st.Handshaking == 0
+			})
+			if logs.count("SSL_do_handshake() failed") != 1 {
+				t.Errorf("the failure was not logged as SSL_do_handshake() failed")
+			}
+		})
+	}
+}
