@@ -231,7 +231,13 @@ func benchIdle(b *testing.B, conf string, conns int, open func(addr string) (net
 // process over loopback.
 func BenchmarkStatic1K(b *testing.B) {
 	st := newSite(b, siteOptions{keepaliveRequests: 1 << 30})
-	s := newServerTB(b, st.conf, event.Options{Loops: 1})
+	benchStatic(b, st.conf, func(addr string) *client { return dial(b, addr) })
+}
+
+// benchStatic runs BenchmarkStatic1K's load on the server for conf,
+// its connections opened by open.
+func benchStatic(b *testing.B, conf string, open func(addr string) *client) {
+	s := newServerTB(b, conf, event.Options{Loops: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	var g errgroup.Group
 	g.Go(func() error { return s.Serve(ctx) })
@@ -241,7 +247,7 @@ func BenchmarkStatic1K(b *testing.B) {
 	const conns = 100
 	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: bench\r\n\r\n")
 	// Every response has the same length (the Date field is fixed-width).
-	c := dial(b, addr)
+	c := open(addr)
 	c.mustGet(b, "/1k.txt", 200)
 	c.nc.Write(req)
 	probe := make([]byte, 8192)
@@ -259,7 +265,7 @@ func BenchmarkStatic1K(b *testing.B) {
 	}
 	ncs := make([]net.Conn, conns)
 	for i := range ncs {
-		ncs[i] = dial(b, addr).nc
+		ncs[i] = open(addr).nc
 	}
 	var left atomic.Int64
 	left.Store(int64(b.N))

@@ -40,6 +40,15 @@ func BenchmarkTLSIdleRSS(b *testing.B) {
 	})
 }
 
+// BenchmarkTLSStatic1K is BenchmarkStatic1K over TLS: 100 keep-alive
+// TLS connections (handshakes before the timer) get a 1 KiB file, read
+// with pread(2) and encrypted on the loop.
+func BenchmarkTLSStatic1K(b *testing.B) {
+	ssl, cfg := sslSite(b)
+	st := newSite(b, siteOptions{keepaliveRequests: 1 << 30, ssl: ssl})
+	benchStatic(b, st.conf, func(addr string) *client { return dialTLS(b, addr, cfg) })
+}
+
 // BenchmarkTLSHandshake measures handshakes per second on one loop:
 // 16 clients in this process connect, handshake and close, full
 // handshakes (no session cache) or resumed ones (TLS 1.3 tickets). The
