@@ -93,6 +93,7 @@ func TestSSLValues(t *testing.T) {
 		{"keywords", "ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:!aNULL:DHE-RSA-AES128-GCM-SHA256;", tls.VersionTLS12, tls.VersionTLS13,
 			[]uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, "!aNULL:DHE-RSA-AES128-GCM-SHA256 not mapped"},
 		{"only keywords", "ssl_ciphers EECDH+AESGCM;", tls.VersionTLS12, tls.VersionTLS13, nil, "default suites"},
+		{"listen http2", "server { listen 127.0.0.1:443 ssl http2; ssl_certificate c; ssl_certificate_key k; }", tls.VersionTLS12, tls.VersionTLS13, nil, `"http2" parameter`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +132,8 @@ func TestSSLErrors(t *testing.T) {
 		{"builtin size", srv("ssl_session_cache builtin:0;"), `site.conf:3: invalid session cache "builtin:0"`},
 		{"in location", srv("location / {", "ssl_protocols TLSv1.2;", "}"), `site.conf:4: "ssl_protocols" directive is not allowed here`},
 		{"duplicate", srv("ssl_protocols TLSv1.2;", "ssl_protocols TLSv1.3;"), `site.conf:4: "ssl_protocols" directive is duplicate`},
+		{"not yet", srv("ssl_dhparam dh.pem;"), `site.conf:3: directive "ssl_dhparam" is not supported yet`},
+		{"not yet ssl on", "http {\nssl on;\n}", `site.conf:2: directive "ssl" is not supported yet`},
 		{"default server without cert", "http {\nserver {\nlisten 443 ssl;\n}\nserver {\nlisten 443;\nssl_certificate c;\nssl_certificate_key k;\n}\n}",
 			`site.conf:3: no "ssl_certificate" is defined for the "listen ... ssl" directive in site.conf:2`},
 		{"ssl on another server of the address", "http {\nserver {\nlisten 443;\n}\nserver {\nlisten 443 ssl;\nssl_certificate c;\nssl_certificate_key k;\n}\n}",

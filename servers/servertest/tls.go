@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,8 +92,9 @@ const tlsBig = 1<<20 + 123457
 //     to HTTPS port", connection closed;
 //   - keep-alive and pipelining, a > 1 MiB static file (sendfile on:
 //     the core must encrypt it), a proxied request whose
-//     X-Forwarded-Proto $scheme reaches the backend as https, and a CGI
-//     program that sees HTTPS=on;
+//     X-Forwarded-Proto $scheme reaches the backend as https, a proxied
+//     body large enough to spill to a temp file, and a CGI program that
+//     sees HTTPS=on;
 //   - with ssl_protocols TLSv1.3 a TLS 1.2-only client is refused;
 //   - a client that connects and never sends a ClientHello is closed
 //     after client_header_timeout while others are served;
@@ -263,6 +265,22 @@ func RunTLS(t *testing.T, start Start) {
 		}
 		if got := echo(t, r).Headers.Get("X-Forwarded-Proto"); got != "https" {
 			t.Errorf("X-Forwarded-Proto at the backend %q, want https", got)
+		}
+		// A request body read through TLS.
+		body := payload(300 << 10)
+		r = roundTrip(t, c, "POST", request("POST", "/proxy/post", tlsHostA, "Content-Length: "+strconv.Itoa(len(body)))+string(body))
+		if !wantStatus(t, r, 200) {
+			return
+		}
+		if e := echo(t, r); e.BodyLength != int64(len(body)) || e.BodySHA256 != sum(body) {
+			t.Errorf("a %d-byte request body over TLS reached the backend as %d bytes (sha256 %s)", len(body), e.BodyLength, e.BodySHA256)
+		}
+		// Past the cores' 1 MB memory buffer: spilled to a temp file,
+		// which must go out through TLS too (no sendfile).
+		const size = 2<<20 + 4321
+		r = roundTrip(t, c, "GET", request("GET", "/proxy/big?size="+strconv.Itoa(size), tlsHostA))
+		if r.Status != 200 || len(r.Body) != size {
+			t.Errorf("a %d-byte proxied body over TLS: status %d, %d bytes", size, r.Status, len(r.Body))
 		}
 	})
 
