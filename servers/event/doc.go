@@ -102,9 +102,9 @@
 // nothing, or part of a record, costs no goroutine; the loop keeps the
 // socket, reads into the handshake's input and writes its output, and
 // the goroutine exits when the handshake ends. client_header_timeout
-// bounds the whole handshake as it bounds the first request: when it
-// passes, the goroutine is told to give up and the connection closes
-// once it has. A stalled client thus holds a goroutine (a few KiB of
+// bounds the handshake and the first request head together, from the
+// accept, as in nginx: when it passes during the handshake, the
+// goroutine is told to give up and the connection closes once it has. A stalled client thus holds a goroutine (a few KiB of
 // stack) until client_header_timeout, where nginx holds only its SSL
 // object; TLSHandshakes bounds how many.
 //

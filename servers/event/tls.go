@@ -601,8 +601,9 @@ func (l *loop) handshakeDone(c *conn, err error) bool {
 		l.close(c)
 		return false
 	}
-	conf, _ := l.s.engine().ListenerOf(c.ln)
-	l.setTimer(c, coreio.HeaderTimeout(conf)) // the first request's wait starts now
+	// The first request's wait goes on under the timer set at the
+	// accept: as in nginx, client_header_timeout bounds the handshake
+	// and the first request head together.
 	if err := l.flushTLS(c); err != nil && err != errAgain {
 		l.close(c)
 		return false
