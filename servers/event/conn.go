@@ -376,6 +376,7 @@ func (l *loop) timeout(c *conn) {
 		// no 408 either).
 		l.close(c)
 	case stTLS:
+		l.s.log.Logf("info", c.id, "client timed out (110: Connection timed out) while SSL handshaking, client: %s, server: %s", c.remote.Addr(), c.ln.Addr)
 		l.stopHandshake(c)
 	case stBody:
 		if l.bodyDone(c, coreio.ErrTimeout) {

@@ -317,7 +317,11 @@ func TestTLSIdleConnectionsHoldNoGoroutine(t *testing.T) {
 // stops after its ClientHello (its handshake goroutine waits for the
 // next flight), are both closed, and the goroutine ends.
 func TestTLSHandshakeTimeout(t *testing.T) {
-	s, cfg := newTLSServer(t, siteOptions{headerTimeout: "1s"}, event.Options{Loops: 1})
+	ssl, cfg := sslSite(t)
+	st := newSite(t, siteOptions{headerTimeout: "1s", ssl: ssl})
+	logs := &logBuffer{t: t}
+	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
+	serve(t, s)
 	addr := s.Addrs()[0].String()
 
 	partial, err := net.DialTimeout("tcp", addr, waitBudget)
@@ -350,6 +354,9 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	})
 	if st := s.Stats(); st.Handshakes != 0 {
 		t.Errorf("Handshakes = %d, want 0", st.Handshakes)
+	}
+	if n := logs.count("client timed out (110: Connection timed out) while SSL handshaking"); n != 2 {
+		t.Errorf("%d handshake timeouts logged, want 2 (nginx's info line)", n)
 	}
 }
 
