@@ -48,22 +48,26 @@ type loopStats struct {
 	buffers                                atomic.Int64 // retained by free exchanges
 	tempFiles                              atomic.Int64 // open response temp files
 	accepted, requests, copies, offloaded  atomic.Uint64
-	spilled                                atomic.Uint64
+	spilled, handshakes                    atomic.Uint64
+	handshaking, hsWaiting                 atomic.Int64
 }
 
 func (s *loopStats) snapshot() LoopStats {
 	ls := LoopStats{
-		Connections: int(s.connections.Load()),
-		Idle:        int(s.idle.Load()),
-		Upstreams:   int(s.upstreams.Load()),
-		Borrowed:    int(s.borrowed.Load()),
-		Accepted:    s.accepted.Load(),
-		Requests:    s.requests.Load(),
-		FileCopies:  s.copies.Load(),
-		Offloaded:   s.offloaded.Load(),
-		Spilled:     s.spilled.Load(),
-		TempFiles:   int(s.tempFiles.Load()),
-		Buffers:     s.buffers.Load(),
+		Connections:       int(s.connections.Load()),
+		Idle:              int(s.idle.Load()),
+		Upstreams:         int(s.upstreams.Load()),
+		Borrowed:          int(s.borrowed.Load()),
+		Accepted:          s.accepted.Load(),
+		Requests:          s.requests.Load(),
+		FileCopies:        s.copies.Load(),
+		Offloaded:         s.offloaded.Load(),
+		Spilled:           s.spilled.Load(),
+		TempFiles:         int(s.tempFiles.Load()),
+		Buffers:           s.buffers.Load(),
+		Handshakes:        s.handshakes.Load(),
+		Handshaking:       int(s.handshaking.Load()),
+		HandshakesWaiting: int(s.hsWaiting.Load()),
 	}
 	ls.Active = ls.Connections - ls.Idle
 	return ls
@@ -103,8 +107,15 @@ type loop struct {
 
 	scratch []byte // lingering-close drain
 
+	// TLS (tls.go): handshake goroutines running, connections waiting
+	// for one, and free output buffers.
+	hsRunning int
+	hsWait    []*tlsState
+	outFree   [][]byte
+
 	mu   sync.Mutex
-	done []*conn // connections back from the file pool
+	done []*conn     // connections back from the file pool
+	tlsq []*tlsState // connections their handshake goroutines posted
 
 	stats  loopStats
 	connID uint64
@@ -244,6 +255,7 @@ func (l *loop) run() {
 				var b [8]byte
 				unix.Read(l.wake, b[:])
 				l.drainDone()
+				l.drainTLS()
 			}
 		}
 		l.expire()
@@ -389,7 +401,9 @@ func (l *loop) beginStop() {
 		}
 	}
 	for _, c := range l.conns {
-		if c != nil && c.st == stIdle {
+		// Idle keep-alive connections, and those on an SSL listener
+		// whose handshake has not started.
+		if c != nil && (c.st == stIdle || c.st == stTLS && (c.tls == nil || !c.tls.async && !c.tls.queued)) {
 			l.close(c)
 		}
 	}
@@ -397,7 +411,8 @@ func (l *loop) beginStop() {
 }
 
 // kill closes every connection left after the stop deadline; those on
-// the file pool close when they come back.
+// the file pool close when they come back, and those in a handshake
+// goroutine when it has given up (close).
 func (l *loop) kill() {
 	l.killed = true
 	for _, c := range l.conns {
