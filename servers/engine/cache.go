@@ -49,12 +49,16 @@ import (
 //     fetched by every request, or served as UPDATING to the others
 //     with use_stale updating).
 //
+// A hit of a stored 200 goes through nginx's not-modified rules: 304
+// for a matching If-None-Match or If-Modified-Since, 412 for a failed
+// If-Match or If-Unmodified-Since (a response being fetched or stored
+// is sent whole).
+//
 // Differences: a HEAD request is served from the GET entry on a hit,
 // but a HEAD miss is passed upstream as HEAD and not stored (nginx's
-// proxy_cache_convert_head would send a GET and store it). A hit is
-// not answered 304 for a matching If-None-Match or If-Modified-Since
-// (nginx's not-modified filter would). The client's going away ends
-// the fill (nginx reads the rest of the upstream body into the cache).
+// proxy_cache_convert_head would send a GET and store it). The
+// client's going away ends the fill (nginx reads the rest of the
+// upstream body into the cache).
 
 // cacheCtx is a Proxy's proxy_cache state.
 type cacheCtx struct {
@@ -302,6 +306,20 @@ func (e *Engine) cacheServe(p *Plan, ent *cacheEntry, status string) bool {
 		}
 	}
 	x.c.status = status
+	if ent.status == 200 && st.req != nil && !st.errPage {
+		// nginx's not-modified filter answers a cached 200.
+		lm := p.Header.Get("Last-Modified")
+		mtime, _ := parseHTTPDate(lm)
+		switch conditional(p, lm, p.Header.Get("ETag"), mtime) {
+		case 304:
+			p.CloseFile()
+			p.Body = nil
+			p.Status = 304
+			p.ContentLength = 0
+		case 412:
+			e.page(p, 412)
+		}
+	}
 	return true
 }
 

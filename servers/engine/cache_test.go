@@ -335,3 +335,88 @@ func TestCacheReloadKeepsEntries(t *testing.T) {
 		t.Errorf("after reload: %q asked %v, want the entry", got, asked)
 	}
 }
+
+func TestCacheConditions(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, `proxy_cache_path memory: keys_zone=z:1m inactive=1h;
+proxy_cache_valid 1m;
+proxy_cache_bypass $arg_fresh;
+proxy_no_cache $arg_nostore;
+proxy_cache_min_uses 2;`, &now)
+	var p Plan
+	r := func(body string) *upResp {
+		return &upResp{status: 200, fields: []string{"ETag", `"v1"`, "Last-Modified", "Wed, 01 May 2024 10:00:00 GMT"}, body: body}
+	}
+	steps := []struct {
+		name, target string
+		fields       []string
+		r            *upResp
+		wantStatus   int
+		wantBody     string
+		wantCache    string
+	}{
+		{"first use not stored", "/m", nil, r("1"), 200, "1", "MISS"},
+		{"second use stored", "/m", nil, r("2"), 200, "2", "MISS"},
+		{"hit", "/m", nil, nil, 200, "2", "HIT"},
+		{"bypass", "/m?fresh=1", nil, r("3"), 200, "3", "BYPASS"},
+		{"no_cache", "/n?nostore=1", nil, r("4"), 200, "4", "MISS"},
+		{"no_cache again", "/n?nostore=1", nil, r("5"), 200, "5", "MISS"},
+		{"no_cache never stored", "/n?nostore=1", nil, r("6"), 200, "6", "MISS"},
+		{"if-none-match", "/m", []string{"If-None-Match", `"v1"`}, nil, 304, "", "HIT"},
+		{"if-none-match other", "/m", []string{"If-None-Match", `"v0"`}, nil, 200, "2", "HIT"},
+		{"if-modified-since", "/m", []string{"If-Modified-Since", "Wed, 01 May 2024 10:00:00 GMT"}, nil, 304, "", "HIT"},
+		{"if-match fails", "/m", []string{"If-Match", `"v0"`}, nil, 412, "", ""},
+	}
+	for _, s := range steps {
+		fields := append([]string{"Host", "example.com"}, s.fields...)
+		e.Serve(request("GET", s.target, fields...), conn, &p)
+		got := ""
+		if px := p.Proxy; px != nil {
+			if s.r == nil {
+				t.Fatalf("%s: went to the upstream", s.name)
+			}
+			px.Next()
+			resp := &http1.Response{Status: s.r.status, Major: 1, Minor: 1, ContentLength: int64(len(s.r.body))}
+			for i := 0; i+1 < len(s.r.fields); i += 2 {
+				resp.Header = append(resp.Header, http1.Field{Name: []byte(s.r.fields[i]), Value: []byte(s.r.fields[i+1])})
+			}
+			px.Response(resp)
+			px.CacheBody([]byte(s.r.body))
+			px.Done()
+			got = s.r.body
+		} else if s.r != nil {
+			t.Fatalf("%s: answered from the cache: %s", s.name, result(&p))
+		} else if !p.HeadOnly && s.wantStatus != 412 {
+			got = body(t, &p)
+		}
+		if p.Status != s.wantStatus || got != s.wantBody || s.wantCache != "" && header(&p, "X-Cache") != s.wantCache {
+			t.Errorf("%s: %s body %q; want %d %q X-Cache %q", s.name, result(&p), got, s.wantStatus, s.wantBody, s.wantCache)
+		}
+		p.End(1)
+	}
+	z := e.cacheZones[e.cfg.HTTP.CachePaths["z"]]
+	z.expire(now.Add(59 * time.Minute))
+	if len(z.entries) != 2 { // /m and the bypass's /m?fresh=1
+		t.Errorf("inactive=1h removed entries used 59 minutes ago: %d left", len(z.entries))
+	}
+	z.expire(now.Add(61 * time.Minute))
+	if len(z.entries) != 0 || z.used != 0 {
+		t.Errorf("inactive=1h kept %d entries (%d bytes) unused for 61 minutes", len(z.entries), z.used)
+	}
+}
+
+func TestCacheUpdating(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1s;\nproxy_cache_use_stale updating;", &now)
+	var a, b Plan
+	exchange(t, e, &a, "GET", "/u", &upResp{status: 200, body: "old"})
+	now = now.Add(2 * time.Second)
+	e.Serve(request("GET", "/u", "Host", "example.com"), conn, &a)
+	if a.Proxy == nil || header(&a, "X-Cache") != "" {
+		t.Fatalf("first request after expiry: %s, want a proxy plan", result(&a))
+	}
+	if got, asked := exchange(t, e, &b, "GET", "/u", nil); asked || got != "old" || header(&b, "X-Cache") != "UPDATING" {
+		t.Errorf("while the entry is being updated: %q asked %v X-Cache %q, want the stale entry as UPDATING", got, asked, header(&b, "X-Cache"))
+	}
+	a.End(0)
+}

@@ -78,7 +78,8 @@ type cacheStore struct {
 	fills    map[cacheKey]*cacheFill
 	uses     map[cacheKey]int // proxy_cache_min_uses counts of keys not stored yet
 
-	refs      int // engines using the store
+	now       func() time.Time // the first engine's clock (Options.Now)
+	refs      int              // engines using the store
 	stop      chan struct{}
 	done      chan struct{}
 	errorLog  func(level, msg string)
@@ -105,7 +106,7 @@ const (
 
 // newCacheStore makes the store of z and, for a disk zone, loads the
 // entries a previous run left in its directory.
-func newCacheStore(z *config.CachePath, errorLog func(level, msg string)) (*cacheStore, error) {
+func newCacheStore(z *config.CachePath, now func() time.Time, errorLog func(level, msg string)) (*cacheStore, error) {
 	s := &cacheStore{
 		name:     z.Name,
 		dir:      z.Path,
@@ -120,13 +121,14 @@ func newCacheStore(z *config.CachePath, errorLog func(level, msg string)) (*cach
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		errorLog: errorLog,
+		now:      now,
 	}
 	s.lru.prev, s.lru.next = &s.lru, &s.lru
 	if s.dir != "" {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return nil, err
 		}
-		s.load(time.Now())
+		s.load(now())
 	}
 	go s.manage(min(max(s.inactive/4, 100*time.Millisecond), 10*time.Second))
 	return s, nil
@@ -142,14 +144,20 @@ func (s *cacheStore) manage(tick time.Duration) {
 		select {
 		case <-s.stop:
 			return
-		case now := <-t.C:
-			s.mu.Lock()
-			for e := s.lru.prev; e != &s.lru && now.Sub(e.used) > s.inactive; e = s.lru.prev {
-				s.remove(e, true)
-			}
-			s.mu.Unlock()
+		case <-t.C:
+			s.expire(s.now())
 		}
 	}
+}
+
+// expire removes the entries not used for inactive= at now, fresh or
+// not, as nginx's cache manager does.
+func (s *cacheStore) expire(now time.Time) {
+	s.mu.Lock()
+	for e := s.lru.prev; e != &s.lru && now.Sub(e.used) > s.inactive; e = s.lru.prev {
+		s.remove(e, true)
+	}
+	s.mu.Unlock()
 }
 
 // retain adds an engine to the store's users.
@@ -368,7 +376,7 @@ func appendEntryHeader(dst []byte, expires time.Time, status, keyLen, headLen in
 func (e *Engine) buildCaches(h *config.HTTP) error {
 	e.cacheZones = make(map[*config.CachePath]*cacheZone, len(h.CachePaths))
 	for _, z := range h.CachePaths {
-		s, err := newCacheStore(z, e.errorLog)
+		s, err := newCacheStore(z, e.now, e.errorLog)
 		if err != nil {
 			e.releaseCaches()
 			return &cacheError{z, err}
