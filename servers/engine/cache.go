@@ -387,6 +387,9 @@ func (x *Proxy) cacheDone() {
 	ent := &cacheEntry{key: c.key, status: w.status, head: w.head, expires: w.expires, used: x.e.now(), bodyLen: w.n}
 	var rename func() error
 	if w.f == nil {
+		if cap(w.body) > len(w.body)+len(w.body)/4 {
+			w.body = append(make([]byte, 0, len(w.body)), w.body...) // what max_size counts is what is held
+		}
 		ent.body = w.body
 		ent.size = int64(len(w.head)+len(w.body)) + memEntryOverhead
 	} else {

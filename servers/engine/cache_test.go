@@ -310,7 +310,13 @@ func TestCacheDisk(t *testing.T) {
 	}
 	e.Close()
 
+	// Files that are not entries stay where they are and are not served.
+	junk := filepath.Join(dir, strings.Repeat("ab", 16))
+	must(t, os.WriteFile(junk, []byte("not a cache file"), 0o644))
 	e2 := cacheEngine(t, conf, &now) // a restart on the same directory
+	if _, err := os.Stat(junk); err != nil {
+		t.Errorf("a file that is not an entry was touched: %v", err)
+	}
 	for _, tt := range []struct {
 		target string
 		asked  bool
@@ -419,4 +425,11 @@ func TestCacheUpdating(t *testing.T) {
 		t.Errorf("while the entry is being updated: %q asked %v X-Cache %q, want the stale entry as UPDATING", got, asked, header(&b, "X-Cache"))
 	}
 	a.End(0)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

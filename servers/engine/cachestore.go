@@ -398,14 +398,14 @@ func (c *cacheError) Error() string {
 
 func (c *cacheError) Unwrap() error { return c.err }
 
-// releaseCaches ends the engine's use of its zones' stores.
+// releaseCaches ends the engine's use of its zones' stores, once (Close,
+// or New failing). The zones stay usable for requests still running.
 func (e *Engine) releaseCaches() {
 	for _, z := range e.cacheZones {
 		if z.cacheStore != nil {
 			z.release()
 		}
 	}
-	e.cacheZones = nil
 }
 
 // inheritCaches makes e's zones use old's stores where the zone has the
