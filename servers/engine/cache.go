@@ -309,7 +309,10 @@ func (e *Engine) cacheServe(p *Plan, ent *cacheEntry, status string) bool {
 	if ent.status == 200 && st.req != nil && !st.errPage {
 		// nginx's not-modified filter answers a cached 200.
 		lm := p.Header.Get("Last-Modified")
-		mtime, _ := parseHTTPDate(lm)
+		var mtime time.Time
+		if h := st.req.Header; lm != nil && (h.Has("If-Modified-Since") || h.Has("If-Unmodified-Since")) {
+			mtime, _ = parseHTTPDate(lm)
+		}
 		switch conditional(p, lm, p.Header.Get("ETag"), mtime) {
 		case 304:
 			p.CloseFile()
