@@ -467,3 +467,54 @@ func BenchmarkCacheHit(b *testing.B) {
 		p.End(1)
 	}
 }
+
+func TestCacheVary(t *testing.T) {
+	for _, store := range []string{"memory:", "disk"} {
+		t.Run(store, func(t *testing.T) {
+			now := time.Now()
+			path := "memory:"
+			if store == "disk" {
+				path = t.TempDir()
+			}
+			conf := "proxy_cache_path " + path + " keys_zone=z:1m;\nproxy_cache_valid 1h;"
+			e := cacheEngine(t, conf, &now)
+			var p Plan
+			get := func(ae, upBody string) (string, bool) {
+				e.Serve(request("GET", "/v", "Host", "example.com", "Accept-Encoding", ae), conn, &p)
+				if px := p.Proxy; px != nil {
+					px.Next()
+					px.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: int64(len(upBody)),
+						Header: http1.Header{{Name: []byte("Vary"), Value: []byte("Accept-Encoding")}}})
+					px.CacheBody([]byte(upBody))
+					px.Done()
+					p.End(1)
+					return upBody, true
+				}
+				b := body(t, &p)
+				p.End(1)
+				return b, false
+			}
+			steps := []struct {
+				ae, up, want string
+				asked        bool
+			}{
+				{"gzip", "for gzip", "for gzip", true},
+				{"identity", "for identity", "for identity", true},
+				{"gzip", "", "for gzip", false},
+				{"identity", "", "for identity", false},
+			}
+			for i, s := range steps {
+				if got, asked := get(s.ae, s.up); got != s.want || asked != s.asked {
+					t.Errorf("step %d (%s): %q asked %v, want %q %v", i, s.ae, got, asked, s.want, s.asked)
+				}
+			}
+			if store == "disk" {
+				e.Close()
+				e = cacheEngine(t, conf, &now)
+				if got, asked := get("identity", "again"); got != "for identity" || asked {
+					t.Errorf("after a restart: %q asked %v, want the identity variant", got, asked)
+				}
+			}
+		})
+	}
+}

@@ -53,6 +53,8 @@ type cacheEntry struct {
 	bodyLen    int64
 	expires    time.Time
 	used       time.Time // last hit or store, for inactive=
+	vary       string    // disk load: the response's Vary, to rebuild varies
+	main       cacheKey  // disk load: the main key of a Vary variant
 	size       int64     // bytes counted against max_size
 }
 
@@ -77,6 +79,9 @@ type cacheStore struct {
 	used     int64
 	fills    map[cacheKey]*cacheFill
 	uses     map[cacheKey]int // proxy_cache_min_uses counts of keys not stored yet
+	// varies holds, per main key, the Vary of the response last
+	// stored for it: lookups of that key go to the variant entry.
+	varies map[cacheKey]string
 
 	now       func() time.Time // the first engine's clock (Options.Now)
 	refs      int              // engines using the store
@@ -93,10 +98,15 @@ type cacheZone struct {
 	*cacheStore
 }
 
+// The disk format: cacheHeaderLen bytes of header (see
+// appendEntryHeader), the key text (for a Vary variant, the main key,
+// a NUL and the request's values of the varying fields; the file is
+// named by its md5), the response's Vary, the stored head, the body.
+//
 // Sizes of the disk format.
 const (
 	cacheMagic     = "C10KCCH1"
-	cacheHeaderLen = 8 + 8 + 4 + 4 + 4 + 8 // magic, expires, status, key and head lengths, body length
+	cacheHeaderLen = 8 + 8 + 4 + 4 + 4 + 4 + 4 + 8 // magic, expires, status, key, main key, vary and head lengths, body length
 	// cacheNodeSize is nginx's index node per key (ngx_http_file_cache_node_t,
 	// slab-rounded): a 1m keys_zone holds about 8000 keys.
 	cacheNodeSize = 128
@@ -117,6 +127,7 @@ func newCacheStore(z *config.CachePath, now func() time.Time, errorLog func(leve
 		entries:  make(map[cacheKey]*cacheEntry),
 		fills:    make(map[cacheKey]*cacheFill),
 		uses:     make(map[cacheKey]int),
+		varies:   make(map[cacheKey]string),
 		refs:     1,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -253,6 +264,19 @@ func (s *cacheStore) insert(e *cacheEntry, rename func() error) error {
 	return nil
 }
 
+// setVary records the Vary of the response stored for main ("" drops
+// it), under s.mu.
+func (s *cacheStore) setVary(main cacheKey, vary string) {
+	if vary == "" {
+		delete(s.varies, main)
+		return
+	}
+	if len(s.varies) >= s.maxKeys {
+		clear(s.varies)
+	}
+	s.varies[main] = vary
+}
+
 // countUse counts a request for key not stored yet and reports whether
 // it reached min, as proxy_cache_min_uses; under s.mu.
 func (s *cacheStore) countUse(key cacheKey, min int) bool {
@@ -315,6 +339,9 @@ func (s *cacheStore) load(now time.Time) {
 	for _, f := range list {
 		f.e.used = f.mtime
 		s.insert(f.e, nil)
+		if f.e.vary != "" {
+			s.setVary(f.e.main, f.e.vary)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -341,13 +368,15 @@ func readEntryHead(path string, key cacheKey) (*cacheEntry, time.Time, error) {
 	expires := int64(le.Uint64(h[8:]))
 	status := int(le.Uint32(h[16:]))
 	keyLen := int64(le.Uint32(h[20:]))
-	headLen := int64(le.Uint32(h[24:]))
-	bodyLen := int64(le.Uint64(h[28:]))
-	off := cacheHeaderLen + keyLen + headLen
-	if keyLen > 1<<16 || headLen > 1<<20 || off+bodyLen != fi.Size() {
+	mainLen := int64(le.Uint32(h[24:]))
+	varyLen := int64(le.Uint32(h[28:]))
+	headLen := int64(le.Uint32(h[32:]))
+	bodyLen := int64(le.Uint64(h[36:]))
+	off := cacheHeaderLen + keyLen + varyLen + headLen
+	if keyLen > 1<<16 || mainLen > keyLen || varyLen > 1<<12 || headLen > 1<<20 || bodyLen < 0 || off+bodyLen != fi.Size() {
 		return nil, time.Time{}, errCacheFile
 	}
-	buf := make([]byte, keyLen+headLen)
+	buf := make([]byte, keyLen+varyLen+headLen)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, time.Time{}, errCacheFile
 	}
@@ -355,19 +384,25 @@ func readEntryHead(path string, key cacheKey) (*cacheEntry, time.Time, error) {
 		return nil, time.Time{}, errCacheFile
 	}
 	e := &cacheEntry{
-		key: key, status: status, head: buf[keyLen:],
+		key: key, status: status, head: buf[keyLen+varyLen:],
 		bodyOff: off, bodyLen: bodyLen, expires: time.Unix(0, expires), size: fi.Size(),
+		vary: string(buf[keyLen : keyLen+varyLen]),
+	}
+	if e.vary != "" {
+		e.main = md5.Sum(buf[:mainLen])
 	}
 	return e, fi.ModTime(), nil
 }
 
 // appendEntryHeader appends an entry file's fixed header.
-func appendEntryHeader(dst []byte, expires time.Time, status, keyLen, headLen int, bodyLen int64) []byte {
+func appendEntryHeader(dst []byte, expires time.Time, status, keyLen, mainLen, varyLen, headLen int, bodyLen int64) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, cacheMagic...)
 	dst = le.AppendUint64(dst, uint64(expires.UnixNano()))
 	dst = le.AppendUint32(dst, uint32(status))
 	dst = le.AppendUint32(dst, uint32(keyLen))
+	dst = le.AppendUint32(dst, uint32(mainLen))
+	dst = le.AppendUint32(dst, uint32(varyLen))
 	dst = le.AppendUint32(dst, uint32(headLen))
 	return le.AppendUint64(dst, uint64(bodyLen))
 }
