@@ -297,6 +297,7 @@ func (x *Proxy) giveUp(status int) (string, bool) {
 }
 
 func (x *Proxy) failed(f Failure, sent bool) bool {
+	x.abandonWriter() // nothing of a failed attempt is stored; a retry stores its own
 	if x.peer == nil || x.done {
 		if sent {
 			x.p.KeepAlive = false
@@ -338,7 +339,6 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 		Tries:       x.try.Attempts(), MaxTries: x.loc.ProxyNextUpstreamTries,
 		Elapsed: now.Sub(x.start), MaxTime: x.loc.ProxyNextUpstreamTimeout,
 	}
-	x.abandonWriter() // a retry stores its own response, if any
 	if o.Retry() {
 		return true
 	}
