@@ -518,3 +518,49 @@ func TestCacheVary(t *testing.T) {
 		})
 	}
 }
+
+func TestCacheStaleAfterRetries(t *testing.T) {
+	now := testNow
+	src := `http {
+proxy_cache_path memory: keys_zone=z:1m;
+proxy_cache_valid 1s;
+upstream app { server 10.0.0.1:80; server 10.0.0.2:80; }
+server {
+listen 127.0.0.1:80;
+location / {
+proxy_pass http://app;
+proxy_cache z;
+proxy_next_upstream error http_503;
+proxy_cache_use_stale http_503;
+}
+}
+}`
+	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var p Plan
+	exchange(t, e, &p, "GET", "/r", &upResp{status: 200, body: "old"})
+	now = now.Add(2 * time.Second)
+	e.Serve(request("GET", "/r", "Host", "example.com"), conn, &p)
+	var addrs []string
+	for px := p.Proxy; px != nil; {
+		addr, ok := px.Next()
+		if !ok {
+			break
+		}
+		addrs = append(addrs, addr)
+		if !px.Response(&http1.Response{Status: 503, Major: 1, Minor: 1, ContentLength: 0}) {
+			t.Fatalf("503 from %s passed through", addr)
+		}
+	}
+	if len(addrs) != 2 || p.Status != 200 || string(p.Body) != "old" {
+		t.Errorf("peers %v, plan %s body %q; want both peers tried, then the stale entry", addrs, result(&p), p.Body)
+	}
+	p.End(1)
+}

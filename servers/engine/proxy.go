@@ -24,9 +24,10 @@ var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Enc
 var dropCaching = []string{"If-Modified-Since", "If-Unmodified-Since", "If-None-Match", "If-Match", "Range", "If-Range"}
 
 // dropResponse lists upstream response fields not passed to the client:
-// hop-by-hop fields (the framing is ours) and Server and Date, which
-// the serializer sets as nginx does.
-var dropResponse = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection", "Upgrade", "TE", "Trailer", "Server", "Date", "Content-Length"}
+// hop-by-hop fields (the framing is ours), Server and Date, which the
+// serializer sets as nginx does, and X-Accel-Expires, which nginx's
+// proxy_hide_header default keeps for the cache.
+var dropResponse = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection", "Upgrade", "TE", "Trailer", "Server", "Date", "Content-Length", "X-Accel-Expires"}
 
 // passHeader copies the fields of a backend's response head (an
 // upstream's or a CGI program's) into p's arena and header, leaving out
