@@ -465,8 +465,9 @@ type Failure = upstream.Failure
 //		write px.Head() then the request body (px.Body or streamed)
 //		read and parse the response head (http1.ResponseParser)
 //		on failure: if px.Failed(kind, false) { continue } else { break }
-//		px.Response(resp)                 // may ask to retry on http_5xx
-//		stream the body to the client; px.Done()
+//		px.Response(resp)                 // may ask to retry on http_5xx (or serve a stale entry)
+//		stream the body to the client, each piece also to px.CacheBody
+//		px.Done()                         // read whole; DonePartial if the client left first
 //	}
 //
 // When an error_page sends the failed request to another proxy location,
