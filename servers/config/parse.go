@@ -68,6 +68,10 @@ type level struct {
 	opts    []bool      // server: per Listens entry, whether it sets socket options
 	logOff  bool        // "access_log off" was read at this level
 	ssl     *sslLevel   // http, server: ssl_certificate and ssl_certificate_key lines
+
+	cache     *cacheSettings // proxy_cache* lines of this level; nil when none
+	cacheZone *CachePath     // the zone its proxy_cache line names (finishCaches)
+	cacheAll  *ProxyCache    // effective proxy_cache* settings, zone or not (inheritCache)
 }
 
 func newLevel(c ctx) *level { return &level{ctx: c, n: make(map[string]int)} }
@@ -93,6 +97,8 @@ type parser struct {
 	limitConns []limitConnUse
 	// sslListens is the first "listen ... ssl" line of each address.
 	sslListens map[string]Pos
+	// proxy_cache lines, bound to their zones by finish.
+	cacheUses []cacheUse
 }
 
 type proxyUse struct {
@@ -267,6 +273,9 @@ func (p *parser) finish() error {
 	if err := p.finishLimits(); err != nil {
 		return err
 	}
+	if err := p.finishCaches(); err != nil {
+		return err
+	}
 	for _, u := range p.templates {
 		for _, part := range u.t.Parts {
 			v := part.Var
@@ -409,6 +418,7 @@ func (p *parser) inherit() {
 	if h.loc.Types == nil {
 		h.loc.Types = builtinTypes()
 	}
+	inheritCache(h, &level{loc: &Location{}})
 	for _, s := range p.servers {
 		srv, hs := s.srv, h.srv
 		if !s.has("client_header_buffer_size") {
@@ -533,4 +543,5 @@ func inheritLoc(c, parent *level) {
 	}
 	inheritGzip(c, parent)
 	inheritLimits(c, parent)
+	inheritCache(c, parent)
 }

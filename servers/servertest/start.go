@@ -43,8 +43,8 @@ type Core struct {
 }
 
 // Engine loads the config at confPath and builds the shared engine a
-// core under test serves, failing tb on any error. Without an ErrorLog
-// in opts, engine log lines go to tb's log.
+// core under test serves, failing tb on any error, and closes it when
+// tb ends. Without an ErrorLog in opts, engine log lines go to tb's log.
 func Engine(tb testing.TB, confPath string, opts engine.Options) *engine.Engine {
 	tb.Helper()
 	e, err := newEngine(tb, confPath, opts)
@@ -66,6 +66,11 @@ func newEngine(tb testing.TB, confPath string, opts engine.Options) (*engine.Eng
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	// After the core that serves it has stopped (cleanups run last
+	// first): the engine's goroutines (a proxy_cache zone's manager,
+	// the access-log flusher) end with the test. Close is idempotent,
+	// so an engine a reload already closed is fine.
+	tb.Cleanup(func() { e.Close() })
 	return e, nil
 }
 
