@@ -103,8 +103,11 @@ type loop struct {
 
 	scratch []byte // lingering-close drain
 
-	mu   sync.Mutex
-	done []*conn // connections back from the file pool
+	waits map[<-chan struct{}]*waiters // proxy_cache_lock waits by fill (wait.go)
+
+	mu    sync.Mutex
+	done  []*conn           // connections back from the file pool
+	woken []<-chan struct{} // fills that ended, posted by their wait goroutines
 
 	stats  loopStats
 	connID uint64
@@ -244,6 +247,7 @@ func (l *loop) run() {
 				var b [8]byte
 				unix.Read(l.wake, b[:])
 				l.drainDone()
+				l.drainWaits()
 			}
 		}
 		l.expire()

@@ -49,6 +49,11 @@ type Server struct {
 	// wait for them (one per exchange, see cgiSubmit).
 	cgi   *cgirun.Runner
 	cgiWG sync.WaitGroup
+
+	// waitWG owns the goroutines that wait for proxy_cache fills
+	// (wait.go); waitStop, closed once the loops returned, ends them.
+	waitWG   sync.WaitGroup
+	waitStop chan struct{}
 }
 
 // listener is one listening socket of one loop.
@@ -270,6 +275,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 
 	s.pool.init()
+	s.waitStop = make(chan struct{})
 	var threads errgroup.Group
 	for range s.opts.FileThreads {
 		threads.Go(func() error { s.pool.run(); return nil })
@@ -294,7 +300,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	loops.Wait() // the loops return only once stopping
 	close(done)
 	watcher.Wait()
-	s.cgiWG.Wait() // each has posted its connection: only the return is left
+	close(s.waitStop)
+	s.waitWG.Wait() // before the eventfds they post to close
+	s.cgiWG.Wait()  // each has posted its connection: only the return is left
 	s.cgi.Close()
 	s.pool.close()
 	threads.Wait()
