@@ -242,6 +242,7 @@ func (c *child) proxy(reqBytes []byte) report {
 	if v.NoBody {
 		r := c.write(head)
 		r.Reuse = r.Client == "" && resp.KeepAlive && dec.Done() && len(rest) == 0
+		r.Whole = dec.Done()
 		return r
 	}
 	// Buffering on, the body is read whole before anything goes out, so
@@ -272,6 +273,9 @@ func (c *child) proxy(reqBytes []byte) report {
 				return fail(engine.StageRead, errInvalidHeader)
 			}
 			rest = rest[k:]
+			if len(data) > 0 && v.Cache {
+				c.report(&report{Event: "body", Body: len(data)}, data) // for the parent's cache entry
+			}
 			if len(data) > 0 && v.Gzip != 0 {
 				gz.Write(data)
 				if len(rest) == 0 && !j.Buffering {
@@ -313,23 +317,28 @@ func (c *child) proxy(reqBytes []byte) report {
 	}
 	// Whole, framed, nothing after it and keep-alive: the parent may
 	// pool the connection.
+	// From here on the upstream body was read whole (report.Whole),
+	// whatever becomes of the client.
 	reuse := !closed && resp.KeepAlive && len(rest) == 0
 	if v.Gzip != 0 {
 		gz.Close() // the end of the stream, and the last chunk
 		if r := emit(gz.Pending()); r.Client != "" {
+			r.Whole = true
 			return r
 		}
 	} else if v.Chunked {
 		if r := emit(http1.AppendLastChunk(nil)); r.Client != "" {
+			r.Whole = true
 			return r
 		}
 	}
 	if j.Buffering {
 		r := c.write(held)
 		r.Reuse = reuse && r.Client == ""
+		r.Whole = true
 		return r
 	}
-	return report{Event: "done", Sent: true, Reuse: reuse}
+	return report{Event: "done", Sent: true, Reuse: reuse, Whole: true}
 }
 
 var (

@@ -181,11 +181,17 @@ func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 func (c *conn) request(p *engine.Plan) bool {
 	e := c.e
 	e.Serve(&c.req, c.ec, p)
-	if p.Delay > 0 {
-		// limit_req delays the request: this connection's goroutine
-		// waits (watching for the client leaving), then the engine
-		// resumes it (engine.Plan.Delay).
-		if !c.sleep(p.Delay) {
+	for p.Delay > 0 || p.Wait != nil {
+		// limit_req delays the request (engine.Plan.Delay), or
+		// proxy_cache_lock makes it wait for another request's fill of
+		// its cache entry (engine.Plan.Wait): this connection's
+		// goroutine waits, watching for the client leaving, then the
+		// engine resumes the request.
+		d, fill := p.Delay, p.Wait
+		if fill != nil {
+			d = p.WaitTimeout
+		}
+		if !c.sleep(d, fill) {
 			return false
 		}
 		e.Serve(&c.req, c.ec, p)
@@ -443,7 +449,9 @@ attempts:
 			if ch.wait() {
 				// The client hung up: no upstream failure, as nginx's 499.
 				up.nc.Close()
-				px.Done()
+				if !o.ended {
+					c.cut(p, px)
+				}
 				return false
 			}
 			if o.reuse && idle > 0 && (maxReq <= 0 || up.requests < maxReq) {
@@ -501,6 +509,7 @@ type outcome struct {
 	again bool // another attempt runs
 	stale bool // a pooled connection was found closed: retry it fresh, no failure counted
 	reuse bool // the upstream connection may go back to the pool
+	ended bool // the attempt was reported to the exchange (Done or Failed)
 }
 
 // attempt follows one proxy child.
@@ -512,7 +521,7 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 	}
 	if err != nil {
 		px.SetError(errors.New("c10k child ended without a report"))
-		return outcome{again: px.Failed(upstream.FailError, false)}
+		return outcome{again: px.Failed(upstream.FailError, false), ended: true}
 	}
 	if r.Event == "fail" {
 		if pooled && r.Stale {
@@ -525,29 +534,54 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 	if _, err := parser.ParseResponse(extra, &resp, isHead); err != nil {
 		ch.verdict(verdict{Retry: true}, nil)
 		px.SetStage(engine.StageReadHeader)
-		return outcome{again: px.Failed(upstream.FailInvalidHeader, false)}
+		return outcome{again: px.Failed(upstream.FailInvalidHeader, false), ended: true}
 	}
 	if px.Response(&resp) {
 		ch.verdict(verdict{Retry: true}, nil)
 		return outcome{again: true}
 	}
 	h, rh := c.head(p)
-	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly, Gzip: p.Gzip}, h)
-	r = report{}
-	_, err = readFrame(ch.out, &r, func(*report) int { return 0 })
+	caching := px.Caching()
+	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly, Gzip: p.Gzip, Cache: caching}, h)
+	for {
+		// "body" reports (verdict.Cache) until the last one.
+		r = report{}
+		var body []byte
+		body, err = readFrame(ch.out, &r, func(r *report) int { return r.Body })
+		if err != nil || r.Event != "body" {
+			break
+		}
+		px.CacheBody(body)
+	}
 	c.sent += r.Bytes
 	if err != nil {
 		if ch.gone() {
-			return outcome{done: true}
+			return outcome{done: true} // proxy cuts the attempt
 		}
 		px.Failed(upstream.FailError, true)
-		return outcome{done: true}
+		return outcome{done: true, ended: true}
 	}
 	if r.Event == "fail" {
 		return c.failed(px, &r)
 	}
+	if caching && !r.Whole {
+		c.cut(p, px) // the client failed mid-body
+	} else {
+		px.Done()
+	}
+	return outcome{done: true, ended: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}
+}
+
+// cut ends an attempt whose upstream was fine but whose body was not
+// read whole because the client went away: the peer's health counts a
+// success, as ever, and a proxy_cache entry being filled is abandoned
+// first (End), never stored half. serve's End afterwards does nothing
+// more.
+func (c *conn) cut(p *engine.Plan, px *engine.Proxy) {
+	if px.Caching() {
+		p.End(c.sentBytes())
+	}
 	px.Done()
-	return outcome{done: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}
 }
 
 // failed reports a child's failed attempt to the exchange.
@@ -565,9 +599,9 @@ func (c *conn) failed(px *engine.Proxy, r *report) outcome {
 	}
 	retry := px.Failed(f, r.Sent)
 	if r.Sent {
-		return outcome{done: true}
+		return outcome{done: true, ended: true}
 	}
-	return outcome{again: retry}
+	return outcome{again: retry, ended: true}
 }
 
 // childProc is a running c10k child.
@@ -699,15 +733,23 @@ func (ch *childProc) wait() (gone bool) {
 	return why == cgirun.EndGone
 }
 
-// sleep waits d for limit_req; false when the client went away (or the
-// connection was closed by a stop) meanwhile.
-func (c *conn) sleep(d time.Duration) bool {
+// sleep waits d for limit_req, or, when fill is not nil, until fill is
+// closed or d passes (d 0: no limit) for proxy_cache_lock. It returns
+// false when the client went away (or the connection was closed by a
+// stop) meanwhile.
+func (c *conn) sleep(d time.Duration, fill <-chan struct{}) bool {
 	ctx, stop := c.watch()
 	defer stop()
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var expired <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
-	case <-t.C:
+	case <-expired:
+		return true
+	case <-fill:
 		return true
 	case <-ctx.Done():
 		return false
