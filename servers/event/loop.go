@@ -45,6 +45,7 @@ const (
 // loopStats are a loop's counters, written by the loop, read by Stats.
 type loopStats struct {
 	connections, idle, upstreams, borrowed atomic.Int64
+	waiting                                atomic.Int64 // parked for proxy_cache_lock
 	buffers                                atomic.Int64 // retained by free exchanges
 	tempFiles                              atomic.Int64 // open response temp files
 	accepted, requests, copies, offloaded  atomic.Uint64
@@ -57,6 +58,7 @@ func (s *loopStats) snapshot() LoopStats {
 		Idle:        int(s.idle.Load()),
 		Upstreams:   int(s.upstreams.Load()),
 		Borrowed:    int(s.borrowed.Load()),
+		Waiting:     int(s.waiting.Load()),
 		Accepted:    s.accepted.Load(),
 		Requests:    s.requests.Load(),
 		FileCopies:  s.copies.Load(),

@@ -61,13 +61,16 @@ type listener = coreio.Listener
 
 // LoopStats are the counters of one event loop.
 type LoopStats struct {
-	Connections int    // client connections open
-	Idle        int    // of which waiting between requests (keep-alive), holding no buffer
-	Active      int    // of which reading a request or sending a response
-	Upstreams   int    // upstream connections open, pooled ones included
-	Borrowed    int    // request states (parser, plan, buffers) lent to connections
-	Accepted    uint64 // connections accepted since Serve
-	Requests    uint64 // requests completed since Serve
+	Connections int // client connections open
+	Idle        int // of which waiting between requests (keep-alive), holding no buffer
+	Active      int // of which reading a request or sending a response
+	Upstreams   int // upstream connections open, pooled ones included
+	Borrowed    int // request states (parser, plan, buffers) lent to connections
+	// Waiting is the number of requests parked until another request
+	// has filled their proxy_cache entry (proxy_cache_lock).
+	Waiting  int
+	Accepted uint64 // connections accepted since Serve
+	Requests uint64 // requests completed since Serve
 	// FileCopies counts file bodies sent with pread(2) and write(2)
 	// because their location has "sendfile off"; the others went out
 	// with sendfile(2).
@@ -235,6 +238,7 @@ func (s *Server) Stats() Stats {
 		st.Active += ls.Active
 		st.Upstreams += ls.Upstreams
 		st.Borrowed += ls.Borrowed
+		st.Waiting += ls.Waiting
 		st.Accepted += ls.Accepted
 		st.Requests += ls.Requests
 		st.FileCopies += ls.FileCopies

@@ -24,6 +24,7 @@ func (l *loop) park(c *conn) bool {
 	ch := x.plan.Wait
 	c.st = stWait
 	x.wait = ch
+	l.stats.waiting.Add(1)
 	l.setTimer(c, x.plan.WaitTimeout)
 	if w := l.waits[ch]; w != nil {
 		w.conns = append(w.conns, c)
@@ -70,6 +71,7 @@ func (l *loop) drainWaits() {
 			// A connection that timed out or closed meanwhile left the
 			// list (unpark); every one here still waits on ch.
 			c.x.wait = nil
+			l.stats.waiting.Add(-1)
 			l.clearTimer(c)
 			l.resumeWait(c)
 		}
@@ -94,6 +96,7 @@ func (l *loop) unpark(c *conn) {
 		return
 	}
 	x.wait = nil
+	l.stats.waiting.Add(-1)
 	w := l.waits[ch]
 	if w == nil {
 		return
