@@ -596,11 +596,11 @@ func (l *loop) upStream(c *conn) bool {
 			return l.upstreamBroken(c, coreio.ErrInvalidHead, true)
 		}
 		u.pending = u.pending[n:]
+		if u.cache && len(data) > 0 {
+			p.Proxy.CacheBody(data)
+		}
 		if len(data) == 0 || p.HeadOnly {
 			continue
-		}
-		if u.cache {
-			p.Proxy.CacheBody(data)
 		}
 		if x.gzOn {
 			x.gz.Write(data)
