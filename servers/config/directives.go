@@ -40,7 +40,9 @@ var (
 		"limit_conn_dry_run":   true,
 		"gzip_static":          true,
 	}
-	notYetPrefixes = []string{"ssl_certificate", "proxy_cache"}
+	notYetPrefixes = []string{"ssl_certificate", "proxy_cache_revalidate", "proxy_cache_background_update",
+		"proxy_cache_lock_age", "proxy_cache_convert_head", "proxy_cache_max_range_offset", "proxy_cache_purge",
+		"proxy_ignore_headers", "proxy_store"}
 )
 
 func notYet(name string) bool {
@@ -84,8 +86,9 @@ func init() {
 			{ctx: cUpstream, min: 1, max: -1, multi: true, fn: upstreamServer},
 		},
 
-		"limit_req_zone":  {{ctx: cHTTP, min: 2, max: 4, multi: true, fn: limitReqZone}},
-		"limit_conn_zone": {{ctx: cHTTP, min: 2, max: 2, multi: true, fn: limitConnZone}},
+		"limit_req_zone":   {{ctx: cHTTP, min: 2, max: 4, multi: true, fn: limitReqZone}},
+		"proxy_cache_path": {{ctx: cHTTP, min: 2, max: -1, multi: true, fn: proxyCachePath}},
+		"limit_conn_zone":  {{ctx: cHTTP, min: 2, max: 2, multi: true, fn: limitConnZone}},
 
 		// http, server, location
 		"limit_req":                {{ctx: cAny, min: 1, max: 3, multi: true, fn: limitReq}},
@@ -138,6 +141,16 @@ func init() {
 		"proxy_next_upstream":         {{ctx: cAny, min: 1, max: -1, fn: proxyNextUpstream}},
 		"proxy_next_upstream_tries":   {{ctx: cAny, min: 1, max: 1, fn: number(func(l *Location) *int { return &l.ProxyNextUpstreamTries })}},
 		"proxy_next_upstream_timeout": {{ctx: cAny, min: 1, max: 1, fn: duration(func(l *Location) *time.Duration { return &l.ProxyNextUpstreamTimeout })}},
+		"proxy_cache":                 {{ctx: cAny, min: 1, max: 1, fn: proxyCache}},
+		"proxy_cache_key":             {{ctx: cAny, min: 1, max: 1, fn: proxyCacheKey}},
+		"proxy_cache_valid":           {{ctx: cAny, min: 1, max: -1, multi: true, fn: proxyCacheValid}},
+		"proxy_cache_methods":         {{ctx: cAny, min: 1, max: -1, fn: proxyCacheMethods}},
+		"proxy_cache_lock":            {{ctx: cAny, min: 1, max: 1, fn: proxyCacheLock}},
+		"proxy_cache_lock_timeout":    {{ctx: cAny, min: 1, max: 1, fn: proxyCacheLockTimeout}},
+		"proxy_cache_use_stale":       {{ctx: cAny, min: 1, max: -1, fn: proxyCacheUseStale}},
+		"proxy_cache_bypass":          {{ctx: cAny, min: 1, max: -1, multi: true, fn: proxyCacheConds(false)}},
+		"proxy_no_cache":              {{ctx: cAny, min: 1, max: -1, multi: true, fn: proxyCacheConds(true)}},
+		"proxy_cache_min_uses":        {{ctx: cAny, min: 1, max: 1, fn: proxyCacheMinUses}},
 		"allow":                       {{ctx: cAny, min: 1, max: 1, multi: true, fn: accessRule}},
 		"deny":                        {{ctx: cAny, min: 1, max: 1, multi: true, fn: accessRule}},
 		"add_header":                  {{ctx: cAny, min: 2, max: 3, multi: true, fn: addHeader}},

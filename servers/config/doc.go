@@ -33,6 +33,17 @@ package config
 //     limit_conn_dry_run are refused as not supported yet. An unknown
 //     zone is "unknown limit_req_zone "NAME"" at the using line (nginx:
 //     "zero size shared memory zone").
+//   - proxy_cache_path, proxy_cache, proxy_cache_key, proxy_cache_valid,
+//     proxy_cache_methods, proxy_cache_lock(_timeout),
+//     proxy_cache_use_stale, proxy_cache_bypass, proxy_no_cache and
+//     proxy_cache_min_uses are nginx's (cache.go), each merged on its
+//     own down the levels. "proxy_cache_path memory: keys_zone=..." is
+//     a memory-only zone, a c10k extension that the config reports as
+//     a warning; the cache manager and loader tuning parameters,
+//     proxy_cache_revalidate, _background_update, _lock_age,
+//     _convert_head, proxy_ignore_headers and proxy_store are refused
+//     as not supported yet. An unknown zone is ""proxy_cache" zone
+//     "NAME" is unknown" at the using line.
 //   - "listen" takes port 0 ("listen 127.0.0.1:0"), which nginx rejects:
 //     the core binds an ephemeral port, so that tests can run a config
 //     without choosing free ports. Upstream "server" and "proxy_pass"

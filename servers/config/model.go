@@ -75,6 +75,9 @@ type HTTP struct {
 	// limit_conn_zone lines by name; nil when there are none.
 	LimitReqZones  map[string]*LimitReqZone
 	LimitConnZones map[string]*LimitConnZone
+	// CachePaths are the proxy_cache_path lines by zone name; nil when
+	// there are none.
+	CachePaths map[string]*CachePath
 }
 
 // Server is one server block.
@@ -252,6 +255,10 @@ type Location struct {
 	ProxyNextUpstream        NextUpstream  // default error|timeout
 	ProxyNextUpstreamTries   int           // default 0 (unlimited)
 	ProxyNextUpstreamTimeout time.Duration // default 0 (unlimited)
+	// Cache is the proxy_cache settings (proxy_cache, proxy_cache_key,
+	// proxy_cache_valid, proxy_cache_lock, ...); nil when proxy_cache
+	// is off, the default. Levels that inherit the same lines share it.
+	Cache *ProxyCache
 
 	// CGI (c10k's cgi_pass, on every core). CGIPass is the program a
 	// location runs, one child process per request (RFC 3875); "" when

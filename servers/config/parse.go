@@ -67,6 +67,10 @@ type level struct {
 	kids    []*level    // location levels
 	opts    []bool      // server: per Listens entry, whether it sets socket options
 	logOff  bool        // "access_log off" was read at this level
+
+	cache     *cacheSettings // proxy_cache* lines of this level; nil when none
+	cacheZone *CachePath     // the zone its proxy_cache line names (finishCaches)
+	cacheAll  *ProxyCache    // effective proxy_cache* settings, zone or not (inheritCache)
 }
 
 func newLevel(c ctx) *level { return &level{ctx: c, n: make(map[string]int)} }
@@ -90,6 +94,8 @@ type parser struct {
 	// limit_req and limit_conn lines, bound to their zones by finish.
 	limitReqs  []limitReqUse
 	limitConns []limitConnUse
+	// proxy_cache lines, bound to their zones by finish.
+	cacheUses []cacheUse
 }
 
 type proxyUse struct {
@@ -260,6 +266,9 @@ func (p *parser) finish() error {
 	if err := p.finishLimits(); err != nil {
 		return err
 	}
+	if err := p.finishCaches(); err != nil {
+		return err
+	}
 	for _, u := range p.templates {
 		for _, part := range u.t.Parts {
 			v := part.Var
@@ -402,6 +411,7 @@ func (p *parser) inherit() {
 	if h.loc.Types == nil {
 		h.loc.Types = builtinTypes()
 	}
+	inheritCache(h, &level{loc: &Location{}})
 	for _, s := range p.servers {
 		srv, hs := s.srv, h.srv
 		if !s.has("client_header_buffer_size") {
@@ -526,4 +536,5 @@ func inheritLoc(c, parent *level) {
 	}
 	inheritGzip(c, parent)
 	inheritLimits(c, parent)
+	inheritCache(c, parent)
 }

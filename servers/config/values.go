@@ -237,8 +237,8 @@ var knownVariables = map[string]bool{
 	"request_id": true, "msec": true, "time_local": true, "time_iso8601": true,
 	"status": true, "body_bytes_sent": true, "request_time": true,
 	"upstream_addr": true, "upstream_status": true,
-	"upstream_response_time": true,
-	"https":                  true, "document_root": true, "realpath_root": true,
+	"upstream_response_time": true, "upstream_cache_status": true,
+	"https": true, "document_root": true, "realpath_root": true,
 	"remote_user": true, "bytes_sent": true, "request_length": true,
 	"connection": true, "connection_requests": true, "pipe": true,
 }

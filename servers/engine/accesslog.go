@@ -223,6 +223,7 @@ func (lf *logFile) late(line []byte) {
 // so a core needs no other call. End is idempotent until the next
 // Serve or Reject.
 func (p *Plan) End(sent int64) {
+	p.px.cacheAbandon()
 	p.lim.release()
 	p.lim.resume, p.lim.carried = false, false // the next Serve is a new request
 	st := &p.st

@@ -56,6 +56,9 @@ type Engine struct {
 
 	reqZones  map[*config.LimitReqZone]*reqZone   // limit_req_zone state, see limit.go
 	connZones map[*config.LimitConnZone]*connZone // limit_conn_zone state
+	// cacheZones are the proxy_cache_path zones (cachestore.go); Close
+	// releases them.
+	cacheZones map[*config.CachePath]*cacheZone
 
 	logs      map[string]*logFile // access_log files by resolved path; nil: default log skipped
 	flushStop chan struct{}       // closed by Close: the flusher stops
@@ -103,7 +106,11 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	if err := e.buildListeners(cfg.HTTP); err != nil {
 		return nil, err
 	}
+	if err := e.buildCaches(cfg.HTTP); err != nil {
+		return nil, err
+	}
 	if err := e.openLogs(); err != nil {
+		e.releaseCaches()
 		return nil, err
 	}
 	return e, nil
@@ -128,6 +135,7 @@ func (e *Engine) Close() error {
 	if !e.closed {
 		e.closed = true
 		e.closeLogs()
+		e.releaseCaches()
 	}
 	e.closeMu.Unlock()
 	return nil
@@ -303,7 +311,8 @@ type Plan struct {
 	logLine []byte // the access-log line End formats
 	logVal  []byte // one variable's value, before escaping
 
-	lim limits // limit_req and limit_conn decisions, limit_conn slots held
+	lim limits    // limit_req and limit_conn decisions, limit_conn slots held
+	cw  cacheWait // proxy_cache_lock: kept across a Wait
 }
 
 // CloseFile ends the plan's use of File: it closes a descriptor the plan
@@ -334,6 +343,7 @@ func (p *Plan) FileShared() bool { return p.ofc != nil }
 // the request held, as End does: a plan reset for a Reject after Serve
 // (a body found too large) or for the next request leaks none.
 func (p *Plan) Reset() {
+	p.px.cacheAbandon()
 	p.lim.release()
 	slots := p.lim.slots[:0]
 	px := p.px
@@ -377,12 +387,12 @@ func (e *Engine) ServeCached(req *http1.Request, c Conn, p *Plan) bool {
 	}
 	// The limits were applied (limit_req charged, limit_conn slots
 	// taken): Serve keeps these decisions rather than apply them twice.
-	lim := p.lim
+	lim, cw := p.lim, p.cw
 	p.lim = limits{}
 	p.CloseFile()
 	p.Reset()
 	lim.carried = true
-	p.lim = lim
+	p.lim, p.cw = lim, cw
 	return false
 }
 
@@ -390,13 +400,14 @@ func (e *Engine) serve(req *http1.Request, c Conn, p *Plan, cached bool) {
 	// ServeCached gave up on this request, or the plan was a Delay:
 	// keep the limits already applied.
 	var carry limits
+	cw := p.cw
 	keep := p.lim.carried || p.lim.resume
 	if keep {
 		carry, p.lim = p.lim, limits{}
 	}
 	p.Reset()
 	if keep {
-		p.lim = carry
+		p.lim, p.cw = carry, cw
 	}
 	st := &p.st
 	*st = state{e: e, req: req, c: c, method: req.Method, now: e.now(), cached: cached}
@@ -490,6 +501,8 @@ type Proxy struct {
 	detail                     string
 	stage                      Stage
 	done                       bool
+
+	c cacheCtx // proxy_cache (cache.go)
 }
 
 // Next chooses the peer for the next attempt; false when no attempt is
@@ -573,8 +586,10 @@ func (x *Proxy) SetStage(s Stage) { x.stage = s }
 // attempt is allowed; the core then discards this response and loops.
 func (x *Proxy) Response(resp *http1.Response) (retry bool) { return x.response(resp) }
 
-// Done ends a successful attempt (health: success).
+// Done ends a successful attempt (health: success) whose body the core
+// read whole; a response being cached (Caching) is stored now.
 func (x *Proxy) Done() {
+	x.cacheDone()
 	if x.peer != nil {
 		x.ug.g.Done(x.peer, false, x.e.now())
 		x.peer = nil

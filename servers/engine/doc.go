@@ -19,6 +19,11 @@
 // core waits, then calls Serve again and the engine resumes after
 // limit_req.
 //
+// proxy_cache is here too (cache.go, cachestore.go): zones in memory
+// or on disk shared by every loop and thread and kept across a reload,
+// nginx's freshness rules, proxy_cache_lock surfaced as Plan.Wait, and
+// proxy_cache_use_stale turning a failed exchange into the stale entry.
+//
 // Access logs are written here too (accesslog.go): every core calls
 // Plan.End once per request with the bytes it sent, and End formats the
 // access_log lines of the location the request ended in into per-file
@@ -50,8 +55,11 @@
 //     serializer owns (Content-Length, Transfer-Encoding, Connection,
 //     Date, Server) are never sent from add_header; nginx would send a
 //     second one.
-//   - $upstream_cache_status does not exist until proxy_cache does (a
-//     config using it is refused); $upstream_addr, $upstream_status and
-//     the other log-only variables evaluate to "" in add_header, which
-//     omits the field.
+//   - $upstream_addr, $upstream_status and the other log-only
+//     variables evaluate to "" in add_header, which omits the field;
+//     $upstream_cache_status is set in both.
+//   - proxy_cache (cache.go, cachestore.go): see cache.go for how the
+//     cores drive it and where it differs from nginx (a HEAD miss is
+//     not converted to GET, no 304 from a hit, a fill ends with its
+//     client).
 package engine

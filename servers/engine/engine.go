@@ -423,8 +423,8 @@ func (e *Engine) route(p *Plan, loc *config.Location) {
 		if st.blocked {
 			return // ServeCached: the core serves the request again off the loop
 		}
-		if p.Delay > 0 {
-			return // limit_req: the core waits and serves the request again
+		if p.Delay > 0 || p.Wait != nil {
+			return // limit_req, proxy_cache_lock: the core waits and serves the request again
 		}
 		if loc == nil {
 			break
@@ -493,6 +493,9 @@ func (e *Engine) run(p *Plan, loc *config.Location) *config.Location {
 	}
 	if loc.ProxyPass != nil && info.ug != nil {
 		e.startProxy(p, info.ug)
+		if loc.Cache != nil {
+			e.cacheLookup(p, loc.Cache)
+		}
 		return nil
 	}
 	if loc.CGIPass != "" && st.req != nil {

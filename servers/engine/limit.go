@@ -285,6 +285,7 @@ func (e *Engine) InheritZones(old *Engine) {
 			}
 		}
 	}
+	e.inheritCaches(old)
 }
 
 // preaccess runs limit_req then limit_conn for loc, as nginx's

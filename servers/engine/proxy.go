@@ -18,6 +18,11 @@ import (
 // the fields the client's Connection header lists (see buildHead).
 var dropRequest = []string{"Host", "Connection", "Content-Length", "Transfer-Encoding", "TE", "Keep-Alive", "Expect", "Upgrade", "Proxy-Connection"}
 
+// dropCaching lists the client fields a caching location does not pass
+// upstream (nginx's ngx_http_proxy_cache_headers): the stored answer
+// must be the whole response, not a 304 or a 206 for one client.
+var dropCaching = []string{"If-Modified-Since", "If-Unmodified-Since", "If-None-Match", "If-Match", "Range", "If-Range"}
+
 // dropResponse lists upstream response fields not passed to the client:
 // hop-by-hop fields (the framing is ours) and Server and Date, which
 // the serializer sets as nginx does.
@@ -72,6 +77,7 @@ func (x *Proxy) logAttempt(addr string, status int, now time.Time) {
 func (e *Engine) startProxy(p *Plan, ug *upGroup) {
 	st := &p.st
 	x := &p.px
+	x.cacheAbandon() // an error_page moved a caching exchange here
 	x.reset()
 	x.e, x.p, x.loc, x.ug = e, p, st.loc, ug
 	x.start = st.now
@@ -164,6 +170,13 @@ next:
 		if connectionListed(st.req.Header, f.Name) {
 			continue
 		}
+		if loc.Cache != nil {
+			for _, d := range dropCaching {
+				if http1.EqualFold(f.Name, d) {
+					continue next
+				}
+			}
+		}
 		for i := range sets {
 			if http1.EqualFold(f.Name, sets[i].Name) {
 				continue next
@@ -252,6 +265,9 @@ func (x *Proxy) nextPeer() (string, bool) {
 			if x.try.Attempts() == 0 {
 				x.log("no live upstreams while connecting to upstream", nil)
 			}
+			if x.serveStale(x.c.pc != nil && x.c.pc.UseStale&staleFor(x.lastFail) != 0) {
+				return "", false
+			}
 			status := 502
 			if x.lastFail == upstream.FailTimeout {
 				status = 504
@@ -269,6 +285,7 @@ func (x *Proxy) nextPeer() (string, bool) {
 // error_page hands the request to another proxy location, the same
 // Proxy continues with it.
 func (x *Proxy) giveUp(status int) (string, bool) {
+	x.cacheAbandon()
 	x.done = true
 	e, p := x.e, x.p
 	p.Proxy = nil
@@ -321,8 +338,12 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 		Tries:       x.try.Attempts(), MaxTries: x.loc.ProxyNextUpstreamTries,
 		Elapsed: now.Sub(x.start), MaxTime: x.loc.ProxyNextUpstreamTimeout,
 	}
+	x.abandonWriter() // a retry stores its own response, if any
 	if o.Retry() {
 		return true
+	}
+	if x.serveStale(x.c.pc != nil && x.c.pc.UseStale&staleFor(f) != 0) {
+		return false
 	}
 	status := 502
 	if f == upstream.FailTimeout {
@@ -359,6 +380,13 @@ func (x *Proxy) response(resp *http1.Response) bool {
 	now := x.e.now()
 	x.logAttempt(x.peer.Addr, resp.Status, now)
 	cond := x.loc.ProxyNextUpstream
+	if x.c.stale != nil && x.c.pc.UseStale.Status(resp.Status) && x.serveStale(true) {
+		// proxy_cache_use_stale http_500 (...): the core drops this
+		// response, and Next finds the plan made of the stale entry.
+		x.ug.g.Done(x.peer, upstream.CountsAsFailure(cond, 0, resp.Status), now)
+		x.peer = nil
+		return true
+	}
 	if upstream.Retry(cond, 0, resp.Status, st.method, false, x.try.Attempts(), x.loc.ProxyNextUpstreamTries, now.Sub(x.start), x.loc.ProxyNextUpstreamTimeout) {
 		// As nginx, pass this response through when no other peer is left.
 		x.ug.g.Done(x.peer, upstream.CountsAsFailure(cond, 0, resp.Status), now)
@@ -383,6 +411,7 @@ func (x *Proxy) response(resp *http1.Response) bool {
 	if p.ContentLength < 0 && !p.HeadOnly && st.req.Minor == 0 {
 		p.KeepAlive = false
 	}
+	x.cacheResponse(resp)
 	x.e.addHeaders(p, x.loc)
 	x.e.gzip(p, x.loc)
 	return false

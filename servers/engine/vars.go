@@ -140,6 +140,8 @@ func (p *Plan) variable(dst []byte, name string) []byte {
 		return append(dst, st.e.hostname...)
 	case "status":
 		return strconv.AppendInt(dst, int64(p.Status), 10)
+	case "upstream_cache_status":
+		return append(dst, p.px.c.status...)
 	}
 	switch {
 	case len(name) > 5 && name[:5] == "http_":

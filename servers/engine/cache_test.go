@@ -1,0 +1,337 @@
+package engine
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/c10k/c10k/servers/config"
+	"github.com/c10k/c10k/servers/http1"
+	"github.com/c10k/c10k/servers/upstream"
+)
+
+func TestCacheValidity(t *testing.T) {
+	now := testNow
+	valid := []config.CacheValid{{Status: 200, Valid: time.Minute}, {Status: 404, Valid: 10 * time.Second}}
+	exp := func(d time.Duration) string { return now.Add(d).UTC().Format(http.TimeFormat) }
+	tests := []struct {
+		name   string
+		status int
+		fields []string
+		want   time.Duration // 0: not stored
+	}{
+		{"valid 200", 200, nil, time.Minute},
+		{"valid 404", 404, nil, 10 * time.Second},
+		{"no valid line", 500, nil, 0},
+		{"max-age", 200, []string{"Cache-Control", "public, max-age=5"}, 5 * time.Second},
+		{"s-maxage first", 200, []string{"Cache-Control", "max-age=5, s-maxage=7"}, 7 * time.Second},
+		{"max-age 0", 200, []string{"Cache-Control", "max-age=0"}, 0},
+		{"max-age bad", 200, []string{"Cache-Control", "max-age=5x"}, 0},
+		{"no-store", 200, []string{"Cache-Control", "no-store"}, 0},
+		{"no-cache", 200, []string{"Cache-Control", "No-Cache"}, 0},
+		{"private", 200, []string{"Cache-Control", "private, max-age=60"}, 0},
+		{"cache-control without age", 500, []string{"Cache-Control", "public"}, 0},
+		{"max-age for a 500", 500, []string{"Cache-Control", "max-age=3"}, 3 * time.Second},
+		{"expires", 200, []string{"Expires", exp(30 * time.Second)}, 30 * time.Second},
+		{"expires past", 200, []string{"Expires", exp(-time.Hour)}, 0},
+		{"expires bad", 200, []string{"Expires", "0"}, 0},
+		{"max-age over expires", 200, []string{"Expires", exp(time.Hour), "Cache-Control", "max-age=2"}, 2 * time.Second},
+		{"x-accel-expires over all", 200, []string{"Cache-Control", "no-store", "X-Accel-Expires", "9"}, 9 * time.Second},
+		{"x-accel-expires 0", 200, []string{"X-Accel-Expires", "0"}, 0},
+		{"x-accel-expires absolute", 200, []string{"X-Accel-Expires", "@" + strconv.FormatInt(now.Add(time.Hour).Unix(), 10)}, time.Hour},
+		{"set-cookie", 200, []string{"Set-Cookie", "a=b", "Cache-Control", "max-age=60"}, 0},
+		{"vary star", 200, []string{"Vary", "*"}, 0},
+		{"vary field", 200, []string{"Vary", "Accept-Encoding"}, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h http1.Header
+			for i := 0; i+1 < len(tt.fields); i += 2 {
+				h = append(h, http1.Field{Name: []byte(tt.fields[i]), Value: []byte(tt.fields[i+1])})
+			}
+			got, ok := cacheValidity(h, tt.status, valid, now)
+			switch {
+			case tt.want == 0 && ok:
+				t.Errorf("stored until %v, want not stored", got)
+			case tt.want != 0 && !ok:
+				t.Errorf("not stored, want %v", tt.want)
+			case tt.want != 0 && got.Sub(now).Truncate(time.Second) != tt.want:
+				t.Errorf("lifetime %v, want %v", got.Sub(now), tt.want)
+			}
+		})
+	}
+}
+
+// cacheEngine builds an engine from an http block with one caching
+// server proxying to 10.0.0.1:80; now is its clock.
+func cacheEngine(t *testing.T, conf string, now *time.Time) *Engine {
+	t.Helper()
+	src := "http {\n" + conf + "\nserver {\nlisten 127.0.0.1:80;\nlocation / {\nproxy_pass http://10.0.0.1:80;\nproxy_cache z;\nadd_header X-Cache $upstream_cache_status always;\n}\n}\n}"
+	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, Options{Now: func() time.Time { return *now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// upResp is what the fake upstream answers.
+type upResp struct {
+	status int
+	fields []string
+	body   string
+	cut    bool // the body ends early: the core reports a failure
+}
+
+// exchange serves one request on e: a plan the engine answers itself
+// (a hit) is returned as it is; a proxy plan gets r from the upstream
+// (nil: the connection is refused). It returns the plan, its body, and
+// whether the upstream was asked.
+func exchange(t *testing.T, e *Engine, p *Plan, method, target string, r *upResp) (string, bool) {
+	t.Helper()
+	e.Serve(request(method, target, "Host", "example.com"), conn, p)
+	asked := false
+	if px := p.Proxy; px != nil {
+		for {
+			if _, ok := px.Next(); !ok {
+				break
+			}
+			asked = true
+			if r == nil {
+				if px.Failed(upstream.FailError, false) {
+					continue
+				}
+				break
+			}
+			resp := &http1.Response{Status: r.status, Major: 1, Minor: 1, ContentLength: int64(len(r.body))}
+			for i := 0; i+1 < len(r.fields); i += 2 {
+				resp.Header = append(resp.Header, http1.Field{Name: []byte(r.fields[i]), Value: []byte(r.fields[i+1])})
+			}
+			if px.Response(resp) {
+				continue
+			}
+			b := r.body
+			if r.cut {
+				b = b[:len(b)/2]
+			}
+			if !p.HeadOnly {
+				px.CacheBody([]byte(b[:len(b)/2]))
+				px.CacheBody([]byte(b[len(b)/2:]))
+			}
+			if r.cut {
+				px.Failed(upstream.FailError, true)
+				p.End(1)
+				return b, true
+			}
+			px.Done()
+			p.End(int64(len(b)))
+			return b, true
+		}
+		p.Proxy = nil
+	}
+	b := ""
+	if !p.HeadOnly {
+		b = body(t, p)
+	}
+	p.CloseFile()
+	p.End(1)
+	return b, asked
+}
+
+func TestCacheMissHit(t *testing.T) {
+	for _, store := range []string{"memory:", "disk"} {
+		t.Run(store, func(t *testing.T) {
+			now := testNow
+			path := "memory:"
+			if store == "disk" {
+				path = t.TempDir() + " levels=1:2"
+			}
+			e := cacheEngine(t, "proxy_cache_path "+path+" keys_zone=z:1m;\nproxy_cache_valid 200 1m;", &now)
+			var p Plan
+			ok := &upResp{status: 200, fields: []string{"Content-Type", "text/plain", "X-App", "1"}, body: "hello, cache"}
+			steps := []struct {
+				name, method, target string
+				r                    *upResp
+				wantBody, wantStatus string
+				asked                bool
+			}{
+				{"miss", "GET", "/a", ok, "hello, cache", "MISS", true},
+				{"hit", "GET", "/a", nil, "hello, cache", "HIT", false},
+				{"head hit", "HEAD", "/a", nil, "", "HIT", false},
+				{"other args miss", "GET", "/a?x=1", ok, "hello, cache", "MISS", true},
+				{"uncacheable", "GET", "/b", &upResp{status: 200, fields: []string{"Cache-Control", "no-store"}, body: "x"}, "x", "MISS", true},
+				{"uncacheable again", "GET", "/b", &upResp{status: 200, body: "y"}, "y", "MISS", true},
+				{"then stored", "GET", "/b", nil, "y", "HIT", false},
+				{"404 not valid", "GET", "/c", &upResp{status: 404, body: "no"}, "no", "MISS", true},
+				{"404 again", "GET", "/c", &upResp{status: 404, body: "no"}, "no", "MISS", true},
+				{"cut short", "GET", "/d", &upResp{status: 200, body: "0123456789", cut: true}, "01234", "MISS", true},
+				{"not stored", "GET", "/d", &upResp{status: 200, body: "0123456789"}, "0123456789", "MISS", true},
+			}
+			for _, s := range steps {
+				got, asked := exchange(t, e, &p, s.method, s.target, s.r)
+				if got != s.wantBody || asked != s.asked || header(&p, "X-Cache") != s.wantStatus {
+					t.Errorf("%s: body %q asked %v X-Cache %q; want %q %v %q", s.name, got, asked, header(&p, "X-Cache"), s.wantBody, s.asked, s.wantStatus)
+				}
+				if s.name == "hit" && header(&p, "X-App") != "1" {
+					t.Errorf("hit lost the stored field: %s", result(&p))
+				}
+			}
+			now = now.Add(2 * time.Minute)
+			if got, asked := exchange(t, e, &p, "GET", "/a", ok); !asked || got != "hello, cache" || header(&p, "X-Cache") != "EXPIRED" {
+				t.Errorf("after expiry: %q asked %v %q, want EXPIRED from the upstream", got, asked, header(&p, "X-Cache"))
+			}
+		})
+	}
+}
+
+func TestCacheLock(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1m;\nproxy_cache_lock on;\nproxy_cache_lock_timeout 3s;", &now)
+	var leader, waiter, late Plan
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &leader)
+	px := leader.Proxy
+	if px == nil {
+		t.Fatalf("leader: not a proxy plan: %s", result(&leader))
+	}
+	px.Next()
+	px.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: 2})
+	if !px.Caching() {
+		t.Fatal("leader not caching")
+	}
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &waiter)
+	if waiter.Wait == nil || waiter.Proxy != nil || waiter.WaitTimeout != 3*time.Second {
+		t.Fatalf("waiter: Wait %v timeout %v proxy %v", waiter.Wait, waiter.WaitTimeout, waiter.Proxy)
+	}
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &late)
+	now = now.Add(3 * time.Second) // the late one times out
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &late)
+	if late.Proxy == nil || late.Wait != nil {
+		t.Fatalf("after the lock timeout: %s, want a proxy plan", result(&late))
+	}
+	late.Proxy.Next()
+	late.Proxy.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: 2})
+	if late.Proxy.Caching() {
+		t.Error("a request past proxy_cache_lock_timeout stores its response")
+	}
+	late.End(0)
+	now = testNow.Add(time.Second) // within the waiter's lock timeout
+	px.CacheBody([]byte("ok"))
+	px.Done()
+	select {
+	case <-waiter.Wait:
+	default:
+		t.Fatal("Done did not wake the waiter")
+	}
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &waiter)
+	if waiter.Proxy != nil || string(waiter.Body) != "ok" || header(&waiter, "X-Cache") != "HIT" {
+		t.Errorf("waiter after the fill: %s body %q", result(&waiter), waiter.Body)
+	}
+}
+
+func TestCacheLockAbandoned(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1m;\nproxy_cache_lock on;", &now)
+	var leader, waiter Plan
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &leader)
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &waiter)
+	if waiter.Wait == nil {
+		t.Fatal("no wait")
+	}
+	leader.End(0) // the leader's client left before anything happened
+	select {
+	case <-waiter.Wait:
+	default:
+		t.Fatal("End did not wake the waiter")
+	}
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &waiter)
+	if waiter.Proxy == nil {
+		t.Fatalf("waiter after an abandoned fill: %s, want it to fetch", result(&waiter))
+	}
+}
+
+func TestCacheStale(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1s;\nproxy_cache_use_stale error http_503;", &now)
+	var p Plan
+	exchange(t, e, &p, "GET", "/s", &upResp{status: 200, body: "old"})
+	now = now.Add(2 * time.Second)
+	if got, _ := exchange(t, e, &p, "GET", "/s", nil); got != "old" || header(&p, "X-Cache") != "STALE" || p.Status != 200 {
+		t.Errorf("refused upstream: %s %q, want the stale entry", result(&p), got)
+	}
+	if got, _ := exchange(t, e, &p, "GET", "/s", &upResp{status: 503, body: "busy"}); got != "old" || header(&p, "X-Cache") != "STALE" {
+		t.Errorf("503 upstream: %s %q, want the stale entry", result(&p), got)
+	}
+	if got, _ := exchange(t, e, &p, "GET", "/s", &upResp{status: 500, body: "err"}); got != "err" || header(&p, "X-Cache") != "EXPIRED" {
+		t.Errorf("500 upstream: %s %q, want the 500 (not in use_stale)", result(&p), got)
+	}
+	if got, _ := exchange(t, e, &p, "GET", "/new", nil); p.Status != 502 || header(&p, "X-Cache") != "MISS" {
+		t.Errorf("refused upstream without an entry: %s %q, want 502", result(&p), got)
+	}
+}
+
+func TestCacheDisk(t *testing.T) {
+	now := time.Now()
+	dir := t.TempDir()
+	conf := "proxy_cache_path " + dir + " levels=1:2 keys_zone=z:1m max_size=100k;\nproxy_cache_valid 1h;"
+	e := cacheEngine(t, conf, &now)
+	var p Plan
+	big := strings.Repeat("x", 40<<10)
+	for _, u := range []string{"/1", "/2"} {
+		exchange(t, e, &p, "GET", u, &upResp{status: 200, body: big})
+	}
+	e.Serve(request("GET", "/1", "Host", "example.com"), conn, &p)
+	if p.File == nil || p.ContentLength != int64(len(big)) {
+		t.Fatalf("disk hit: %s file %v length %d", result(&p), p.File, p.ContentLength)
+	}
+	if b := body(t, &p); b != big {
+		t.Errorf("disk hit body: %d bytes", len(b))
+	}
+	p.CloseFile()
+	p.End(1)
+	exchange(t, e, &p, "GET", "/3", &upResp{status: 200, body: big}) // evicts /2, the least recently used
+	var files []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if len(files) != 2 {
+		t.Errorf("files after eviction: %v, want 2", files)
+	}
+	e.Close()
+
+	e2 := cacheEngine(t, conf, &now) // a restart on the same directory
+	for _, tt := range []struct {
+		target string
+		asked  bool
+	}{{"/1", false}, {"/3", false}, {"/2", true}} {
+		got, asked := exchange(t, e2, &p, "GET", tt.target, &upResp{status: 200, body: big})
+		if asked != tt.asked || got != big {
+			t.Errorf("after restart %s: asked %v (%d bytes), want asked %v", tt.target, asked, len(got), tt.asked)
+		}
+	}
+}
+
+func TestCacheReloadKeepsEntries(t *testing.T) {
+	now := testNow
+	conf := "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1h;"
+	old := cacheEngine(t, conf, &now)
+	var p Plan
+	exchange(t, old, &p, "GET", "/r", &upResp{status: 200, body: "kept"})
+	e := cacheEngine(t, conf, &now)
+	e.InheritZones(old)
+	old.Close()
+	if got, asked := exchange(t, e, &p, "GET", "/r", nil); asked || got != "kept" {
+		t.Errorf("after reload: %q asked %v, want the entry", got, asked)
+	}
+}
