@@ -450,7 +450,7 @@ attempts:
 				// The client hung up: no upstream failure, as nginx's 499.
 				up.nc.Close()
 				if !o.ended {
-					c.cut(p, px)
+					px.DonePartial() // a fill is abandoned, never stored half
 				}
 				return false
 			}
@@ -565,24 +565,13 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 		return c.failed(px, &r)
 	}
 	if caching && !r.Whole {
-		c.cut(p, px) // the client failed mid-body
+		px.DonePartial() // the client failed mid-body: nothing stored
 	} else {
 		px.Done()
 	}
 	return outcome{done: true, ended: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}
 }
 
-// cut ends an attempt whose upstream was fine but whose body was not
-// read whole because the client went away: the peer's health counts a
-// success, as ever, and a proxy_cache entry being filled is abandoned
-// first (End), never stored half. serve's End afterwards does nothing
-// more.
-func (c *conn) cut(p *engine.Plan, px *engine.Proxy) {
-	if px.Caching() {
-		p.End(c.sentBytes())
-	}
-	px.Done()
-}
 
 // failed reports a child's failed attempt to the exchange.
 func (c *conn) failed(px *engine.Proxy, r *report) outcome {

@@ -697,16 +697,13 @@ func (l *loop) bodyWhole(x *exchange) {
 // bodyCut ends an attempt whose upstream was fine but whose body will
 // not be read whole (the client went away, the temp file failed): the
 // peer's health counts a success, as before, and a proxy_cache entry
-// being filled is abandoned first (End), never stored half.
+// being filled is abandoned, never stored half (DonePartial).
 func (l *loop) bodyCut(x *exchange) {
 	px := x.plan.Proxy
 	if px == nil || x.px.whole {
 		return // no exchange, or Done already (the response's last bytes failed)
 	}
-	if x.px.cache {
-		x.plan.End(x.sent)
-	}
-	px.Done()
+	px.DonePartial()
 }
 
 // dropUpstream closes the exchange's upstream connection.
