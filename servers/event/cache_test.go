@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sync/errgroup"
@@ -14,12 +15,21 @@ import (
 )
 
 // cacheSite writes a config whose /app/ is proxied to upstream through
-// a proxy_cache with proxy_cache_lock, and whose / serves a static
+// a disk proxy_cache with proxy_cache_lock, and whose / serves a static
 // file; the lock timeout is long enough that no waiter of these tests
 // ever reaches it.
 func cacheSite(t *testing.T, upstream string) string {
+	return cacheSiteWith(t, upstream, "", "")
+}
+
+// cacheSiteWith is cacheSite with the zone's path ("" for a directory
+// of the test, or config.MemoryCachePath) and more directives for /app/.
+func cacheSiteWith(t *testing.T, upstream, zonePath, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
+	if zonePath == "" {
+		zonePath = filepath.Join(dir, "cache")
+	}
 	root := filepath.Join(dir, "html")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
@@ -31,6 +41,7 @@ func cacheSite(t *testing.T, upstream string) string {
 events { worker_connections 1024; }
 http {
     proxy_cache_path %s keys_zone=c:1m;
+    sendfile on;
     server {
         listen 127.0.0.1:0;
         root %s;
@@ -42,10 +53,11 @@ http {
             proxy_cache_valid 200 10m;
             proxy_cache_lock on;
             proxy_cache_lock_timeout 60s;
+            %s
         }
     }
 }
-`, filepath.Join(dir, "cache"), root, upstream)
+`, zonePath, root, upstream, extra)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -120,5 +132,75 @@ func TestCacheLockDoesNotBlockTheLoop(t *testing.T) {
 	}
 	if st := s.Stats(); st.Waiting != 0 {
 		t.Errorf("Stats().Waiting = %d after the fill, want 0", st.Waiting)
+	}
+}
+
+// TestCacheFillEveryBodyPath fills an entry through each way the core
+// reads an upstream body (buffered in memory, spilled to the temp file,
+// streamed with proxy_buffering off; with a Content-Length or chunked;
+// into a disk or a memory zone) and checks that the next request is
+// answered from the entry, byte for byte, without the upstream.
+func TestCacheFillEveryBodyPath(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+		memory  bool
+		extra   string
+		buffer  int // Options.ProxyBuffer; 0 for the default
+	}{
+		{name: "memory buffer", size: 32 << 10},
+		{name: "memory buffer chunked", size: 32 << 10, chunked: true, memory: true},
+		{name: "spilled", size: 1 << 20, buffer: 64 << 10},
+		{name: "spilled chunked memory zone", size: 1 << 20, buffer: 64 << 10, chunked: true, memory: true},
+		{name: "streamed", size: 1 << 20, extra: "proxy_buffering off;"},
+		{name: "streamed chunked", size: 1 << 20, chunked: true, extra: "proxy_buffering off;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := testBody(tc.size)
+			up := startRawUpstream(t, body, tc.chunked, 0)
+			zone := ""
+			if tc.memory {
+				zone = "memory:"
+			}
+			s := newServer(t, cacheSiteWith(t, up.addr(), zone, tc.extra), event.Options{Loops: 1, ProxyBuffer: tc.buffer})
+			serve(t, s)
+			c := dial(t, s.Addrs()[0].String())
+			for i := range 2 {
+				c.send(t, "GET /app/big HTTP/1.1\r\nHost: t\r\n\r\n")
+				c.readBig(t, body, false)
+				if n := up.bigs.Load(); n != 1 {
+					t.Fatalf("request %d: %d requests reached the upstream, want 1", i+1, n)
+				}
+			}
+			if tc.buffer != 0 && s.Stats().Spilled == 0 {
+				t.Errorf("the fill never spilled to a temp file")
+			}
+		})
+	}
+}
+
+// TestCacheFillCutByClient checks that a fill whose client goes away
+// mid-body (proxy_buffering off, chunked, so that only the core knows
+// the body is incomplete) is not stored: the next request goes to the
+// upstream again and gets the whole body.
+func TestCacheFillCutByClient(t *testing.T) {
+	body := testBody(bigAnswer)
+	up := startRawUpstream(t, body, true, 0)
+	s := newServer(t, cacheSiteWith(t, up.addr(), "", "proxy_buffering off;"), event.Options{Loops: 1})
+	serve(t, s)
+	addr := s.Addrs()[0].String()
+	gone := dialSlow(t, addr)
+	gone.send(t, "GET /app/big HTTP/1.1\r\nHost: t\r\n\r\n")
+	if line, err := gone.br.ReadString('\n'); err != nil || !strings.Contains(line, " 200 ") {
+		t.Fatalf("status line %q, %v", line, err)
+	}
+	gone.nc.Close()
+	eventually(t, "the cut exchange to end", func() bool { st := s.Stats(); return st.Connections == 0 && st.Borrowed == 0 })
+	c := dial(t, addr)
+	c.send(t, "GET /app/big HTTP/1.1\r\nHost: t\r\n\r\n")
+	c.readBig(t, body, false)
+	if n := up.bigs.Load(); n != 2 {
+		t.Errorf("%d requests reached the upstream, want 2: the cut fill must not be stored", n)
 	}
 }
