@@ -65,6 +65,21 @@
 // EPOLLOUT like a static file, under send_timeout. A body past the temp
 // file limit is streamed from there, as nginx does.
 //
+// # proxy_cache
+//
+// A hit is an ordinary plan (memory bytes, or a region of the entry's
+// file sent with sendfile(2)). A fill gets every piece of the upstream
+// body, de-chunked, on whichever path reads it (buffered in memory,
+// spilled to the temp file, streamed), and Done only once it was read
+// whole; a body cut short (the client left, the temp file failed) ends
+// with DonePartial, so nothing half is stored. A request that
+// proxy_cache_lock makes wait for another one's fill is parked like a
+// limit_req delay, on the timer heap for proxy_cache_lock_timeout,
+// reading nothing; the fill's channel is watched by one goroutine per
+// fill and loop, which posts it back through the loop's eventfd, and
+// every waiter is planned again. Stats().Waiting counts the parked
+// requests.
+//
 // # Reload
 //
 // Server.Reload swaps the engine (c10k serve on SIGHUP) with one atomic
