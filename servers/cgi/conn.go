@@ -572,7 +572,6 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 	return outcome{done: true, ended: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}
 }
 
-
 // failed reports a child's failed attempt to the exchange.
 func (c *conn) failed(px *engine.Proxy, r *report) outcome {
 	f := upstream.FailError
