@@ -99,7 +99,9 @@ func (x *Proxy) Caching() bool { return x.c.w != nil && !x.c.w.failed }
 // the cache entry being filled. It copies b (or writes it to the
 // entry's temp file) before it returns. It does nothing when Caching
 // is false, or once the entry went past the zone's limits (the
-// response is then passed on but not stored).
+// response is then passed on but not stored). The piece that completes
+// a Content-Length body stores the entry at once (Caching is false
+// afterwards); a chunked or close-delimited one is stored by Done.
 func (x *Proxy) CacheBody(b []byte) {
 	w := x.c.w
 	if w == nil || w.failed || len(b) == 0 {
@@ -112,11 +114,16 @@ func (x *Proxy) CacheBody(b []byte) {
 	}
 	if w.f == nil {
 		w.body = append(w.body, b...)
-		return
-	}
-	if _, err := w.f.Write(b); err != nil {
+	} else if _, err := w.f.Write(b); err != nil {
 		x.e.logf("crit", "write to cache temp file %q failed (%v)", x.p, w.f.Name(), err)
 		x.abandonWriter()
+		return
+	}
+	if w.n == w.want {
+		// The whole Content-Length is here: stored now, before the
+		// core sends the last of it, so that the client's next request
+		// finds the entry. Done then only ends the attempt.
+		x.cacheDone()
 	}
 }
 

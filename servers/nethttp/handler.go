@@ -61,12 +61,19 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Serve(&req, conn, p)
-	if p.Delay > 0 {
-		// limit_req delays the request: this goroutine sleeps (or the
-		// client leaves), then the engine resumes it.
-		t := time.NewTimer(p.Delay)
+	for p.Delay > 0 || p.Wait != nil {
+		// limit_req delays the request, or proxy_cache_lock makes it
+		// wait for another request's fill: this goroutine sleeps (or
+		// the client leaves), then the engine resumes it.
+		d := p.Delay
+		if p.Wait != nil {
+			d = p.WaitTimeout
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
+		case <-p.Wait: // nil for a Delay: never ready
+			t.Stop()
 		case <-r.Context().Done():
 			t.Stop()
 			return

@@ -196,30 +196,32 @@ func (h *handler) proxyBody(w http.ResponseWriter, p *engine.Plan, px *engine.Pr
 			panic(http.ErrAbortHandler)
 		}
 		pending = pending[n:]
+		if !p.HeadOnly {
+			px.CacheBody(data)
+		}
 		if len(data) > 0 && gzip {
 			cs.gz.Write(data)
 			if len(pending) == 0 {
 				cs.gz.Flush() // the client sees each upstream read
 			}
 			if err := cs.gz.WriteTo(writeFunc(w)); err != nil {
-				px.Done()
+				px.DonePartial()
 				panic(http.ErrAbortHandler)
 			}
 		} else if len(data) > 0 && !p.HeadOnly {
 			if _, err := w.Write(data); err != nil {
-				px.Done() // the upstream was fine; the client went away
+				px.DonePartial() // the upstream was fine; the client went away
 				panic(http.ErrAbortHandler)
 			}
 		}
 	}
+	px.Done() // the body was read whole: a cached response is stored
 	if gzip {
 		cs.gz.Close()
 		if err := cs.gz.WriteTo(writeFunc(w)); err != nil {
-			px.Done()
 			panic(http.ErrAbortHandler)
 		}
 	}
-	px.Done()
 }
 
 func setDeadline(set func(time.Time) error, d time.Duration) {

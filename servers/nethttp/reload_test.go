@@ -57,3 +57,9 @@ func startCore(t *testing.T, confPath string) servertest.Core {
 	}
 	return servertest.ServeCore(t, s, opts)
 }
+
+// TestCache runs the conformance suite's proxy_cache cases against the
+// net/http core.
+func TestCache(t *testing.T) {
+	servertest.RunCache(t, startCore)
+}

@@ -100,10 +100,11 @@ func (w *worker) serveHTTP(c *accepted) {
 			return
 		}
 		h.e.Serve(&h.req, h.conn, p)
-		if p.Delay > 0 {
-			// limit_req delays the request: the worker sleeps, then the
-			// engine resumes it (engine.Plan.Delay).
-			if !w.sleep(p.Delay) {
+		for p.Delay > 0 || p.Wait != nil {
+			// limit_req delays the request, or proxy_cache_lock makes
+			// it wait for another request's fill: the worker sleeps,
+			// then the engine resumes it (engine.Plan.Delay, Wait).
+			if !w.sleep(p.Delay, p.Wait, p.WaitTimeout) {
 				p.End(h.sock.sent) // stopping: nginx's 499
 				w.endRequest(p)
 				return
@@ -136,16 +137,30 @@ func (w *worker) serveHTTP(c *accepted) {
 	}
 }
 
-// sleep holds the worker for d (limit_req's delay); false when the
-// server began a graceful stop meanwhile.
-func (w *worker) sleep(d time.Duration) bool {
+// sleep holds the worker for d (limit_req's delay), or, when ch is not
+// nil, until ch is closed or timeout has passed (proxy_cache_lock);
+// false when the server began a graceful stop meanwhile.
+func (w *worker) sleep(d time.Duration, ch <-chan struct{}, timeout time.Duration) bool {
+	if ch != nil {
+		d = timeout
+	}
 	end := time.Now().Add(d)
 	for !w.s.closing.Load() {
 		left := time.Until(end)
 		if left <= 0 {
 			return true
 		}
-		time.Sleep(min(left, 50*time.Millisecond))
+		if ch == nil {
+			time.Sleep(min(left, 50*time.Millisecond))
+			continue
+		}
+		t := time.NewTimer(min(left, 50*time.Millisecond))
+		select {
+		case <-ch:
+			t.Stop()
+			return true
+		case <-t.C:
+		}
 	}
 	return false
 }

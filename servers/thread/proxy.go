@@ -313,6 +313,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 			}
 			pending = left
 			u.appendMem(w.s, data)
+			px.CacheBody(data)
 		}
 		if u.dec.Done() {
 			w.releaseUpstream(px, addr)
@@ -320,8 +321,8 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 				p.ContentLength = int64(len(u.mem))
 			}
 			p.Body = u.mem
+			px.Done() // stores a cached response before the client can ask again
 			ok := w.respond(p, false)
-			px.Done()
 			if ok && w.afterResponse(p) {
 				return bodySent
 			}
@@ -374,6 +375,7 @@ func (w *worker) proxyBody(p *engine.Plan, px *engine.Proxy, addr string, isHead
 		if len(data) == 0 || p.HeadOnly {
 			continue
 		}
+		px.CacheBody(data)
 		var err error
 		if chunkOut {
 			out := h.out[:0]
@@ -444,6 +446,7 @@ func (w *worker) spool(p *engine.Plan, px *engine.Proxy, addr string, pending []
 		if len(data) == 0 || p.HeadOnly {
 			continue
 		}
+		px.CacheBody(data)
 		if _, err := u.tmp.Write(data); err != nil {
 			// The disk, not the upstream, failed and nothing went to
 			// the client yet: a 500, as nginx and the event core do.
@@ -451,7 +454,7 @@ func (w *worker) spool(p *engine.Plan, px *engine.Proxy, addr string, pending []
 			w.dropUpstream()
 			u.tmp.Close()
 			u.releaseMem(w.s)
-			px.Done()
+			px.DonePartial()
 			w.reject(p, 500)
 			return nil, nil, bodyClosed, true
 		}
@@ -594,7 +597,7 @@ func (w *worker) upstreamBroken(px *engine.Proxy, err error, sent bool) bodyOutc
 func (w *worker) clientBroken(px *engine.Proxy, err error) bodyOutcome {
 	w.logClient("info", err, "while sending to client")
 	w.dropUpstream()
-	px.Done()
+	px.DonePartial() // the body was not read whole: nothing is cached
 	w.closeClient(w.http.c.fd, false)
 	return bodyClosed
 }
@@ -717,6 +720,7 @@ func (w *worker) streamGzip(p *engine.Plan, px *engine.Proxy, addr string, head 
 		if len(data) == 0 {
 			continue
 		}
+		px.CacheBody(data)
 		h.gz.Write(data)
 		if len(pending) == 0 {
 			h.gz.Flush()
