@@ -131,7 +131,8 @@ func getBody(t *testing.T, c *servertest.Conn) []byte {
 // TestCacheFillThroughChild fills an entry through the child's relay
 // (its "body" reports to the parent), with proxy_buffering on and off,
 // a Content-Length or chunked, into a disk or a memory zone, and checks
-// that the next request is a hit, byte for byte, without the upstream.
+// that the next request, on a new connection as soon as the response
+// is read, is a hit, byte for byte, without the upstream.
 func TestCacheFillThroughChild(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -148,12 +149,14 @@ func TestCacheFillThroughChild(t *testing.T) {
 			body := pattern(300 << 10)
 			up := startCacheUpstream(t, body, tc.chunked)
 			addr := startCGI(t, cacheConf(t, up.ln.Addr().String(), tc.zone, tc.extra))
-			c, err := servertest.Dial(addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			for i := range 2 {
+				// A new connection each time: the hit must not depend
+				// on the parent having finished with the first request.
+				c, err := servertest.Dial(addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
 				if got := getBody(t, c); !bytes.Equal(got, body) {
 					t.Fatalf("request %d: body of %d bytes, not the upstream's %d", i+1, len(got), len(body))
 				}

@@ -543,30 +543,44 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 	h, rh := c.head(p)
 	caching := px.Caching()
 	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly, Gzip: p.Gzip, Cache: caching}, h)
+	whole := false // a fill's body was read whole, and Done called
 	for {
-		// "body" reports (verdict.Cache) until the last one.
+		// A fill's "body" reports and its "whole" (verdict.Cache),
+		// then the last report.
 		r = report{}
 		var body []byte
 		body, err = readFrame(ch.out, &r, func(r *report) int { return r.Body })
-		if err != nil || r.Event != "body" {
+		if err != nil {
 			break
 		}
-		px.CacheBody(body)
+		if r.Event == "body" {
+			px.CacheBody(body)
+			continue
+		}
+		if r.Event == "whole" && !whole {
+			// Stored before the child writes the end of the response.
+			px.Done()
+			whole = true
+			ch.verdict(verdict{}, nil)
+			continue
+		}
+		break
 	}
 	c.sent += r.Bytes
-	if err != nil {
-		if ch.gone() {
-			return outcome{done: true} // proxy cuts the attempt
-		}
+	switch {
+	case whole:
+		// Done already; only the client side can have failed since.
+		return outcome{done: true, ended: true, keep: err == nil && r.Client == "" && rh.KeepsAlive(), reuse: err == nil && r.Reuse}
+	case err != nil && ch.gone():
+		return outcome{done: true} // proxy cuts the attempt
+	case err != nil:
 		px.Failed(upstream.FailError, true)
 		return outcome{done: true, ended: true}
-	}
-	if r.Event == "fail" {
+	case r.Event == "fail":
 		return c.failed(px, &r)
-	}
-	if caching && !r.Whole {
+	case caching:
 		px.DonePartial() // the client failed mid-body: nothing stored
-	} else {
+	default:
 		px.Done()
 	}
 	return outcome{done: true, ended: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}

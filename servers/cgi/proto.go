@@ -10,8 +10,12 @@ import "time"
 // A response that fills a proxy_cache entry reaches the parent's engine
 // (which owns the cache) through the same stdout: the child sends each
 // de-chunked piece of the upstream body as a "body" report as it relays
-// it, and the parent passes it to engine.Proxy.CacheBody, then calls
-// Done only when the last report says the body was read whole. Only a
+// it, and the parent passes it to engine.Proxy.CacheBody. Once the body
+// was read whole the child sends "whole" and waits: the parent calls
+// Done, which stores the entry, and answers with an empty verdict; only
+// then does the child write the end of the response, so that a client
+// asking again at once finds the entry. A fill that ends without
+// "whole" is abandoned (DonePartial). Only a
 // fill pays for the copy, once per entry; the other responses still
 // never pass through the parent. (A temp file handed down as fd 5
 // would have to be created for every proxy attempt, before the parent
@@ -59,16 +63,15 @@ type verdict struct {
 	// Cache says the response fills a proxy_cache entry
 	// (engine.Proxy.Caching): the child tees the upstream body,
 	// de-chunked, to the parent as "body" reports while it relays it,
-	// and says in its last report whether the body was read whole.
+	// and a "whole" report when it was read whole.
 	Cache bool `json:",omitempty"`
 }
 
 // report is a child's account of its work.
 type report struct {
-	Event   string // "head" (proxy: the upstream head follows, Head bytes), "body" (verdict.Cache: Body bytes of it follow), "fail", "done"
+	Event   string // "head" (proxy: the upstream head follows, Head bytes), "body" (verdict.Cache: Body bytes of it follow), "whole" (the cache fill's body is complete: the parent stores it and answers), "fail", "done"
 	Head    int    `json:",omitempty"`
 	Body    int    `json:",omitempty"` // bytes of upstream body following a "body" report
-	Whole   bool   `json:",omitempty"` // proxy "done" or "fail": the upstream body was read whole
 	Failure string `json:",omitempty"` // "error", "timeout", "invalid_header"
 	Stage   int    `json:",omitempty"` // engine.Stage of a failure
 	Err     string `json:",omitempty"` // OS or protocol error text
