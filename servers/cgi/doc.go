@@ -35,8 +35,10 @@
 // body: for a response the engine stores (engine.Proxy.Caching) the
 // verdict asks the child to tee the de-chunked upstream body back as
 // "body" reports on its stdout, which the parent passes to CacheBody;
-// Done follows only when the child's last report says the body was read
-// whole, DonePartial otherwise. A hit is an ordinary bytes or file job.
+// once the body was read whole the child says so and waits until the
+// parent has called Done (which stores the entry) before it writes the
+// end of the response. A fill cut short ends with DonePartial. A hit is
+// an ordinary bytes or file job.
 // A request that proxy_cache_lock makes wait for another one's fill
 // waits on its connection's goroutine, as a limit_req delay does.
 //

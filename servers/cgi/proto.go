@@ -15,9 +15,9 @@ import "time"
 // Done, which stores the entry, and answers with an empty verdict; only
 // then does the child write the end of the response, so that a client
 // asking again at once finds the entry. A fill that ends without
-// "whole" is abandoned (DonePartial). Only a
-// fill pays for the copy, once per entry; the other responses still
-// never pass through the parent. (A temp file handed down as fd 5
+// "whole" is abandoned (DonePartial). Only a fill pays for the copy,
+// once per entry; the other responses still never pass through the
+// parent. (A temp file handed down as fd 5
 // would have to be created for every proxy attempt, before the parent
 // knows whether the response may be stored, and would be copied once
 // more from the disk.)
