@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
@@ -45,23 +46,33 @@ import (
 //     upstream from a caching location (ngx_http_proxy_cache_headers),
 //     so every stored answer is a whole 200 (or whatever status) for
 //     everyone;
+//   - a response with Vary is stored as a variant of its key (the key
+//     and the request's values of the fields Vary names, as nginx's
+//     secondary key), so a client gets the variant that matches its
+//     request; the zone remembers each key's Vary (a disk zone in the
+//     entry file, so a restart does too);
 //   - proxy_cache_lock holds new entries only (an expired one is
 //     fetched by every request, or served as UPDATING to the others
 //     with use_stale updating).
 //
+// A hit of a stored 200 goes through nginx's not-modified rules: 304
+// for a matching If-None-Match or If-Modified-Since, 412 for a failed
+// If-Match or If-Unmodified-Since (a response being fetched or stored
+// is sent whole).
+//
 // Differences: a HEAD request is served from the GET entry on a hit,
 // but a HEAD miss is passed upstream as HEAD and not stored (nginx's
-// proxy_cache_convert_head would send a GET and store it). A hit is
-// not answered 304 for a matching If-None-Match or If-Modified-Since
-// (nginx's not-modified filter would). The client's going away ends
-// the fill (nginx reads the rest of the upstream body into the cache).
+// proxy_cache_convert_head would send a GET and store it). The
+// client's going away ends the fill (nginx reads the rest of the
+// upstream body into the cache).
 
 // cacheCtx is a Proxy's proxy_cache state.
 type cacheCtx struct {
 	z      *cacheZone
 	pc     *config.ProxyCache
-	key    cacheKey
-	keyRaw []byte // the evaluated key, in the plan's arena
+	key    cacheKey // the entry looked up: main, or the variant a known Vary gives
+	main   cacheKey // md5 of keyRaw
+	keyRaw []byte   // the evaluated key, in the plan's arena
 	// status is $upstream_cache_status: MISS, BYPASS, EXPIRED, STALE,
 	// UPDATING or HIT; "" without a cache.
 	status string
@@ -79,6 +90,8 @@ type cacheWait struct {
 
 // cacheWriter is a response being stored.
 type cacheWriter struct {
+	key     cacheKey // the entry it becomes: main, or its Vary variant
+	vary    string   // the response's Vary; "" without one
 	status  int
 	head    []byte
 	expires time.Time
@@ -151,7 +164,8 @@ func (e *Engine) cacheLookup(p *Plan, pc *config.ProxyCache) {
 	n := len(p.arena)
 	p.arena = p.eval(p.arena, pc.Key)
 	c.keyRaw = p.arena[n:]
-	c.key = md5.Sum(c.keyRaw)
+	c.main = md5.Sum(c.keyRaw)
+	c.key = c.main
 	store := string(st.method) != "HEAD" && !p.anyTrue(pc.NoCache)
 	if p.anyTrue(pc.Bypass) {
 		c.status, c.store = "BYPASS", store
@@ -175,6 +189,9 @@ func (e *Engine) cacheLookup(p *Plan, pc *config.ProxyCache) {
 	)
 	act := actMiss
 	z.mu.Lock()
+	if vary := z.varies[c.main]; vary != "" {
+		c.key, _ = p.variantKey(c.keyRaw, vary)
+	}
 	ent := z.get(c.key)
 	fill := z.fills[c.key]
 	switch {
@@ -302,6 +319,23 @@ func (e *Engine) cacheServe(p *Plan, ent *cacheEntry, status string) bool {
 		}
 	}
 	x.c.status = status
+	if ent.status == 200 && st.req != nil && !st.errPage {
+		// nginx's not-modified filter answers a cached 200.
+		lm := p.Header.Get("Last-Modified")
+		var mtime time.Time
+		if h := st.req.Header; lm != nil && (h.Has("If-Modified-Since") || h.Has("If-Unmodified-Since")) {
+			mtime, _ = parseHTTPDate(lm)
+		}
+		switch conditional(p, lm, p.Header.Get("ETag"), mtime) {
+		case 304:
+			p.CloseFile()
+			p.Body = nil
+			p.Status = 304
+			p.ContentLength = 0
+		case 412:
+			e.page(p, 412)
+		}
+	}
 	return true
 }
 
@@ -324,9 +358,19 @@ func (x *Proxy) cacheResponse(resp *http1.Response) {
 	if resp.ContentLength > 0 && z.maxSize > 0 && resp.ContentLength > z.maxSize {
 		return
 	}
-	w := &cacheWriter{status: p.Status, expires: expires, want: p.ContentLength}
+	w := &cacheWriter{key: c.main, status: p.Status, expires: expires, want: p.ContentLength}
 	if resp.Chunked {
 		w.want = -1
+	}
+	keyText := c.keyRaw
+	if vary := varyOf(resp.Header); vary != "" {
+		// nginx's secondary key: the key and the request's values of
+		// the fields Vary names.
+		w.vary = vary
+		n := len(p.arena)
+		w.key, keyText = p.variantKey(c.keyRaw, vary)
+		keyText = append([]byte(nil), keyText...)
+		p.arena = p.arena[:n]
 	}
 	for _, f := range p.Header {
 		w.head = append(w.head, f.Name...)
@@ -340,8 +384,10 @@ func (x *Proxy) cacheResponse(resp *http1.Response) {
 			x.e.logf("crit", "cache temp file in %q failed (%v)", p, z.dir, err)
 			return
 		}
-		hdr := appendEntryHeader(make([]byte, 0, cacheHeaderLen+len(c.keyRaw)+len(w.head)), expires, w.status, len(c.keyRaw), len(w.head), 0)
-		hdr = append(hdr, c.keyRaw...)
+		hdr := appendEntryHeader(make([]byte, 0, cacheHeaderLen+len(keyText)+len(w.vary)+len(w.head)),
+			expires, w.status, len(keyText), len(c.keyRaw), len(w.vary), len(w.head), 0)
+		hdr = append(hdr, keyText...)
+		hdr = append(hdr, w.vary...)
 		hdr = append(hdr, w.head...)
 		if _, err := f.Write(hdr); err != nil {
 			x.e.logf("crit", "write to cache temp file %q failed (%v)", p, f.Name(), err)
@@ -366,9 +412,12 @@ func (x *Proxy) cacheDone() {
 	}
 	c.w = nil
 	z := c.z
-	ent := &cacheEntry{key: c.key, status: w.status, head: w.head, expires: w.expires, used: x.e.now(), bodyLen: w.n}
+	ent := &cacheEntry{key: w.key, status: w.status, head: w.head, expires: w.expires, used: x.e.now(), bodyLen: w.n}
 	var rename func() error
 	if w.f == nil {
+		if cap(w.body) > len(w.body)+len(w.body)/4 {
+			w.body = append(make([]byte, 0, len(w.body)), w.body...) // what max_size counts is what is held
+		}
 		ent.body = w.body
 		ent.size = int64(len(w.head)+len(w.body)) + memEntryOverhead
 	} else {
@@ -390,7 +439,7 @@ func (x *Proxy) cacheDone() {
 			x.releaseFill()
 			return
 		}
-		path := z.path(c.key)
+		path := z.path(w.key)
 		rename = func() error {
 			if err := os.Rename(tmp, path); err != nil {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -410,9 +459,12 @@ func (x *Proxy) cacheDone() {
 	}
 	z.mu.Lock()
 	err := z.insert(ent, rename)
+	if err == nil {
+		z.setVary(c.main, w.vary)
+	}
 	z.mu.Unlock()
 	if err != nil {
-		x.e.logf("crit", "cache file %q could not be stored (%v)", x.p, z.path(c.key), err)
+		x.e.logf("crit", "cache file %q could not be stored (%v)", x.p, z.path(w.key), err)
 	}
 	x.releaseFill()
 }
@@ -590,4 +642,46 @@ func atoi(b []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
+}
+
+// varyOf is the response's Vary value, its fields joined; "" without.
+func varyOf(h http1.Header) string {
+	var v []byte
+	for _, f := range h {
+		if http1.EqualFold(f.Name, "Vary") {
+			if len(v) > 0 {
+				v = append(v, ',')
+			}
+			v = append(v, f.Value...)
+		}
+	}
+	return string(v)
+}
+
+// variantKey is the md5 of key and the request's values of the fields
+// vary names (nginx's ngx_http_file_cache_vary), and the text hashed,
+// built past the end of p's arena (valid until the arena next grows).
+func (p *Plan) variantKey(key []byte, vary string) (cacheKey, []byte) {
+	n := len(p.arena)
+	p.arena = append(p.arena, key...)
+	p.arena = append(p.arena, 0)
+	h := p.st.req.Header
+	for name := range strings.SplitSeq(vary, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		p.arena = append(p.arena, name...)
+		p.arena = append(p.arena, ':')
+		for _, f := range h {
+			if http1.EqualFold(f.Name, name) {
+				p.arena = append(p.arena, f.Value...)
+				p.arena = append(p.arena, ',')
+			}
+		}
+		p.arena = append(p.arena, '\n')
+	}
+	text := p.arena[n:]
+	p.arena = p.arena[:n]
+	return md5.Sum(text), text
 }

@@ -310,7 +310,13 @@ func TestCacheDisk(t *testing.T) {
 	}
 	e.Close()
 
+	// Files that are not entries stay where they are and are not served.
+	junk := filepath.Join(dir, strings.Repeat("ab", 16))
+	must(t, os.WriteFile(junk, []byte("not a cache file"), 0o644))
 	e2 := cacheEngine(t, conf, &now) // a restart on the same directory
+	if _, err := os.Stat(junk); err != nil {
+		t.Errorf("a file that is not an entry was touched: %v", err)
+	}
 	for _, tt := range []struct {
 		target string
 		asked  bool
@@ -333,5 +339,182 @@ func TestCacheReloadKeepsEntries(t *testing.T) {
 	old.Close()
 	if got, asked := exchange(t, e, &p, "GET", "/r", nil); asked || got != "kept" {
 		t.Errorf("after reload: %q asked %v, want the entry", got, asked)
+	}
+}
+
+func TestCacheConditions(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, `proxy_cache_path memory: keys_zone=z:1m inactive=1h;
+proxy_cache_valid 1m;
+proxy_cache_bypass $arg_fresh;
+proxy_no_cache $arg_nostore;
+proxy_cache_min_uses 2;`, &now)
+	var p Plan
+	r := func(body string) *upResp {
+		return &upResp{status: 200, fields: []string{"ETag", `"v1"`, "Last-Modified", "Wed, 01 May 2024 10:00:00 GMT"}, body: body}
+	}
+	steps := []struct {
+		name, target string
+		fields       []string
+		r            *upResp
+		wantStatus   int
+		wantBody     string
+		wantCache    string
+	}{
+		{"first use not stored", "/m", nil, r("1"), 200, "1", "MISS"},
+		{"second use stored", "/m", nil, r("2"), 200, "2", "MISS"},
+		{"hit", "/m", nil, nil, 200, "2", "HIT"},
+		{"bypass", "/m?fresh=1", nil, r("3"), 200, "3", "BYPASS"},
+		{"no_cache", "/n?nostore=1", nil, r("4"), 200, "4", "MISS"},
+		{"no_cache again", "/n?nostore=1", nil, r("5"), 200, "5", "MISS"},
+		{"no_cache never stored", "/n?nostore=1", nil, r("6"), 200, "6", "MISS"},
+		{"if-none-match", "/m", []string{"If-None-Match", `"v1"`}, nil, 304, "", "HIT"},
+		{"if-none-match other", "/m", []string{"If-None-Match", `"v0"`}, nil, 200, "2", "HIT"},
+		{"if-modified-since", "/m", []string{"If-Modified-Since", "Wed, 01 May 2024 10:00:00 GMT"}, nil, 304, "", "HIT"},
+		{"if-match fails", "/m", []string{"If-Match", `"v0"`}, nil, 412, "", ""},
+	}
+	for _, s := range steps {
+		fields := append([]string{"Host", "example.com"}, s.fields...)
+		e.Serve(request("GET", s.target, fields...), conn, &p)
+		got := ""
+		if px := p.Proxy; px != nil {
+			if s.r == nil {
+				t.Fatalf("%s: went to the upstream", s.name)
+			}
+			px.Next()
+			resp := &http1.Response{Status: s.r.status, Major: 1, Minor: 1, ContentLength: int64(len(s.r.body))}
+			for i := 0; i+1 < len(s.r.fields); i += 2 {
+				resp.Header = append(resp.Header, http1.Field{Name: []byte(s.r.fields[i]), Value: []byte(s.r.fields[i+1])})
+			}
+			px.Response(resp)
+			px.CacheBody([]byte(s.r.body))
+			px.Done()
+			got = s.r.body
+		} else if s.r != nil {
+			t.Fatalf("%s: answered from the cache: %s", s.name, result(&p))
+		} else if !p.HeadOnly && s.wantStatus != 412 {
+			got = body(t, &p)
+		}
+		if p.Status != s.wantStatus || got != s.wantBody || s.wantCache != "" && header(&p, "X-Cache") != s.wantCache {
+			t.Errorf("%s: %s body %q; want %d %q X-Cache %q", s.name, result(&p), got, s.wantStatus, s.wantBody, s.wantCache)
+		}
+		p.End(1)
+	}
+	z := e.cacheZones[e.cfg.HTTP.CachePaths["z"]]
+	z.expire(now.Add(59 * time.Minute))
+	if len(z.entries) != 2 { // /m and the bypass's /m?fresh=1
+		t.Errorf("inactive=1h removed entries used 59 minutes ago: %d left", len(z.entries))
+	}
+	z.expire(now.Add(61 * time.Minute))
+	if len(z.entries) != 0 || z.used != 0 {
+		t.Errorf("inactive=1h kept %d entries (%d bytes) unused for 61 minutes", len(z.entries), z.used)
+	}
+}
+
+func TestCacheUpdating(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1s;\nproxy_cache_use_stale updating;", &now)
+	var a, b Plan
+	exchange(t, e, &a, "GET", "/u", &upResp{status: 200, body: "old"})
+	now = now.Add(2 * time.Second)
+	e.Serve(request("GET", "/u", "Host", "example.com"), conn, &a)
+	if a.Proxy == nil || header(&a, "X-Cache") != "" {
+		t.Fatalf("first request after expiry: %s, want a proxy plan", result(&a))
+	}
+	if got, asked := exchange(t, e, &b, "GET", "/u", nil); asked || got != "old" || header(&b, "X-Cache") != "UPDATING" {
+		t.Errorf("while the entry is being updated: %q asked %v X-Cache %q, want the stale entry as UPDATING", got, asked, header(&b, "X-Cache"))
+	}
+	a.End(0)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkCacheHit measures a memory-zone hit: lookup, head copy,
+// add_header; -benchmem shows it allocates nothing.
+func BenchmarkCacheHit(b *testing.B) {
+	now := testNow
+	src := "http {\nproxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1h;\nserver {\nlisten 127.0.0.1:80;\nlocation / {\nproxy_pass http://10.0.0.1:80;\nproxy_cache z;\nadd_header X-Cache $upstream_cache_status;\n}\n}\n}"
+	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(cfg, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	req := request("GET", "/api/items?id=7", "Host", "example.com", "User-Agent", "bench", "Accept", "*/*")
+	var p Plan
+	e.Serve(req, conn, &p)
+	px := p.Proxy
+	px.Next()
+	px.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: 5,
+		Header: http1.Header{{Name: []byte("Content-Type"), Value: []byte("text/plain")}}})
+	px.CacheBody([]byte("hello"))
+	px.Done()
+	p.End(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Serve(req, conn, &p)
+		if p.Proxy != nil || len(p.Body) != 5 {
+			b.Fatalf("not a hit: %s", result(&p))
+		}
+		p.End(1)
+	}
+}
+
+func TestCacheVary(t *testing.T) {
+	for _, store := range []string{"memory:", "disk"} {
+		t.Run(store, func(t *testing.T) {
+			now := time.Now()
+			path := "memory:"
+			if store == "disk" {
+				path = t.TempDir()
+			}
+			conf := "proxy_cache_path " + path + " keys_zone=z:1m;\nproxy_cache_valid 1h;"
+			e := cacheEngine(t, conf, &now)
+			var p Plan
+			get := func(ae, upBody string) (string, bool) {
+				e.Serve(request("GET", "/v", "Host", "example.com", "Accept-Encoding", ae), conn, &p)
+				if px := p.Proxy; px != nil {
+					px.Next()
+					px.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: int64(len(upBody)),
+						Header: http1.Header{{Name: []byte("Vary"), Value: []byte("Accept-Encoding")}}})
+					px.CacheBody([]byte(upBody))
+					px.Done()
+					p.End(1)
+					return upBody, true
+				}
+				b := body(t, &p)
+				p.End(1)
+				return b, false
+			}
+			steps := []struct {
+				ae, up, want string
+				asked        bool
+			}{
+				{"gzip", "for gzip", "for gzip", true},
+				{"identity", "for identity", "for identity", true},
+				{"gzip", "", "for gzip", false},
+				{"identity", "", "for identity", false},
+			}
+			for i, s := range steps {
+				if got, asked := get(s.ae, s.up); got != s.want || asked != s.asked {
+					t.Errorf("step %d (%s): %q asked %v, want %q %v", i, s.ae, got, asked, s.want, s.asked)
+				}
+			}
+			if store == "disk" {
+				e.Close()
+				e = cacheEngine(t, conf, &now)
+				if got, asked := get("identity", "again"); got != "for identity" || asked {
+					t.Errorf("after a restart: %q asked %v, want the identity variant", got, asked)
+				}
+			}
+		})
 	}
 }

@@ -53,6 +53,8 @@ type cacheEntry struct {
 	bodyLen    int64
 	expires    time.Time
 	used       time.Time // last hit or store, for inactive=
+	vary       string    // disk load: the response's Vary, to rebuild varies
+	main       cacheKey  // disk load: the main key of a Vary variant
 	size       int64     // bytes counted against max_size
 }
 
@@ -77,8 +79,12 @@ type cacheStore struct {
 	used     int64
 	fills    map[cacheKey]*cacheFill
 	uses     map[cacheKey]int // proxy_cache_min_uses counts of keys not stored yet
+	// varies holds, per main key, the Vary of the response last
+	// stored for it: lookups of that key go to the variant entry.
+	varies map[cacheKey]string
 
-	refs      int // engines using the store
+	now       func() time.Time // the first engine's clock (Options.Now)
+	refs      int              // engines using the store
 	stop      chan struct{}
 	done      chan struct{}
 	errorLog  func(level, msg string)
@@ -92,10 +98,15 @@ type cacheZone struct {
 	*cacheStore
 }
 
+// The disk format: cacheHeaderLen bytes of header (see
+// appendEntryHeader), the key text (for a Vary variant, the main key,
+// a NUL and the request's values of the varying fields; the file is
+// named by its md5), the response's Vary, the stored head, the body.
+//
 // Sizes of the disk format.
 const (
 	cacheMagic     = "C10KCCH1"
-	cacheHeaderLen = 8 + 8 + 4 + 4 + 4 + 8 // magic, expires, status, key and head lengths, body length
+	cacheHeaderLen = 8 + 8 + 4 + 4 + 4 + 4 + 4 + 8 // magic, expires, status, key, main key, vary and head lengths, body length
 	// cacheNodeSize is nginx's index node per key (ngx_http_file_cache_node_t,
 	// slab-rounded): a 1m keys_zone holds about 8000 keys.
 	cacheNodeSize = 128
@@ -105,7 +116,7 @@ const (
 
 // newCacheStore makes the store of z and, for a disk zone, loads the
 // entries a previous run left in its directory.
-func newCacheStore(z *config.CachePath, errorLog func(level, msg string)) (*cacheStore, error) {
+func newCacheStore(z *config.CachePath, now func() time.Time, errorLog func(level, msg string)) (*cacheStore, error) {
 	s := &cacheStore{
 		name:     z.Name,
 		dir:      z.Path,
@@ -116,17 +127,19 @@ func newCacheStore(z *config.CachePath, errorLog func(level, msg string)) (*cach
 		entries:  make(map[cacheKey]*cacheEntry),
 		fills:    make(map[cacheKey]*cacheFill),
 		uses:     make(map[cacheKey]int),
+		varies:   make(map[cacheKey]string),
 		refs:     1,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		errorLog: errorLog,
+		now:      now,
 	}
 	s.lru.prev, s.lru.next = &s.lru, &s.lru
 	if s.dir != "" {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return nil, err
 		}
-		s.load(time.Now())
+		s.load(now())
 	}
 	go s.manage(min(max(s.inactive/4, 100*time.Millisecond), 10*time.Second))
 	return s, nil
@@ -142,14 +155,20 @@ func (s *cacheStore) manage(tick time.Duration) {
 		select {
 		case <-s.stop:
 			return
-		case now := <-t.C:
-			s.mu.Lock()
-			for e := s.lru.prev; e != &s.lru && now.Sub(e.used) > s.inactive; e = s.lru.prev {
-				s.remove(e, true)
-			}
-			s.mu.Unlock()
+		case <-t.C:
+			s.expire(s.now())
 		}
 	}
+}
+
+// expire removes the entries not used for inactive= at now, fresh or
+// not, as nginx's cache manager does.
+func (s *cacheStore) expire(now time.Time) {
+	s.mu.Lock()
+	for e := s.lru.prev; e != &s.lru && now.Sub(e.used) > s.inactive; e = s.lru.prev {
+		s.remove(e, true)
+	}
+	s.mu.Unlock()
 }
 
 // retain adds an engine to the store's users.
@@ -245,6 +264,19 @@ func (s *cacheStore) insert(e *cacheEntry, rename func() error) error {
 	return nil
 }
 
+// setVary records the Vary of the response stored for main ("" drops
+// it), under s.mu.
+func (s *cacheStore) setVary(main cacheKey, vary string) {
+	if vary == "" {
+		delete(s.varies, main)
+		return
+	}
+	if len(s.varies) >= s.maxKeys {
+		clear(s.varies)
+	}
+	s.varies[main] = vary
+}
+
 // countUse counts a request for key not stored yet and reports whether
 // it reached min, as proxy_cache_min_uses; under s.mu.
 func (s *cacheStore) countUse(key cacheKey, min int) bool {
@@ -307,6 +339,9 @@ func (s *cacheStore) load(now time.Time) {
 	for _, f := range list {
 		f.e.used = f.mtime
 		s.insert(f.e, nil)
+		if f.e.vary != "" {
+			s.setVary(f.e.main, f.e.vary)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -333,13 +368,15 @@ func readEntryHead(path string, key cacheKey) (*cacheEntry, time.Time, error) {
 	expires := int64(le.Uint64(h[8:]))
 	status := int(le.Uint32(h[16:]))
 	keyLen := int64(le.Uint32(h[20:]))
-	headLen := int64(le.Uint32(h[24:]))
-	bodyLen := int64(le.Uint64(h[28:]))
-	off := cacheHeaderLen + keyLen + headLen
-	if keyLen > 1<<16 || headLen > 1<<20 || off+bodyLen != fi.Size() {
+	mainLen := int64(le.Uint32(h[24:]))
+	varyLen := int64(le.Uint32(h[28:]))
+	headLen := int64(le.Uint32(h[32:]))
+	bodyLen := int64(le.Uint64(h[36:]))
+	off := cacheHeaderLen + keyLen + varyLen + headLen
+	if keyLen > 1<<16 || mainLen > keyLen || varyLen > 1<<12 || headLen > 1<<20 || bodyLen < 0 || off+bodyLen != fi.Size() {
 		return nil, time.Time{}, errCacheFile
 	}
-	buf := make([]byte, keyLen+headLen)
+	buf := make([]byte, keyLen+varyLen+headLen)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, time.Time{}, errCacheFile
 	}
@@ -347,19 +384,25 @@ func readEntryHead(path string, key cacheKey) (*cacheEntry, time.Time, error) {
 		return nil, time.Time{}, errCacheFile
 	}
 	e := &cacheEntry{
-		key: key, status: status, head: buf[keyLen:],
+		key: key, status: status, head: buf[keyLen+varyLen:],
 		bodyOff: off, bodyLen: bodyLen, expires: time.Unix(0, expires), size: fi.Size(),
+		vary: string(buf[keyLen : keyLen+varyLen]),
+	}
+	if e.vary != "" {
+		e.main = md5.Sum(buf[:mainLen])
 	}
 	return e, fi.ModTime(), nil
 }
 
 // appendEntryHeader appends an entry file's fixed header.
-func appendEntryHeader(dst []byte, expires time.Time, status, keyLen, headLen int, bodyLen int64) []byte {
+func appendEntryHeader(dst []byte, expires time.Time, status, keyLen, mainLen, varyLen, headLen int, bodyLen int64) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, cacheMagic...)
 	dst = le.AppendUint64(dst, uint64(expires.UnixNano()))
 	dst = le.AppendUint32(dst, uint32(status))
 	dst = le.AppendUint32(dst, uint32(keyLen))
+	dst = le.AppendUint32(dst, uint32(mainLen))
+	dst = le.AppendUint32(dst, uint32(varyLen))
 	dst = le.AppendUint32(dst, uint32(headLen))
 	return le.AppendUint64(dst, uint64(bodyLen))
 }
@@ -368,7 +411,7 @@ func appendEntryHeader(dst []byte, expires time.Time, status, keyLen, headLen in
 func (e *Engine) buildCaches(h *config.HTTP) error {
 	e.cacheZones = make(map[*config.CachePath]*cacheZone, len(h.CachePaths))
 	for _, z := range h.CachePaths {
-		s, err := newCacheStore(z, e.errorLog)
+		s, err := newCacheStore(z, e.now, e.errorLog)
 		if err != nil {
 			e.releaseCaches()
 			return &cacheError{z, err}
@@ -390,14 +433,14 @@ func (c *cacheError) Error() string {
 
 func (c *cacheError) Unwrap() error { return c.err }
 
-// releaseCaches ends the engine's use of its zones' stores.
+// releaseCaches ends the engine's use of its zones' stores, once (Close,
+// or New failing). The zones stay usable for requests still running.
 func (e *Engine) releaseCaches() {
 	for _, z := range e.cacheZones {
 		if z.cacheStore != nil {
 			z.release()
 		}
 	}
-	e.cacheZones = nil
 }
 
 // inheritCaches makes e's zones use old's stores where the zone has the

@@ -124,3 +124,37 @@ func FuzzRange(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCacheValidity checks that any X-Accel-Expires, Cache-Control and
+// Expires values give either "not stored" or a lifetime in the future,
+// and that no-store, private and Set-Cookie always keep a response out.
+func FuzzCacheValidity(f *testing.F) {
+	f.Add("", "max-age=60", "", false)
+	f.Add("@1714567200", "", "", false)
+	f.Add("0", "s-maxage=5, max-age=1", "Wed, 01 May 2024 13:00:00 GMT", false)
+	f.Add("", "private, max-age=9", "", false)
+	f.Add("12", "", "", true)
+	f.Fuzz(func(t *testing.T, xae, cc, exp string, cookie bool) {
+		now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+		var h http1.Header
+		add := func(name, v string) {
+			if v != "" {
+				h = append(h, http1.Field{Name: []byte(name), Value: []byte(v)})
+			}
+		}
+		add("X-Accel-Expires", xae)
+		add("Cache-Control", cc)
+		add("Expires", exp)
+		if cookie {
+			add("Set-Cookie", "a=b")
+		}
+		until, ok := cacheValidity(h, 200, nil, now)
+		if ok && !until.After(now) {
+			t.Errorf("stored until %v, not after now %v", until, now)
+		}
+		lc := strings.ToLower(cc)
+		if ok && (cookie || xae == "" && (strings.Contains(lc, "no-store") || strings.Contains(lc, "private"))) {
+			t.Errorf("stored: X-Accel-Expires %q, Cache-Control %q, Set-Cookie %v", xae, cc, cookie)
+		}
+	})
+}

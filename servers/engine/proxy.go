@@ -380,13 +380,6 @@ func (x *Proxy) response(resp *http1.Response) bool {
 	now := x.e.now()
 	x.logAttempt(x.peer.Addr, resp.Status, now)
 	cond := x.loc.ProxyNextUpstream
-	if x.c.stale != nil && x.c.pc.UseStale.Status(resp.Status) && x.serveStale(true) {
-		// proxy_cache_use_stale http_500 (...): the core drops this
-		// response, and Next finds the plan made of the stale entry.
-		x.ug.g.Done(x.peer, upstream.CountsAsFailure(cond, 0, resp.Status), now)
-		x.peer = nil
-		return true
-	}
 	if upstream.Retry(cond, 0, resp.Status, st.method, false, x.try.Attempts(), x.loc.ProxyNextUpstreamTries, now.Sub(x.start), x.loc.ProxyNextUpstreamTimeout) {
 		// As nginx, pass this response through when no other peer is left.
 		x.ug.g.Done(x.peer, upstream.CountsAsFailure(cond, 0, resp.Status), now)
@@ -395,6 +388,16 @@ func (x *Proxy) response(resp *http1.Response) bool {
 			x.next = next
 			return true
 		}
+	}
+	if x.c.stale != nil && x.c.pc.UseStale.Status(resp.Status) && x.serveStale(true) {
+		// proxy_cache_use_stale http_500 (...) once no other peer is
+		// tried: the core drops this response, and Next finds the
+		// plan made of the stale entry.
+		if x.peer != nil {
+			x.ug.g.Done(x.peer, upstream.CountsAsFailure(cond, 0, resp.Status), now)
+			x.peer = nil
+		}
+		return true
 	}
 	x.stage = StageRead
 	p.Status = resp.Status

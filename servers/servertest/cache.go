@@ -49,7 +49,8 @@ http {
 // counter is the cases' upstream: it counts the requests of each
 // target (path and query) and answers "TARGET #N" with the count in
 // X-Count. Query arguments shape the answer: cc= (Cache-Control),
-// expires= (Expires, seconds from now), cookie=1 (Set-Cookie),
+// expires= (Expires, seconds from now), cookie=1 (Set-Cookie), vary=1
+// (Vary: Accept-Encoding, and the body names the request's),
 // status=, size= (the body padded to that length), hold=1 (the answer
 // waits until release), and after=hangup|stall|cut: from the second
 // request on (first for cut) the upstream closes without answering,
@@ -142,6 +143,10 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Set-Cookie", "session=1")
 	}
 	body := target + " #" + strconv.Itoa(n)
+	if q.Get("vary") == "1" {
+		h.Set("Vary", "Accept-Encoding")
+		body += " for " + r.Header.Get("Accept-Encoding")
+	}
 	if q.Get("after") == "cut" {
 		body = strings.Repeat("c", 1000)
 	}
@@ -161,7 +166,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // then a hit (one upstream request), the key's arguments, the
 // proxy_cache_valid of each status, Cache-Control no-store, private and
 // max-age (EXPIRED once it passed), Expires, Set-Cookie, HEAD served
-// from the GET entry, proxy_cache_lock (20 concurrent misses, one
+// from the GET entry, Vary variants, proxy_cache_lock (20 concurrent misses, one
 // upstream request), proxy_cache_use_stale error and timeout, a disk
 // entry that survives a restart of the core, max_size eviction, an
 // upstream that dies mid-body (nothing partial stored), and a reload
@@ -233,6 +238,15 @@ func RunCache(t *testing.T, start Start) {
 			fetchCache(t, addr, "GET", "/exp?expires=3600", 200, "HIT")
 			fetchCache(t, addr, "GET", "/exp?expires=-10", 200, "MISS")
 			fetchCache(t, addr, "GET", "/exp?expires=-10", 200, "MISS")
+		})
+		t.Run("vary", func(t *testing.T) {
+			t.Parallel()
+			for i, s := range []struct{ ae, cache string }{{"gzip", "MISS"}, {"br", "MISS"}, {"gzip", "HIT"}, {"br", "HIT"}} {
+				r := fetchCache(t, addr, "GET", "/vary?vary=1", 200, s.cache, "Accept-Encoding: "+s.ae)
+				if !strings.HasSuffix(string(r.Body), " for "+s.ae) {
+					t.Errorf("request %d (Accept-Encoding: %s): body %q, want the variant for it", i+1, s.ae, r.Body)
+				}
+			}
 		})
 		t.Run("head-from-get", func(t *testing.T) {
 			t.Parallel()
@@ -360,9 +374,9 @@ func RunCache(t *testing.T, start Start) {
 
 // fetchCache sends one request of the cache cases on a fresh connection
 // and checks its status and, unless cache is "", X-Cache-Status.
-func fetchCache(t *testing.T, addr, method, target string, status int, cache string) *Response {
+func fetchCache(t *testing.T, addr, method, target string, status int, cache string, fields ...string) *Response {
 	t.Helper()
-	r, err := tryCache(addr, method, target)
+	r, err := tryCache(addr, method, target, fields...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,13 +387,13 @@ func fetchCache(t *testing.T, addr, method, target string, status int, cache str
 }
 
 // tryCache sends one request of the cache cases on a fresh connection.
-func tryCache(addr, method, target string) (*Response, error) {
+func tryCache(addr, method, target string, fields ...string) (*Response, error) {
 	c, err := Dial(addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	defer c.Close()
-	r, err := c.RoundTrip(method, []byte(request(method, target, "cache.test")))
+	r, err := c.RoundTrip(method, []byte(request(method, target, "cache.test", fields...)))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, target, err)
 	}
