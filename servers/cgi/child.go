@@ -96,6 +96,7 @@ type child struct {
 	client net.Conn
 	sent   bool
 	bytes  int64 // written to the client so far (report.Bytes)
+	whole  bool  // a cache fill's body was reported whole (stored)
 }
 
 func (c *child) report(r *report, extra []byte) {
@@ -272,6 +273,12 @@ func (c *child) proxy(reqBytes []byte) report {
 				return fail(engine.StageRead, errInvalidHeader)
 			}
 			rest = rest[k:]
+			if len(data) > 0 && v.Cache {
+				c.report(&report{Event: "body", Body: len(data)}, data) // for the parent's cache entry
+			}
+			if v.Cache && dec.Done() {
+				c.stored() // before the client can have the whole response
+			}
 			if len(data) > 0 && v.Gzip != 0 {
 				gz.Write(data)
 				if len(rest) == 0 && !j.Buffering {
@@ -311,6 +318,9 @@ func (c *child) proxy(reqBytes []byte) report {
 			return fail(engine.StageRead, err)
 		}
 	}
+	if v.Cache {
+		c.stored() // a chunked or close-delimited body: its end goes out next
+	}
 	// Whole, framed, nothing after it and keep-alive: the parent may
 	// pool the connection.
 	reuse := !closed && resp.KeepAlive && len(rest) == 0
@@ -330,6 +340,21 @@ func (c *child) proxy(reqBytes []byte) report {
 		return r
 	}
 	return report{Event: "done", Sent: true, Reuse: reuse}
+}
+
+// stored tells the parent, once, that the upstream body of a cache fill
+// was read whole (a "whole" report) and waits for its answer: the
+// parent has stored the entry then. The child writes the end of the
+// response only afterwards, so that a client that asks again as soon
+// as it has the response finds the entry (a hit) rather than a miss.
+func (c *child) stored() {
+	if c.whole {
+		return
+	}
+	c.whole = true
+	c.report(&report{Event: "whole"}, nil)
+	var ack verdict
+	readFrame(c.in, &ack, func(*verdict) int { return 0 }) // EOF: the parent is gone, carry on
 }
 
 var (

@@ -224,11 +224,17 @@ func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 func (c *conn) request(p *engine.Plan) bool {
 	e := c.e
 	e.Serve(&c.req, c.ec, p)
-	if p.Delay > 0 {
-		// limit_req delays the request: this connection's goroutine
-		// waits (watching for the client leaving), then the engine
-		// resumes it (engine.Plan.Delay).
-		if !c.sleep(p.Delay) {
+	for p.Delay > 0 || p.Wait != nil {
+		// limit_req delays the request (engine.Plan.Delay), or
+		// proxy_cache_lock makes it wait for another request's fill of
+		// its cache entry (engine.Plan.Wait): this connection's
+		// goroutine waits, watching for the client leaving, then the
+		// engine resumes the request.
+		d, fill := p.Delay, p.Wait
+		if fill != nil {
+			d = p.WaitTimeout
+		}
+		if !c.sleep(d, fill) {
 			return false
 		}
 		e.Serve(&c.req, c.ec, p)
@@ -486,7 +492,9 @@ attempts:
 			if ch.wait() {
 				// The client hung up: no upstream failure, as nginx's 499.
 				up.nc.Close()
-				px.Done()
+				if !o.ended {
+					px.DonePartial() // a fill is abandoned, never stored half
+				}
 				return false
 			}
 			if o.reuse && idle > 0 && (maxReq <= 0 || up.requests < maxReq) {
@@ -544,6 +552,7 @@ type outcome struct {
 	again bool // another attempt runs
 	stale bool // a pooled connection was found closed: retry it fresh, no failure counted
 	reuse bool // the upstream connection may go back to the pool
+	ended bool // the attempt was reported to the exchange (Done or Failed)
 }
 
 // attempt follows one proxy child.
@@ -555,7 +564,7 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 	}
 	if err != nil {
 		px.SetError(errors.New("c10k child ended without a report"))
-		return outcome{again: px.Failed(upstream.FailError, false)}
+		return outcome{again: px.Failed(upstream.FailError, false), ended: true}
 	}
 	if r.Event == "fail" {
 		if pooled && r.Stale {
@@ -568,29 +577,56 @@ func (c *conn) attempt(p *engine.Plan, px *engine.Proxy, ch *childProc, isHead, 
 	if _, err := parser.ParseResponse(extra, &resp, isHead); err != nil {
 		ch.verdict(verdict{Retry: true}, nil)
 		px.SetStage(engine.StageReadHeader)
-		return outcome{again: px.Failed(upstream.FailInvalidHeader, false)}
+		return outcome{again: px.Failed(upstream.FailInvalidHeader, false), ended: true}
 	}
 	if px.Response(&resp) {
 		ch.verdict(verdict{Retry: true}, nil)
 		return outcome{again: true}
 	}
 	h, rh := c.head(p)
-	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly, Gzip: p.Gzip}, h)
-	r = report{}
-	_, err = readFrame(ch.out, &r, func(*report) int { return 0 })
-	c.sent += r.Bytes
-	if err != nil {
-		if ch.gone() {
-			return outcome{done: true}
+	caching := px.Caching()
+	ch.verdict(verdict{Head: len(h), Chunked: rh.SendsChunked(), NoBody: p.HeadOnly, Gzip: p.Gzip, Cache: caching}, h)
+	whole := false // a fill's body was read whole, and Done called
+	for {
+		// A fill's "body" reports and its "whole" (verdict.Cache),
+		// then the last report.
+		r = report{}
+		var body []byte
+		body, err = readFrame(ch.out, &r, func(r *report) int { return r.Body })
+		if err != nil {
+			break
 		}
+		if r.Event == "body" {
+			px.CacheBody(body)
+			continue
+		}
+		if r.Event == "whole" && !whole {
+			// Stored before the child writes the end of the response.
+			px.Done()
+			whole = true
+			ch.verdict(verdict{}, nil)
+			continue
+		}
+		break
+	}
+	c.sent += r.Bytes
+	switch {
+	case whole:
+		// Done already; only the client side can have failed since.
+		return outcome{done: true, ended: true, keep: err == nil && r.Client == "" && rh.KeepsAlive(), reuse: err == nil && r.Reuse}
+	case err != nil && ch.gone():
+		return outcome{done: true} // proxy cuts the attempt
+	case err != nil:
 		px.Failed(upstream.FailError, true)
-		return outcome{done: true}
-	}
-	if r.Event == "fail" {
+		return outcome{done: true, ended: true}
+	case r.Event == "fail":
 		return c.failed(px, &r)
+	case caching:
+		px.DonePartial() // the client failed mid-body: nothing stored
+	default:
+		px.Done()
 	}
-	px.Done()
-	return outcome{done: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}
+	return outcome{done: true, ended: true, keep: r.Client == "" && rh.KeepsAlive(), reuse: r.Reuse}
 }
 
 // failed reports a child's failed attempt to the exchange.
@@ -608,9 +644,9 @@ func (c *conn) failed(px *engine.Proxy, r *report) outcome {
 	}
 	retry := px.Failed(f, r.Sent)
 	if r.Sent {
-		return outcome{done: true}
+		return outcome{done: true, ended: true}
 	}
-	return outcome{again: retry}
+	return outcome{again: retry, ended: true}
 }
 
 // childProc is a running c10k child.
@@ -761,15 +797,23 @@ func (ch *childProc) wait() (gone bool) {
 	return why == cgirun.EndGone
 }
 
-// sleep waits d for limit_req; false when the client went away (or the
-// connection was closed by a stop) meanwhile.
-func (c *conn) sleep(d time.Duration) bool {
+// sleep waits d for limit_req, or, when fill is not nil, until fill is
+// closed or d passes (d 0: no limit) for proxy_cache_lock. It returns
+// false when the client went away (or the connection was closed by a
+// stop) meanwhile.
+func (c *conn) sleep(d time.Duration, fill <-chan struct{}) bool {
 	ctx, stop := c.watch()
 	defer stop()
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var expired <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
-	case <-t.C:
+	case <-expired:
+		return true
+	case <-fill:
 		return true
 	case <-ctx.Done():
 		return false

@@ -31,6 +31,17 @@
 //     a fresh one without counting a failure. Then it pools its copy of
 //     the connection or closes it.
 //
+// proxy_cache lives in the parent's engine, while the child relays the
+// body: for a response the engine stores (engine.Proxy.Caching) the
+// verdict asks the child to tee the de-chunked upstream body back as
+// "body" reports on its stdout, which the parent passes to CacheBody;
+// once the body was read whole the child says so and waits until the
+// parent has called Done (which stores the entry) before it writes the
+// end of the response. A fill cut short ends with DonePartial. A hit is
+// an ordinary bytes or file job.
+// A request that proxy_cache_lock makes wait for another one's fill
+// waits on its connection's goroutine, as a limit_req delay does.
+//
 // The parent runs one goroutine per connection on Go's netpoller. That
 // is not the model under test: every request costs a fork+exec of a
 // child (about a millisecond for a small C or shell program, several

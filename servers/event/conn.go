@@ -35,6 +35,7 @@ const (
 	stServe               // the engine has planned the request
 	stFile                // on the file pool: the loop keeps off it
 	stDelay               // limit_req delays the request: parked on the timer heap
+	stWait                // proxy_cache_lock: waiting for another request's cache fill (wait.go)
 	stWrite               // writing a response (or a part of a streamed one)
 	stProxy               // in the proxy exchange: exchange.pst says where
 	stLinger              // lingering close: write side shut, draining
@@ -90,8 +91,9 @@ const (
 // exchange is the state of one request in progress, lent from the loop's
 // free list while the request runs: parser, request, plan and buffers.
 type exchange struct {
-	cgiGone bool           // the client left while its cgi_pass child ran
-	e       *coreio.Engine // the current request's engine, taken when its head is parsed
+	cgiGone bool            // the client left while its cgi_pass child ran
+	wait    <-chan struct{} // the fill a parked request waits for (stWait); nil otherwise
+	e       *coreio.Engine  // the current request's engine, taken when its head is parsed
 	conn    engine.Conn
 	parser  http1.Parser
 	req     http1.Request
@@ -274,6 +276,7 @@ func (l *loop) release(c *conn) {
 	if x == nil {
 		return
 	}
+	l.unpark(c)
 	// The request ends here if it has not yet (the client went away, a
 	// timeout, a failure): its access-log line, with what was sent.
 	x.plan.End(x.sent)
@@ -354,10 +357,11 @@ func (l *loop) advance(c *conn) {
 			if c.flags&fRead != 0 {
 				l.drain(c)
 			}
-		case stDelay:
-			// As nginx's ngx_http_test_reading while limit_req delays:
-			// the client closing ends the request (End logs 499);
-			// other bytes wait in the socket for the next request.
+		case stDelay, stWait:
+			// As nginx's ngx_http_test_reading while limit_req delays
+			// (or proxy_cache_lock waits): the client closing ends the
+			// request (End logs 499); other bytes wait in the socket
+			// for the next request.
 			if c.flags&fEOF != 0 {
 				l.close(c)
 			}
@@ -393,6 +397,9 @@ func (l *loop) timeout(c *conn) {
 		if l.plan(c) {
 			l.advance(c)
 		}
+	case stWait:
+		l.unpark(c) // proxy_cache_lock_timeout: the engine goes upstream
+		l.resumeWait(c)
 	}
 }
 
@@ -492,12 +499,16 @@ func (l *loop) plan(c *conn) bool {
 	return l.planned(c)
 }
 
-// planned executes a plan the engine finished, or parks c for its Delay.
+// planned executes a plan the engine finished, or parks c for its Delay
+// or its Wait.
 func (l *loop) planned(c *conn) bool {
 	if d := c.x.plan.Delay; d > 0 {
 		c.st = stDelay
 		l.setTimer(c, d)
 		return false
+	}
+	if c.x.plan.Wait != nil {
+		return l.park(c)
 	}
 	return l.served(c)
 }

@@ -125,6 +125,20 @@
 // 1 KiB file over TLS ran at 9k to 17k/s against 12k to 15k/s in clear,
 // in the same noisy runs (BenchmarkTLSStatic1K, BenchmarkStatic1K).
 // TestTLSIdleConnectionsHoldNoGoroutine checks the goroutines.
+// # proxy_cache
+//
+// A hit is an ordinary plan (memory bytes, or a region of the entry's
+// file sent with sendfile(2)). A fill gets every piece of the upstream
+// body, de-chunked, on whichever path reads it (buffered in memory,
+// spilled to the temp file, streamed), and Done only once it was read
+// whole; a body cut short (the client left, the temp file failed) ends
+// with DonePartial, so nothing half is stored. A request that
+// proxy_cache_lock makes wait for another one's fill is parked like a
+// limit_req delay, on the timer heap for proxy_cache_lock_timeout,
+// reading nothing; the fill's channel is watched by one goroutine per
+// fill and loop, which posts it back through the loop's eventfd, and
+// every waiter is planned again. Stats().Waiting counts the parked
+// requests.
 //
 // # Reload
 //

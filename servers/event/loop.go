@@ -45,6 +45,7 @@ const (
 // loopStats are a loop's counters, written by the loop, read by Stats.
 type loopStats struct {
 	connections, idle, upstreams, borrowed atomic.Int64
+	waiting                                atomic.Int64 // parked for proxy_cache_lock
 	buffers                                atomic.Int64 // retained by free exchanges
 	tempFiles                              atomic.Int64 // open response temp files
 	accepted, requests, copies, offloaded  atomic.Uint64
@@ -68,6 +69,7 @@ func (s *loopStats) snapshot() LoopStats {
 		Handshakes:        s.handshakes.Load(),
 		Handshaking:       int(s.handshaking.Load()),
 		HandshakesWaiting: int(s.hsWaiting.Load()),
+		Waiting:           int(s.waiting.Load()),
 	}
 	ls.Active = ls.Connections - ls.Idle
 	return ls
@@ -113,9 +115,12 @@ type loop struct {
 	hsWait    []*tlsState
 	outFree   [][]byte
 
-	mu   sync.Mutex
-	done []*conn     // connections back from the file pool
-	tlsq []*tlsState // connections their handshake goroutines posted
+	waits map[<-chan struct{}]*waiters // proxy_cache_lock waits by fill (wait.go)
+
+	mu    sync.Mutex
+	done  []*conn           // connections back from the file pool
+	tlsq  []*tlsState       // connections their handshake goroutines posted
+	woken []<-chan struct{} // fills that ended, posted by their wait goroutines
 
 	stats  loopStats
 	connID uint64
@@ -256,6 +261,7 @@ func (l *loop) run() {
 				unix.Read(l.wake, b[:])
 				l.drainDone()
 				l.drainTLS()
+				l.drainWaits()
 			}
 		}
 		l.expire()

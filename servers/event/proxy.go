@@ -64,6 +64,8 @@ type proxyState struct {
 	mem     []byte           // proxy_buffering memory
 	tmp     coreio.RespSpool // proxy_buffering past mem: the rest in a temp file (see spill.go)
 	crlf    bool             // tmp went out as one chunk whose CRLF is still to send
+	cache   bool             // the response fills a proxy_cache entry (engine.Proxy.Caching): its body goes to CacheBody
+	whole   bool             // the upstream body was read whole and Done called
 	resp    http1.Response
 	parser  http1.Parser
 	dec     http1.Body
@@ -392,6 +394,7 @@ func (l *loop) upHead(c *conn) bool {
 			u.pending = u.head[u.hs:u.hn]
 			u.mem = u.mem[:0]
 			u.crlf = false
+			u.cache, u.whole = px.Caching(), false
 			if px.Buffering() {
 				u.st = pxBuffer
 				return true
@@ -443,6 +446,9 @@ func (l *loop) upBuffer(c *conn) bool {
 			break
 		}
 		u.mem = append(u.mem, data...)
+		if u.cache {
+			p.Proxy.CacheBody(data)
+		}
 	}
 	l.clearTimer(c)
 	if !u.dec.Done() {
@@ -457,7 +463,7 @@ func (l *loop) upBuffer(c *conn) bool {
 		p.ContentLength = int64(len(u.mem))
 	}
 	p.Body = u.mem
-	p.Proxy.Done()
+	l.bodyWhole(x)
 	return l.respond(c, false, afterResponse, p.Status >= 400)
 }
 
@@ -590,6 +596,9 @@ func (l *loop) upStream(c *conn) bool {
 			return l.upstreamBroken(c, coreio.ErrInvalidHead, true)
 		}
 		u.pending = u.pending[n:]
+		if u.cache && len(data) > 0 {
+			p.Proxy.CacheBody(data)
+		}
 		if len(data) == 0 || p.HeadOnly {
 			continue
 		}
@@ -612,7 +621,7 @@ func (l *loop) upStream(c *conn) bool {
 	}
 	l.clearTimer(c)
 	l.releaseUpstream(x)
-	p.Proxy.Done()
+	l.bodyWhole(x)
 	if x.gzOn {
 		x.gzMore = false // gzipPump ends the stream
 		x.wa, x.wb = nil, nil
@@ -674,10 +683,27 @@ func (l *loop) clientBroken(c *conn, err error) {
 	x := c.x
 	l.logClient(c, "info", err, "while sending to client")
 	l.dropUpstream(x)
-	if px := x.plan.Proxy; px != nil {
-		px.Done()
-	}
+	l.bodyCut(x)
 	l.close(c)
+}
+
+// bodyWhole ends an attempt whose upstream body was read whole: Done
+// stores a proxy_cache entry being filled.
+func (l *loop) bodyWhole(x *exchange) {
+	x.px.whole = true
+	x.plan.Proxy.Done()
+}
+
+// bodyCut ends an attempt whose upstream was fine but whose body will
+// not be read whole (the client went away, the temp file failed): the
+// peer's health counts a success, as before, and a proxy_cache entry
+// being filled is abandoned, never stored half (DonePartial).
+func (l *loop) bodyCut(x *exchange) {
+	px := x.plan.Proxy
+	if px == nil || x.px.whole {
+		return // no exchange, or Done already (the response's last bytes failed)
+	}
+	px.DonePartial()
 }
 
 // dropUpstream closes the exchange's upstream connection.

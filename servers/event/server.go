@@ -52,6 +52,10 @@ type Server struct {
 
 	// tlsWG owns the handshake goroutines (tls.go).
 	tlsWG sync.WaitGroup
+	// waitWG owns the goroutines that wait for proxy_cache fills
+	// (wait.go); waitStop, closed once the loops returned, ends them.
+	waitWG   sync.WaitGroup
+	waitStop chan struct{}
 }
 
 // listener is one listening socket of one loop.
@@ -59,13 +63,16 @@ type listener = coreio.Listener
 
 // LoopStats are the counters of one event loop.
 type LoopStats struct {
-	Connections int    // client connections open
-	Idle        int    // of which waiting between requests (keep-alive), holding no buffer
-	Active      int    // of which reading a request or sending a response
-	Upstreams   int    // upstream connections open, pooled ones included
-	Borrowed    int    // request states (parser, plan, buffers) lent to connections
-	Accepted    uint64 // connections accepted since Serve
-	Requests    uint64 // requests completed since Serve
+	Connections int // client connections open
+	Idle        int // of which waiting between requests (keep-alive), holding no buffer
+	Active      int // of which reading a request or sending a response
+	Upstreams   int // upstream connections open, pooled ones included
+	Borrowed    int // request states (parser, plan, buffers) lent to connections
+	// Waiting is the number of requests parked until another request
+	// has filled their proxy_cache entry (proxy_cache_lock).
+	Waiting  int
+	Accepted uint64 // connections accepted since Serve
+	Requests uint64 // requests completed since Serve
 	// FileCopies counts file bodies sent with pread(2) and write(2)
 	// because their location has "sendfile off"; the others went out
 	// with sendfile(2).
@@ -241,6 +248,7 @@ func (s *Server) Stats() Stats {
 		st.Active += ls.Active
 		st.Upstreams += ls.Upstreams
 		st.Borrowed += ls.Borrowed
+		st.Waiting += ls.Waiting
 		st.Accepted += ls.Accepted
 		st.Requests += ls.Requests
 		st.FileCopies += ls.FileCopies
@@ -284,6 +292,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 
 	s.pool.init()
+	s.waitStop = make(chan struct{})
 	var threads errgroup.Group
 	for range s.opts.FileThreads {
 		threads.Go(func() error { s.pool.run(); return nil })
@@ -308,8 +317,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	loops.Wait() // the loops return only once stopping
 	close(done)
 	watcher.Wait()
-	s.cgiWG.Wait() // each has posted its connection: only the return is left
-	s.tlsWG.Wait() // likewise the handshake goroutines
+	close(s.waitStop)
+	s.waitWG.Wait() // before the eventfds they post to close
+	s.cgiWG.Wait()  // each has posted its connection: only the return is left
+	s.tlsWG.Wait()  // likewise the handshake goroutines
 	s.cgi.Close()
 	s.pool.close()
 	threads.Wait()

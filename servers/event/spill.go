@@ -66,6 +66,9 @@ func (l *loop) upSpool(c *conn) bool {
 		if err != nil {
 			return l.spillFailed(c, err)
 		}
+		if u.cache {
+			p.Proxy.CacheBody(data)
+		}
 	}
 	l.clearTimer(c)
 	l.releaseUpstream(x)
@@ -73,7 +76,7 @@ func (l *loop) upSpool(c *conn) bool {
 		p.ContentLength = int64(len(u.mem)) + u.tmp.Len()
 	}
 	p.Body = u.mem
-	p.Proxy.Done()
+	l.bodyWhole(x)
 	if !l.respond(c, false, afterResponse, p.Status >= 400) {
 		return false
 	}
@@ -112,9 +115,7 @@ func (l *loop) spillFailed(c *conn, err error) bool {
 	l.dropUpstream(x)
 	l.closeTemp(x)
 	x.px.mem = x.px.mem[:0]
-	if px := x.plan.Proxy; px != nil {
-		px.Done()
-	}
+	l.bodyCut(x)
 	return l.reject(c, 500)
 }
 
