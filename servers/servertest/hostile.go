@@ -282,6 +282,11 @@ func hostileCases() []hostileCase {
 		// request, the body whole, framed by its own Content-Length.
 		{name: "smuggle-in-cl-body", req: hpost("/rec/sm-cl", inner, fmt.Sprintf("Content-Length: %d", len(inner))), status: s200, check: upstreamGot("/rec/sm-cl", inner)},
 		{name: "smuggle-in-chunked-body", req: hpost("/rec/sm-ch", chunk([]byte(innerChunked))+"0\r\n\r\n", "Transfer-Encoding: chunked"), status: s200, check: upstreamGot("/rec/sm-ch", innerChunked)},
+		// A body the location does not read (static, return) is
+		// discarded by its framing: the request hidden in it is never
+		// served, and the connection stays in step.
+		{name: "smuggle-in-discarded-chunked-body", req: hget("/hostile.txt", "Transfer-Encoding: chunked") + chunk([]byte(smuggled("discarded-chunked"))) + "0\r\n\r\n", status: s200, check: bodyIs("hostile file\n")},
+		{name: "smuggle-in-discarded-cl-body", req: hget("/ok", fmt.Sprintf("Content-Length: %d", len(smuggled("discarded-cl")))) + smuggled("discarded-cl"), status: s200, check: bodyIs("ok")},
 		{name: "smuggle-get-with-body", req: hget("/rec/sm-get", fmt.Sprintf("Content-Length: %d", len(getBody))) + getBody, status: s200, check: upstreamGot("/rec/sm-get", getBody)},
 
 		// Sizes: a request line over a large_client_header_buffers
@@ -289,6 +294,9 @@ func hostileCases() []hostileCase {
 		// 400 (494 inside), the engine's 431 (see headerTooLarge).
 		{name: "request-line-over-8k", req: hget("/rec/" + long), status: s414, close: true},
 		{name: "header-line-over-8k", req: hget("/rec/big-field", "X-Big: "+long), status: headerTooLarge, close: true, check: nothingReached("/rec/big-field")},
+		// nginx has no limit on the number of fields; the engine allows
+		// 100 (http1.DefaultLimits) and answers 431 beyond.
+		{name: "fields-over-100", req: hget("/rec/101-fields", manyFields[:101]...), status: headerTooLarge, close: true, check: nothingReached("/rec/101-fields")},
 		{name: "head-over-32k", req: hget("/rec/many-fields", manyFields...), status: headerTooLarge, close: true, check: nothingReached("/rec/many-fields")},
 
 		// Methods and versions (nginx 1.22's ngx_http_parse_request_line).
