@@ -50,8 +50,9 @@ var slash = []byte("/")
 //     spaces; the method is uppercase letters, '_' and '-', as nginx
 //     1.22's ngx_http_parse_request_line accepts (any other byte, a
 //     lowercase "get" included, is 400, not the 405 of an unknown method);
-//     a missing version (HTTP/0.9) or a malformed one is 400, a major
-//     version other than 1 is 505;
+//     a missing version (HTTP/0.9, which nginx serves without a head) or
+//     a malformed one is 400, and so is "HTTP/0.x" as in nginx; a major
+//     version above 1 is 505;
 //   - the target is origin-form, absolute-form with http or https (its
 //     authority becomes Host, overriding the Host field) or "*" for
 //     OPTIONS; anything else is 400;
@@ -349,6 +350,9 @@ func parseVersion(v []byte) (major, minor int, err error) {
 		return 0, 0, ErrVersion
 	}
 	major, minor = int(v[5]-'0'), int(v[7]-'0')
+	if major == 0 {
+		return 0, 0, ErrVersion // nginx: a major version must start with 1-9
+	}
 	if major != 1 {
 		return 0, 0, ErrVersionNotSupported
 	}

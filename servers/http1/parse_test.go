@@ -179,7 +179,7 @@ func TestParseRequest(t *testing.T) {
 		{"absolute bad host", "GET http://a..example/ HTTP/1.1\r\n" + h + "\r\n", 400, nil},
 		{"http/2.0", "GET / HTTP/2.0\r\n" + h + "\r\n", 505, nil},
 		{"http/3.0", "GET / HTTP/3.0\r\n" + h + "\r\n", 505, nil},
-		{"http/0.9 explicit", "GET / HTTP/0.9\r\n" + h + "\r\n", 505, nil},
+		{"http/0.9 explicit", "GET / HTTP/0.9\r\n" + h + "\r\n", 400, nil},
 		{"h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, nil},
 		{"version 1.x", "GET / HTTP/1.x\r\n" + h + "\r\n", 400, nil},
 		{"version 01.1", "GET / HTTP/01.1\r\n" + h + "\r\n", 400, nil},
