@@ -303,7 +303,7 @@ func (c *conn) readBody(p *engine.Plan) ([]byte, int) {
 			}
 			c.start += n
 			body = append(body, data...)
-			if p.BodyTooLarge(int64(len(body))) {
+			if p.BodyTooLarge(int64(len(body)) + dec.Pending()) {
 				return nil, 413
 			}
 		}

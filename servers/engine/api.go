@@ -659,8 +659,9 @@ func (p *Plan) SendContinue(req *http1.Request) bool {
 // BodyTooLarge reports whether n bytes of request body (de-chunked, as
 // read so far, or a Content-Length) exceed the plan's MaxBody
 // (client_max_body_size; 0 means no limit). A core reading a body for
-// the plan (ReadBody) checks its running total after each decoded piece
-// and, on true, stops reading and answers Engine.Reject(413, ...), which
+// the plan (ReadBody) checks its running total after each decoded piece,
+// plus what the framing announced (http1.Body.Pending: a chunk size
+// line over the limit is refused before its data), and, on true, stops reading and answers Engine.Reject(413, ...), which
 // closes the connection, as nginx's "client intended to send too large
 // chunked body". A Content-Length above MaxBody is already answered 413
 // by Serve.

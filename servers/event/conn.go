@@ -602,7 +602,7 @@ func (l *loop) readBody(c *conn) bool {
 			}
 			continue
 		}
-		if x.plan.BodyTooLarge(x.bodyTotal) {
+		if x.plan.BodyTooLarge(x.bodyTotal + x.dec.Pending()) {
 			return l.bodyDone(c, coreio.ErrTooLarge)
 		}
 		if len(data) > 0 {

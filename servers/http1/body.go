@@ -84,6 +84,24 @@ func (b *Body) Remaining() int64 {
 	return b.left
 }
 
+// Pending returns how many data bytes the framing has announced but
+// Decode has not handed out yet: the rest of a Content-Length body, or of
+// the current chunk once its size line is read. A core checks Read() +
+// Pending() against client_max_body_size, so that a chunk size over the
+// limit is refused (413) as soon as it is read, as nginx does, instead of
+// after the client sent that much.
+func (b *Body) Pending() int64 {
+	switch {
+	case b.done:
+		return 0
+	case b.mode == modeLength:
+		return b.left
+	case b.mode == modeChunked && (b.state == chData || b.state == chSizeLF):
+		return b.left
+	}
+	return 0
+}
+
 // EOF tells b the connection ended. It returns nil when that ends the body
 // (a body until close, or one already done) and ErrBodyTruncated otherwise.
 func (b *Body) EOF() error {

@@ -224,3 +224,36 @@ func TestInitBody(t *testing.T) {
 		t.Fatal("NoBody response has a body")
 	}
 }
+
+// TestBodyPending checks what Pending announces: a chunk's size from its
+// size line on, so that a core can refuse it before its data comes.
+func TestBodyPending(t *testing.T) {
+	tests := []struct {
+		name    string
+		chunked bool
+		length  int64
+		in      string
+		want    int64 // Read() + Pending() after decoding in
+	}{
+		{"length, nothing read", false, 10, "", 10},
+		{"length, part read", false, 10, "abc", 10},
+		{"size digits only", true, 0, "fffff", 0},
+		{"size line read", true, 0, "fffffffff\r\n", 0xfffffffff},
+		{"size line with data", true, 0, "10\r\nabc", 16},
+		{"second chunk", true, 0, "3\r\nabc\r\n20;x\r\n", 3 + 32},
+		{"last chunk", true, 0, "3\r\nabc\r\n0\r\n", 3},
+		{"done", true, 0, "3\r\nabc\r\n0\r\n\r\n", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Body
+			b.Init(tt.length, tt.chunked, false)
+			if _, _, err := decodeAll(&b, tt.in, 0); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.Read() + b.Pending(); got != tt.want {
+				t.Errorf("Read()+Pending() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

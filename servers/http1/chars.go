@@ -6,6 +6,9 @@ var (
 	methodTable = makeTable(isMethodChar)
 	valueTable  = makeTable(isValueChar)
 	targetTable = makeTable(func(c byte) bool { return c > ' ' && c != 0x7f })
+	nameTable   = makeTable(func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-'
+	})
 )
 
 func makeTable(f func(byte) bool) (t [256]bool) {
@@ -109,6 +112,18 @@ func ValidHost(host []byte) bool {
 	return hostLen > 0
 }
 
+// trimSP strips the spaces (not tabs) around b, as nginx strips a value.
+func trimSP(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// trimOWS strips the OWS (spaces and tabs) around b.
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]

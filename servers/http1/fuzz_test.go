@@ -155,6 +155,7 @@ func decodePieces(src []byte, cuts ...int) string {
 	b.Init(-1, true, false)
 	var out []byte
 	used, prev := 0, 0
+	var announced int64
 	for _, c := range append(cuts, len(src)) {
 		p := src[prev:c]
 		prev = c
@@ -169,6 +170,12 @@ func decodePieces(src []byte, cuts ...int) string {
 			out = append(out, data...)
 			p = p[n:]
 			used += n
+			// What the framing announced never shrinks.
+			ann := b.Read() + b.Pending()
+			if b.Pending() < 0 || ann < announced {
+				return fmt.Sprintf("Read()+Pending() went from %d to %d", announced, ann)
+			}
+			announced = ann
 		}
 		if b.Done() {
 			break

@@ -50,19 +50,27 @@ var slash = []byte("/")
 //     spaces; the method is uppercase letters, '_' and '-', as nginx
 //     1.22's ngx_http_parse_request_line accepts (any other byte, a
 //     lowercase "get" included, is 400, not the 405 of an unknown method);
-//     a missing version (HTTP/0.9) or a malformed one is 400, a major
-//     version other than 1 is 505;
+//     a missing version (HTTP/0.9, which nginx serves without a head) or
+//     a malformed one is 400, and so is "HTTP/0.x" as in nginx; a major
+//     version above 1 is 505;
 //   - the target is origin-form, absolute-form with http or https (its
 //     authority becomes Host, overriding the Host field) or "*" for
 //     OPTIONS; anything else is 400;
 //   - fields: no obs-fold, no space before the colon, token names, values
-//     of HTAB, SP, VCHAR and obs-text, trimmed of surrounding OWS;
+//     of HTAB, SP, VCHAR and obs-text, trimmed of surrounding OWS; a
+//     field whose name has a token byte other than a letter, digit or '-'
+//     ('_', '.', '!'...) is ignored, as nginx's defaults
+//     (ignore_invalid_headers on, underscores_in_headers off) ignore it,
+//     where nginx also ignores names with separators or obs-text that
+//     are 400 here;
 //   - HTTP/1.1 needs exactly one Host, even with an absolute-form target;
 //     an empty or invalid Host is 400 (see ValidHost);
 //   - Content-Length is one field of digits: a second one is 400 even when
 //     equal, like nginx, and so is a list such as "5, 5";
-//   - Transfer-Encoding must be exactly "chunked" (any case), else 501; with
-//     Content-Length as well, or in an HTTP/1.0 request, it is 400;
+//   - Transfer-Encoding must be exactly "chunked" (any case, spaces around
+//     it but no tabs, as nginx), else 501; with Content-Length as well, or
+//     in an HTTP/1.0 request, it is 400; Content-Length with a tab around
+//     its digits is 400;
 //   - lines and the head over Limits are 414 (request line) or 431 where
 //     nginx answers 400 "Request Header Or Cookie Too Large".
 type Parser struct {
@@ -342,6 +350,9 @@ func parseVersion(v []byte) (major, minor int, err error) {
 		return 0, 0, ErrVersion
 	}
 	major, minor = int(v[5]-'0'), int(v[7]-'0')
+	if major == 0 {
+		return 0, 0, ErrVersion // nginx: a major version must start with 1-9
+	}
 	if major != 1 {
 		return 0, 0, ErrVersionNotSupported
 	}
@@ -413,6 +424,13 @@ func (p *Parser) requestField(line []byte, req *Request) error {
 	if err != nil {
 		return err
 	}
+	if !plainName(f.Name) {
+		// nginx (ignore_invalid_headers on, underscores_in_headers off)
+		// ignores a field named with other bytes than letters, digits
+		// and '-': "Transfer_Encoding" frames nothing, and "X_Real"
+		// cannot pose as X-Real to an upstream or a CGI program.
+		return nil
+	}
 	req.Header = append(req.Header, f)
 	switch len(f.Name) {
 	case 4:
@@ -433,9 +451,23 @@ func (p *Parser) requestField(line []byte, req *Request) error {
 			p.flags |= fExpect
 		}
 	default:
+		// The framing fields are judged as nginx reads them: only
+		// spaces are stripped, so "Transfer-Encoding:\tchunked" is an
+		// unknown coding (501) and "Content-Length:\t5" invalid (400).
+		f.Value = trimSP(line[len(f.Name)+1:])
 		return p.framingField(f, &req.ContentLength)
 	}
 	return nil
+}
+
+// plainName reports whether name has only letters, digits and '-'.
+func plainName(name []byte) bool {
+	for _, c := range name {
+		if !nameTable[c] {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Parser) responseField(line []byte, resp *Response) error {

@@ -61,6 +61,18 @@ func TestParseRequest(t *testing.T) {
 			return ""
 		}},
 		{"htab and obs-text in value", "GET / HTTP/1.1\r\n" + h + "X: a\tb\xff\r\n\r\n", 0, nil},
+		{"underscored names ignored", "POST / HTTP/1.1\r\n" + h + "Transfer_Encoding: chunked\r\nContent_Length: 7\r\nX.A: 1\r\nX-B: 2\r\n\r\n", 0, func(r *Request) string {
+			if r.Chunked || r.ContentLength != -1 || len(r.Header) != 2 || string(r.Header.Get("X-B")) != "2" {
+				return "an underscored or dotted field was not ignored"
+			}
+			return ""
+		}},
+		{"TE with spaces", "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding:   chunked  \r\n\r\n", 0, func(r *Request) string {
+			if !r.Chunked {
+				return "not chunked"
+			}
+			return ""
+		}},
 		{"http/1.0", "GET / HTTP/1.0\r\n\r\n", 0, func(r *Request) string {
 			if r.KeepAlive || r.Host != nil || r.Minor != 0 {
 				return "1.0"
@@ -167,7 +179,7 @@ func TestParseRequest(t *testing.T) {
 		{"absolute bad host", "GET http://a..example/ HTTP/1.1\r\n" + h + "\r\n", 400, nil},
 		{"http/2.0", "GET / HTTP/2.0\r\n" + h + "\r\n", 505, nil},
 		{"http/3.0", "GET / HTTP/3.0\r\n" + h + "\r\n", 505, nil},
-		{"http/0.9 explicit", "GET / HTTP/0.9\r\n" + h + "\r\n", 505, nil},
+		{"http/0.9 explicit", "GET / HTTP/0.9\r\n" + h + "\r\n", 400, nil},
 		{"h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, nil},
 		{"version 1.x", "GET / HTTP/1.x\r\n" + h + "\r\n", 400, nil},
 		{"version 01.1", "GET / HTTP/01.1\r\n" + h + "\r\n", 400, nil},
@@ -181,6 +193,9 @@ func TestParseRequest(t *testing.T) {
 		{"first field folded", "GET / HTTP/1.1\r\n " + h + "\r\n", 400, nil},
 		{"space before colon", "GET / HTTP/1.1\r\n" + h + "X : a\r\n\r\n", 400, nil},
 		{"tab before colon", "GET / HTTP/1.1\r\n" + h + "X\t: a\r\n\r\n", 400, nil},
+		{"TE tab before value", "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding:\tchunked\r\n\r\n", 501, nil},
+		{"TE tab after value", "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\t\r\n\r\n", 501, nil},
+		{"CL tab before value", "POST / HTTP/1.1\r\n" + h + "Content-Length:\t5\r\n\r\n", 400, nil},
 		{"empty name", "GET / HTTP/1.1\r\n" + h + ": a\r\n\r\n", 400, nil},
 		{"no colon", "GET / HTTP/1.1\r\n" + h + "X-A\r\n\r\n", 400, nil},
 		{"bad name char", "GET / HTTP/1.1\r\n" + h + "X(A): a\r\n\r\n", 400, nil},

@@ -41,8 +41,9 @@ type suite struct {
 // once, and runs every case as a sub-test of t; then the allow/deny and
 // add_header cases (RunAccess), the gzip cases (RunGzip), the reload cases (RunReload), the
 // access-log cases (RunLogs), the limit_req/limit_conn cases
-// (RunLimits), the TLS cases (RunTLS) and the proxy_cache cases
-// (RunCache), each on a core of their own.
+// (RunLimits), the TLS cases (RunTLS), the proxy_cache cases
+// (RunCache) and the hostile-request cases (RunHostile), each on a core
+// of their own.
 func Run(t *testing.T, start Start) {
 	s := setup(t)
 	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
@@ -75,6 +76,7 @@ func Run(t *testing.T, start Start) {
 	t.Run("limits", func(t *testing.T) { RunLimits(t, start) })
 	t.Run("tls", func(t *testing.T) { RunTLS(t, start) })
 	t.Run("cache", func(t *testing.T) { RunCache(t, start) })
+	t.Run("hostile", func(t *testing.T) { RunHostile(t, start) })
 }
 
 // groups are the case groups, run in this order.

@@ -353,7 +353,7 @@ func (w *worker) readBody(p *engine.Plan, discard int64) error {
 			}
 			continue
 		}
-		if p.BodyTooLarge(total) {
+		if p.BodyTooLarge(total + h.dec.Pending()) {
 			return coreio.ErrTooLarge
 		}
 		if len(data) > 0 {
