@@ -32,6 +32,9 @@ type sock struct {
 	rcvTO time.Duration
 	sndTO time.Duration
 	sent  int64 // bytes written since the request began, for the access log
+	// timedOut is set when a read or write timed out (client_body_timeout,
+	// send_timeout); cleared with sent when a request begins.
+	timedOut bool
 }
 
 func (s *sock) setReadTimeout(d time.Duration) error {
@@ -71,6 +74,7 @@ func (s *sock) read(p []byte) (int, error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			s.timedOut = true
 			return 0, coreio.ErrTimeout
 		}
 		return 0, err
@@ -94,6 +98,7 @@ func (s *sock) send(p []byte, flags int) error {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
+				s.timedOut = true
 				return coreio.ErrTimeout
 			}
 			return err
@@ -116,6 +121,7 @@ func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
+				s.timedOut = true
 				return coreio.ErrTimeout
 			}
 			return e
@@ -155,6 +161,7 @@ func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
 				}
 				continue
 			case unix.EAGAIN:
+				s.timedOut = true
 				return coreio.ErrTimeout
 			case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP:
 				return s.copyFile(f, off, n, scratch)
