@@ -58,6 +58,8 @@ type Server struct {
 	idle    chan *worker
 	connID  atomic.Uint64
 
+	fullLogged bool // reportFull logged (the listener thread's)
+
 	closing atomic.Bool // graceful stop: finish requests, keep-alive off
 	killed  atomic.Bool // forced stop: connections are being shut down
 }
@@ -340,6 +342,25 @@ func (s *Server) run(ctx context.Context) error {
 	return nil
 }
 
+// reportFull logs, once in the Server's life as Apache does (AH00484),
+// that every worker holds a connection: from now on new connections
+// wait in the listen backlog until one is released (keep-alive ends,
+// a client timeout fires). The listener thread calls it when it finds
+// no idle worker; workers that have not yet reported idle since the
+// start do not count as busy.
+func (s *Server) reportFull() {
+	if s.fullLogged {
+		return
+	}
+	for _, w := range s.workers {
+		if w.state.Load() == stateIdle {
+			return
+		}
+	}
+	s.fullLogged = true
+	s.log.Logf("error", 0, "server reached MaxRequestWorkers setting (%d workers), consider raising the MaxRequestWorkers setting (--workers)", len(s.workers))
+}
+
 // accept is the listener thread. It takes an idle worker, then waits for
 // a connection on any listening socket, and hands it over.
 func (s *Server) accept(wake int, stop <-chan struct{}) {
@@ -360,8 +381,13 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 		var w *worker
 		select {
 		case w = <-s.idle:
-		case <-stop:
-			return
+		default:
+			s.reportFull()
+			select {
+			case w = <-s.idle:
+			case <-stop:
+				return
+			}
 		}
 		for w != nil {
 			for i := range pfds {
@@ -398,6 +424,7 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 					continue
 				}
 				next = i + 1
+				w.set(stateBusy) // busy from now on, for reportFull
 				w.conns <- accepted{fd: fd, id: s.connID.Add(1), remote: coreio.AddrPort(sa), l: l}
 				w = nil
 				break
