@@ -342,6 +342,27 @@ func (s *Server) run(ctx context.Context) error {
 	return nil
 }
 
+// pause waits d on the listener thread, or until wake says the Server
+// stops: then it returns true.
+func (s *Server) pause(wake int, d time.Duration) bool {
+	pfd := []unix.PollFd{{Fd: int32(wake), Events: unix.POLLIN}}
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return false
+		}
+		n, err := unix.Poll(pfd, int((left+time.Millisecond-1)/time.Millisecond))
+		if err == nil && n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR {
+			time.Sleep(left) // cannot wait on wake: wait out the pause
+			return false
+		}
+	}
+}
+
 // reportFull logs, once in the Server's life as Apache does (AH00484),
 // that every worker holds a connection: from now on new connections
 // wait in the listen backlog until one is released (keep-alive ends,
@@ -377,6 +398,7 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 	}
 	pfds[len(s.ls)] = unix.PollFd{Fd: int32(wake), Events: unix.POLLIN}
 	next := 0 // round-robin start, so one busy address cannot starve another
+	var errs coreio.AcceptErrors
 	for {
 		var w *worker
 		select {
@@ -412,16 +434,25 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 				l := s.ls[i]
 				fd, sa, err := unix.Accept4(l.FD, unix.SOCK_CLOEXEC)
 				if err != nil {
-					switch err {
-					case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
-					case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-						// Like nginx: log and back off instead of spinning.
-						s.log.Logf("crit", 0, "accept4() on %s failed %s", l.Addr, errnoText(err))
-						time.Sleep(100 * time.Millisecond)
+					switch {
+					case err == unix.EAGAIN, err == unix.EINTR, err == unix.ECONNABORTED, err == unix.EPROTO:
+					case coreio.AcceptShortage(err):
+						// Like nginx: log once per episode and pause
+						// accepting instead of spinning; a stop ends
+						// the pause.
+						if line := errs.Failed(l.Addr, err); line != "" {
+							s.log.Logf("crit", 0, "%s", line)
+						}
+						if s.pause(wake, coreio.AcceptDelay) {
+							return
+						}
 					default:
 						s.log.Logf("alert", 0, "accept4() on %s failed %s", l.Addr, errnoText(err))
 					}
 					continue
+				}
+				if line := errs.Recovered(l.Addr); line != "" {
+					s.log.Logf("notice", 0, "%s", line)
 				}
 				next = i + 1
 				w.set(stateBusy) // busy from now on, for reportFull
