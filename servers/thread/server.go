@@ -367,14 +367,15 @@ func (s *Server) pause(wake int, d time.Duration) bool {
 // that every worker holds a connection: from now on new connections
 // wait in the listen backlog until one is released (keep-alive ends,
 // a client timeout fires). The listener thread calls it when it finds
-// no idle worker; workers that have not yet reported idle since the
-// start do not count as busy.
+// no idle worker; a worker counts as busy from the moment it was handed
+// a connection until it reports idle again, and one that has not yet
+// reported idle since the start does not.
 func (s *Server) reportFull() {
 	if s.fullLogged {
 		return
 	}
 	for _, w := range s.workers {
-		if w.state.Load() == stateIdle {
+		if !w.handed {
 			return
 		}
 	}
@@ -411,6 +412,7 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 				return
 			}
 		}
+		w.handed = false
 		for w != nil {
 			for i := range pfds {
 				pfds[i].Revents = 0
@@ -455,7 +457,7 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 					s.log.Logf("notice", 0, "%s", line)
 				}
 				next = i + 1
-				w.set(stateBusy) // busy from now on, for reportFull
+				w.handed = true
 				w.conns <- accepted{fd: fd, id: s.connID.Add(1), remote: coreio.AddrPort(sa), l: l}
 				w = nil
 				break
