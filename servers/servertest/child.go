@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,6 +133,40 @@ func (c *Child) FDs(t *testing.T) int {
 		t.Fatalf("child fds: %v", err)
 	}
 	return len(ents)
+}
+
+// Open returns how many of the child's descriptors refer to target
+// (as /proc/PID/fd shows it: a path, "pipe:[N]", "anon_inode:[pidfd]").
+func (c *Child) Open(t *testing.T, target string) int {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(c.Pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("child fds: %v", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == target {
+			n++
+		}
+	}
+	return n
+}
+
+// Children returns how many processes the child core has started that
+// are still there (/proc/PID/task/*/children).
+func (c *Child) Children(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob("/proc/" + strconv.Itoa(c.Pid) + "/task/*/children")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f) // a thread may end meanwhile
+		n += len(strings.Fields(string(b)))
+	}
+	return n
 }
 
 // StartChild runs this test binary's test named helper, whose body is
