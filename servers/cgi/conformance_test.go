@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		os.Exit(cgi.ChildMain())
 	}
 	code := func() int {
-		if raceEnabled {
+		if raceEnabled && !servertest.IsChild() {
 			dir, err := os.MkdirTemp("", "c10k-cgi-child")
 			if err != nil {
 				return 1

@@ -121,16 +121,17 @@ func (c *conn) serve() {
 		c.tls.SetConn(&c.ec)
 	}
 	idleTO := headTO
-	if c.tls != nil {
-		// client_header_timeout bounds the handshake and the wait for
-		// the first request together, as nginx's timer set at the accept.
-		idleTO = max(headTO-time.Since(start), time.Millisecond)
-	}
+	// As nginx, the first request's head must be complete within
+	// client_header_timeout of the accept (the TLS handshake included),
+	// a later one's within client_header_timeout of its first byte;
+	// trickling bytes do not extend it.
+	first := start.Add(headTO)
 	for {
 		if !c.s.setIdle(c, true) {
 			return
 		}
-		status, ok := c.readHead(idleTO, headTO)
+		status, ok := c.readHead(idleTO, headTO, first)
+		first = time.Time{}
 		if !ok {
 			return
 		}
@@ -182,15 +183,18 @@ func (c *conn) linger() {
 	}
 }
 
-// readHead reads and parses the next request head. status is non-zero
-// for a head to reject; ok is false when the connection is done.
-func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
+// readHead reads and parses the next request head: idleTO until its
+// first byte, then headTO for the whole head (client_header_timeout),
+// or all of it by deadline when that is set (the first request). status
+// is non-zero for a head to reject; ok is false when the connection is
+// done.
+func (c *conn) readHead(idleTO, headTO time.Duration, deadline time.Time) (status int, ok bool) {
 	if c.start > 0 {
 		n := copy(c.buf, c.buf[c.start:c.end])
 		c.start, c.end = 0, n
 	}
 	c.parser.Reset()
-	first := true
+	first := c.start == c.end
 	for {
 		if c.end > c.start {
 			n, err := c.parser.Parse(c.buf[c.start:c.end], &c.req)
@@ -206,14 +210,29 @@ func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 		if c.end == len(c.buf) {
 			return 431, true
 		}
-		to := headTO
-		if first {
-			to = idleTO
+		if deadline.IsZero() {
+			if first {
+				c.rw.SetReadDeadline(time.Now().Add(idleTO))
+			} else {
+				deadline = time.Now().Add(headTO)
+			}
 		}
-		c.rw.SetReadDeadline(time.Now().Add(to))
+		if !deadline.IsZero() {
+			c.rw.SetReadDeadline(deadline)
+		}
 		n, err := c.rw.Read(c.buf[c.end:])
 		c.end += n
+		if n > 0 {
+			first = false
+		}
 		if err != nil && n == 0 {
+			var ne net.Error
+			if c.end > c.start && errors.As(err, &ne) && ne.Timeout() {
+				// nginx closes with 408 logged, not sent.
+				c.s.logLine("info", "client timed out (110: Connection timed out) while reading client request headers, client: "+
+					c.ec.Remote.Addr().String()+", server: "+c.ec.Local.String())
+				c.s.ref.Load().HeadTimedOut(&c.req, c.ec, &c.plan)
+			}
 			return 0, false
 		}
 	}
@@ -324,7 +343,9 @@ func (c *conn) readBody(p *engine.Plan) ([]byte, int) {
 		if err != nil && n == 0 {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return nil, 408
+				// client_body_timeout: nginx closes, logging 408.
+				c.s.logLine("info", "client timed out (110: Connection timed out) while reading client request body")
+				p.TimedOut()
 			}
 			return nil, -1
 		}

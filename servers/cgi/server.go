@@ -2,11 +2,12 @@ package cgi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -185,18 +186,35 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) acceptLoop(ln net.Listener, idx int) {
+	var errs coreio.AcceptErrors
+	addr := netip.AddrPort{}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		addr = a.AddrPort()
+	}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				continue
 			}
-			if strings.Contains(err.Error(), "use of closed") {
+			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if coreio.AcceptShortage(err) {
+				// Like nginx: log once per episode, pause accepting
+				// instead of spinning.
+				if line := errs.Failed(addr, err); line != "" {
+					s.logLine("crit", line)
+				}
+				time.Sleep(coreio.AcceptDelay)
+				continue
 			}
 			s.logLine("alert", "accept() failed ("+err.Error()+")")
 			time.Sleep(10 * time.Millisecond)
 			continue
+		}
+		if line := errs.Recovered(addr); line != "" {
+			s.logLine("notice", line)
 		}
 		c := newConn(s, nc.(*net.TCPConn), idx)
 		s.mu.Lock()

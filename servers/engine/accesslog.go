@@ -279,10 +279,14 @@ func (e *Engine) accessLog(p *Plan) {
 	}
 }
 
-// LogStatus is the status the access log shows for p: 499 when the
+// LogStatus is the status the access log shows for p: 408 when the
+// client timed out before it got anything (TimedOut), 499 when the
 // client got nothing (it closed the connection first), 444 for a silent
 // close, the plan's status otherwise.
 func (p *Plan) logStatus() int {
+	if p.st.timedOut && p.st.sent == 0 {
+		return 408 // nginx: ngx_http_close_request(r, NGX_HTTP_REQUEST_TIME_OUT)
+	}
 	if p.st.sent == 0 && !p.Close && p.st.ended {
 		return 499
 	}

@@ -61,6 +61,7 @@ type state struct {
 	id    [32]byte
 
 	ended    bool  // End was called
+	timedOut bool  // the client timed out (TimedOut)
 	sent     int64 // bytes written to the client (End)
 	headSize int64 // of them, the response head (SetHeadSize)
 

@@ -309,6 +309,9 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 	cond := x.loc.ProxyNextUpstream
 	peer := x.peer
 	x.peer = nil
+	if f == upstream.FailLocal {
+		return x.localFailure(peer, now)
+	}
 	x.ug.g.Done(peer, upstream.CountsAsFailure(cond, f, 0), now)
 	x.lastFail = f
 	if f == upstream.FailTimeout {
@@ -351,6 +354,27 @@ func (x *Proxy) failed(f Failure, sent bool) bool {
 		status = 504
 	}
 	x.giveUp(status)
+	return x.p.Proxy != nil
+}
+
+// localFailure ends the exchange on a failure of this server before
+// anything went to peer (no socket for the attempt: out of
+// descriptors), as nginx 1.22 does when ngx_event_connect_peer returns
+// NGX_ERROR: the peer is released as not failed, no other one is tried,
+// the socket() failure is logged at alert, and the request gets 500
+// (or its error_page).
+func (x *Proxy) localFailure(peer *upstream.Peer, now time.Time) bool {
+	x.ug.g.Done(peer, false, now)
+	x.logAttempt(peer.Addr, 500, now)
+	detail := x.detail
+	x.detail = ""
+	if detail == "" {
+		detail = "socket() failed"
+	}
+	if x.e.errorLog != nil {
+		x.e.errorLog("alert", detail+" "+StageConnect.String()+x.p.st.context()+x.upstreamText(peer))
+	}
+	x.giveUp(500)
 	return x.p.Proxy != nil
 }
 

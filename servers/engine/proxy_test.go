@@ -456,3 +456,38 @@ func TestProxyUnparsedURI(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyLocalFailure checks a failure of this server (no socket for
+// the attempt) as nginx 1.22 treats it: no other peer is tried, the
+// request gets 500, the socket() error is logged at alert, and the peer
+// is not counted as failed.
+func TestProxyLocalFailure(t *testing.T) {
+	var logs []string
+	now := testNow
+	e := proxyEngine(t, &logs, &now)
+	peers := map[string]bool{}
+	for range 6 {
+		var p Plan
+		e.Serve(request("GET", "/app/x", "Host", "example.com"), conn, &p)
+		x := p.Proxy
+		addr, ok := x.Next()
+		if !ok {
+			t.Fatal("Next: no peer: a local failure marked peers down")
+		}
+		peers[addr] = true
+		x.SetError(errString("socket() failed (24: Too many open files)"))
+		if x.Failed(upstream.FailLocal, false) {
+			t.Fatal("a local failure was retried on another peer")
+		}
+		if p.Status != 500 {
+			t.Errorf("status %d after a local failure, want 500", p.Status)
+		}
+	}
+	if len(peers) != 3 {
+		t.Errorf("peers chosen %v, want all three: none may be marked failed", peers)
+	}
+	want := "alert: socket() failed (24: Too many open files) while connecting to upstream, client: 192.0.2.7"
+	if len(logs) != 6 || !strings.HasPrefix(logs[0], want) {
+		t.Errorf("logs %q\nwant 6 starting %q", logs, want)
+	}
+}

@@ -375,18 +375,26 @@ func (l *loop) advance(c *conn) {
 // timeout handles c's expired deadline.
 func (l *loop) timeout(c *conn) {
 	switch c.st {
-	case stIdle, stHead, stLinger:
-		// Keep-alive and header timeouts close silently (nginx sends
-		// no 408 either).
+	case stIdle, stLinger:
+		// Keep-alive timeouts close silently.
+		l.close(c)
+	case stHead:
+		// nginx sends no 408 either; it logs one once a byte arrived.
+		if x := c.x; x != nil && x.end > 0 {
+			coreio.LogHeadTimeout(l.s.log, c.id, c.remote, c.ln.Addr)
+			l.s.engine().HeadTimedOut(&x.req, x.conn, &x.plan)
+		}
 		l.close(c)
 	case stTLS:
 		l.s.log.Logf("info", c.id, "client timed out (110: Connection timed out) while SSL handshaking, client: %s, server: %s", c.remote.Addr(), c.ln.Addr)
 		l.stopHandshake(c)
 	case stBody:
+		c.x.plan.TimedOut() // client_body_timeout: 408 logged, not sent
 		if l.bodyDone(c, coreio.ErrTimeout) {
 			l.advance(c)
 		}
 	case stWrite:
+		c.x.plan.TimedOut() // send_timeout
 		l.writeFailed(c, coreio.ErrTimeout)
 	case stProxy:
 		if l.proxyTimeout(c) {
@@ -455,8 +463,16 @@ func (l *loop) readHead(c *conn) bool {
 			return false
 		}
 		if !x.headTimed {
+			// client_header_timeout for the whole head, not extended by
+			// the bytes that trickle in. As nginx, the first request's
+			// runs from the accept (open set it), a later one's from its
+			// first byte.
 			x.headTimed = true
-			l.setTimer(c, x.headTO)
+			if c.requests == 0 {
+				l.setTimerOnce(c, x.headTO)
+			} else {
+				l.setTimer(c, x.headTO)
+			}
 		}
 		return false
 	}

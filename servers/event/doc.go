@@ -151,9 +151,22 @@
 // and worker_processes stay until a restart, worker_connections follows
 // the new config.
 //
+// # Slow clients and running out of descriptors
+//
+// A slowloris connection is a conn on the timer heap and an exchange
+// whose head buffer grows to at most client_header_buffer_size plus
+// large_client_header_buffers; client_header_timeout runs from the
+// accept (first request) or the first byte (keep-alive), as nginx's, so
+// trickling bytes never extend it. When accept4 fails with EMFILE or
+// ENFILE the loop takes its listeners out of the epoll set for 500ms at
+// a time (nginx's accept_mutex_delay) and keeps serving what it holds,
+// logging the episode once when it begins and once when it ends.
+//
 // # Differences from nginx 1.22
 //
 //   - At worker_connections, nginx accepts and immediately closes new
 //     connections, logging each time; this core stops accepting (the
 //     kernel queues them) and logs once until a connection closes.
+//   - nginx logs every accept4 failure, one line per 500ms retry while
+//     descriptors are short; this core logs the episode once.
 package event

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/errlog"
+	"github.com/c10k/c10k/servers/internal/coreio"
 )
 
 // Kinds of epoll registrations, kept in the event's Pad word.
@@ -23,9 +24,6 @@ const (
 )
 
 const (
-	// acceptDelay is how long accepting pauses after EMFILE/ENFILE:
-	// nginx's accept_mutex_delay.
-	acceptDelay = 500 * time.Millisecond
 	// maxEvents is the epoll_wait batch.
 	maxEvents = 512
 	// maxFreeExchanges bounds the exchanges a loop keeps for reuse.
@@ -96,12 +94,12 @@ type loop struct {
 	now  int64     // monotonic ns since Server.base, per wakeup
 	wall time.Time // wall clock of the wakeup, for Date
 
-	nconns   int // worker_connections in use: listeners, clients, upstreams
-	clients  int
-	jobs     int // exchanges on the file pool
-	paused   int // pause* bits
-	resumeAt int64
-	filesLog bool // EMFILE logged for this pause
+	nconns     int // worker_connections in use: listeners, clients, upstreams
+	clients    int
+	jobs       int // exchanges on the file pool
+	paused     int // pause* bits
+	resumeAt   int64
+	acceptErrs coreio.AcceptErrors // EMFILE episodes, logged once each
 
 	closing bool  // stopping gracefully
 	killed  bool  // stop deadline passed: close everything
@@ -266,7 +264,6 @@ func (l *loop) run() {
 		}
 		l.expire()
 		if l.paused&pauseFiles != 0 && l.now >= l.resumeAt {
-			l.filesLog = false
 			l.resume(pauseFiles)
 		}
 	}
@@ -333,25 +330,34 @@ func (l *loop) accept(ln *listener) {
 		}
 		fd, sa, err := l.s.accept4(ln.FD, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
-			switch err {
-			case unix.EAGAIN:
+			switch {
+			case err == unix.EAGAIN:
+				l.recovered(ln)
 				return
-			case unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
+			case err == unix.EINTR, err == unix.ECONNABORTED, err == unix.EPROTO:
 				continue
-			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-				// Like nginx: stop accepting for a while, keep serving.
-				if !l.filesLog {
-					l.filesLog = true
-					l.s.log.Logf("crit", 0, "accept4() on %s failed %s", ln.Addr, errlog.ErrnoText(err))
+			case coreio.AcceptShortage(err):
+				// Like nginx: stop accepting for a while, keep serving;
+				// one log line for the whole episode.
+				if line := l.acceptErrs.Failed(ln.Addr, err); line != "" {
+					l.s.log.Logf("crit", 0, "%s", line)
 				}
-				l.resumeAt = l.now + int64(acceptDelay)
+				l.resumeAt = l.now + int64(coreio.AcceptDelay)
 				l.pause(pauseFiles)
 				return
 			}
 			l.s.log.Logf("alert", 0, "accept4() on %s failed %s", ln.Addr, errlog.ErrnoText(err))
 			return
 		}
+		l.recovered(ln)
 		l.open(fd, sa, ln)
+	}
+}
+
+// recovered ends an episode of accept4 failures, if one runs.
+func (l *loop) recovered(ln *listener) {
+	if l.acceptErrs.Failing() {
+		l.s.log.Logf("notice", 0, "%s", l.acceptErrs.Recovered(ln.Addr))
 	}
 }
 

@@ -112,7 +112,11 @@ func (h *handler) attempt(r *http.Request, px *engine.Proxy, addr string, body [
 	d := net.Dialer{Timeout: connectTO}
 	conn, err := d.DialContext(r.Context(), "tcp", addr)
 	if err != nil {
-		px.SetError(upstreamError(err, "connect()"))
+		call := "connect()"
+		if coreio.OutOfFiles(err) {
+			call = "socket()" // no descriptor: this server's failure (upstream.FailLocal)
+		}
+		px.SetError(upstreamError(err, call))
 		return nil, nil, err
 	}
 	fail := func(stage engine.Stage, call string, err error) (net.Conn, []byte, error) {

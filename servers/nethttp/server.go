@@ -154,6 +154,7 @@ func (s *Server) Listen() error {
 			closeAll(ls)
 			return fmt.Errorf("nethttp: listen %s: %w", c.Addr, err)
 		}
+		l = &pausingListener{Listener: l, log: s.log}
 		if c.SSL {
 			l = &tlsListener{Listener: l, s: s, index: i}
 		}
@@ -307,4 +308,40 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 		return nc, nil
 	}
 	return coreio.NewTLSConn(nc, cfg), nil
+}
+
+// pausingListener is a listener whose Accept handles running out of
+// descriptors as the other cores do (coreio.AcceptErrors): one line
+// when an episode begins, a pause of coreio.AcceptDelay between
+// retries, one line when it ends. http.Server would otherwise log every
+// retry of its own backoff (5ms doubling to 1s).
+type pausingListener struct {
+	net.Listener
+	log  *errorLog
+	errs coreio.AcceptErrors // one Serve goroutine accepts: no lock
+}
+
+// Accept waits for the next connection, pausing while descriptors are
+// short.
+func (l *pausingListener) Accept() (net.Conn, error) {
+	addr := netip.AddrPort{}
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		addr = a.AddrPort()
+	}
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil && coreio.AcceptShortage(err) {
+			if line := l.errs.Failed(addr, err); line != "" {
+				l.log.logf("crit", "%s", line)
+			}
+			time.Sleep(coreio.AcceptDelay)
+			continue
+		}
+		if err == nil {
+			if line := l.errs.Recovered(addr); line != "" {
+				l.log.logf("notice", "%s", line)
+			}
+		}
+		return c, err
+	}
 }

@@ -38,12 +38,12 @@ type suite struct {
 // Run runs the conformance suite against the core start starts. It
 // writes a config, a docroot and starts real backends ("a", "b", and "c"
 // which answers every request with 500) on 127.0.0.1:0, calls start
-// once, and runs every case as a sub-test of t; then the allow/deny and
-// add_header cases (RunAccess), the gzip cases (RunGzip), the reload cases (RunReload), the
-// access-log cases (RunLogs), the limit_req/limit_conn cases
-// (RunLimits), the TLS cases (RunTLS), the proxy_cache cases
-// (RunCache) and the hostile-request cases (RunHostile), each on a core
-// of their own.
+// once, and runs every case as a sub-test of t. Then come the
+// sub-suites, each on a core of its own: allow/deny and add_header
+// (RunAccess), gzip (RunGzip), reload (RunReload), access logs
+// (RunLogs), limit_req/limit_conn (RunLimits), TLS (RunTLS),
+// proxy_cache (RunCache), hostile requests (RunHostile) and slow
+// clients (RunSlow).
 func Run(t *testing.T, start Start) {
 	s := setup(t)
 	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
@@ -77,6 +77,7 @@ func Run(t *testing.T, start Start) {
 	t.Run("tls", func(t *testing.T) { RunTLS(t, start) })
 	t.Run("cache", func(t *testing.T) { RunCache(t, start) })
 	t.Run("hostile", func(t *testing.T) { RunHostile(t, start) })
+	t.Run("slow", func(t *testing.T) { RunSlow(t, start) })
 }
 
 // groups are the case groups, run in this order.

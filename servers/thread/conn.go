@@ -80,18 +80,20 @@ func (w *worker) serveHTTP(c *accepted) {
 	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	headTO := coreio.HeaderTimeout(conf)
 	idleTO := headTO // the first request waits client_header_timeout
+	// As nginx, the first request's head must be complete within
+	// client_header_timeout of the accept (the TLS handshake included);
+	// a later one's within client_header_timeout of its first byte.
+	// Neither is extended by the bytes that trickle in.
+	first := time.Now().Add(headTO)
 	if cfg := e.TLSConfig(index); cfg != nil {
-		// client_header_timeout bounds the handshake and the wait for
-		// the first request together, as nginx's timer set at the accept.
-		start := time.Now()
 		if !w.startTLS(cfg, headTO) {
 			w.closeClient(c.fd, false)
 			return
 		}
-		idleTO = max(headTO-time.Since(start), time.Millisecond)
 	}
 	for {
-		status, ok := w.readHead(idleTO, headTO)
+		status, ok := w.readHead(idleTO, headTO, first)
+		first = time.Time{}
 		if !ok {
 			return
 		}
@@ -101,7 +103,7 @@ func (w *worker) serveHTTP(c *accepted) {
 		h.conn.Listener = h.e.Index(c.l.Index)
 		p := &h.plan
 		p.Reset()
-		h.sock.sent = 0
+		h.sock.sent, h.sock.timedOut = 0, false
 		if status != 0 {
 			h.e.Reject(status, h.conn, p)
 			w.respond(p, false)
@@ -132,6 +134,9 @@ func (w *worker) serveHTTP(c *accepted) {
 			keep = w.proxy(p)
 		default:
 			keep = w.serveLocal(p)
+		}
+		if h.sock.timedOut {
+			p.TimedOut() // client_body_timeout or send_timeout: 408 unless a response began
 		}
 		p.End(h.sock.sent) // the access log, with what the client really got
 		w.endRequest(p)
@@ -230,10 +235,12 @@ func (w *worker) serveLocal(p *engine.Plan) bool {
 }
 
 // readHead reads and parses the next request head. idleTO applies while
-// no byte of it has arrived (keep-alive), headTO once one has
-// (client_header_timeout). It returns ok=false when the connection is to
-// be closed silently, or a status to reject the request with.
-func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
+// no byte of it has arrived (keep-alive), headTO from the first one
+// (client_header_timeout) for the whole head; a non-zero deadline (the
+// connection's first request) bounds it all instead. It returns
+// ok=false when the connection is to be closed silently, or a status to
+// reject the request with.
+func (w *worker) readHead(idleTO, headTO time.Duration, deadline time.Time) (status int, ok bool) {
 	h := &w.http
 	// Move what is left of the previous request's bytes to the front.
 	switch {
@@ -246,7 +253,6 @@ func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 		h.end = copy(h.buf, h.buf[h.start:h.end])
 		h.start = 0
 	}
-	var deadline time.Time
 	for {
 		if h.end > h.start {
 			n, err := h.parser.Parse(h.buf[h.start:h.end], &h.req)
@@ -272,6 +278,13 @@ func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 				w.closeClient(h.c.fd, false)
 				return 0, false
 			}
+			if !deadline.IsZero() {
+				idleTO = time.Until(deadline)
+				if idleTO <= 0 {
+					w.closeClient(h.c.fd, false) // nothing arrived: nothing logged
+					return 0, false
+				}
+			}
 			h.sock.setReadTimeout(idleTO)
 		} else {
 			w.set(stateBusy)
@@ -280,15 +293,18 @@ func (w *worker) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 			}
 			left := time.Until(deadline)
 			if left <= 0 {
-				w.closeClient(h.c.fd, false) // nginx closes with 408 unsent
+				// nginx closes with 408 logged, not sent.
+				coreio.LogHeadTimeout(w.s.log, h.c.id, h.c.remote, h.c.l.Addr)
+				w.s.engine().HeadTimedOut(&h.req, h.conn, &h.plan)
+				w.closeClient(h.c.fd, false)
 				return 0, false
 			}
 			h.sock.setReadTimeout(left)
 		}
 		n, err := h.sock.read(h.buf[h.end:])
 		if err != nil {
-			if err == coreio.ErrTimeout && h.end > 0 {
-				continue // the deadline check above ends it
+			if err == coreio.ErrTimeout && (h.end > 0 || !deadline.IsZero()) {
+				continue // the deadline checks above end it
 			}
 			w.closeClient(h.c.fd, false)
 			return 0, false

@@ -34,6 +34,24 @@
 // client holds its worker thread, as in Apache, but not the upstream nor
 // the app server's worker behind it. Past the cap the rest is streamed.
 //
+// # Slow clients exhaust the pool
+//
+// A worker is tied to its connection while the request head arrives
+// (client_header_timeout), while its body arrives (client_body_timeout)
+// and while the response is sent (send_timeout), as in Apache: N
+// slowloris clients, each sending part of a head and then a byte now
+// and then, hold N workers, and with every worker held the listener
+// thread accepts nothing; new connections wait in the listen backlog
+// until a timeout frees a worker. This is shown, not hidden: the first
+// time every worker is busy the core logs, once for its life as Apache
+// does (AH00484), "server reached MaxRequestWorkers setting, consider
+// raising the MaxRequestWorkers setting", and Stats reports Busy and
+// Idle. The head timeout covers the whole head, as nginx's
+// client_header_timeout (from the accept for a connection's first
+// request, from the first byte for a keep-alive one), so a trickling
+// client cannot hold a worker longer than that; the event core holds
+// such clients for the price of a small struct and a head buffer each.
+//
 // # Reload
 //
 // Server.Reload swaps the engine (c10k serve on SIGHUP). A worker takes

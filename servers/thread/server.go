@@ -58,6 +58,8 @@ type Server struct {
 	idle    chan *worker
 	connID  atomic.Uint64
 
+	fullLogged bool // reportFull logged (the listener thread's)
+
 	closing atomic.Bool // graceful stop: finish requests, keep-alive off
 	killed  atomic.Bool // forced stop: connections are being shut down
 }
@@ -340,6 +342,47 @@ func (s *Server) run(ctx context.Context) error {
 	return nil
 }
 
+// pause waits d on the listener thread, or until wake says the Server
+// stops: then it returns true.
+func (s *Server) pause(wake int, d time.Duration) bool {
+	pfd := []unix.PollFd{{Fd: int32(wake), Events: unix.POLLIN}}
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return false
+		}
+		n, err := unix.Poll(pfd, int((left+time.Millisecond-1)/time.Millisecond))
+		if err == nil && n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR {
+			time.Sleep(left) // cannot wait on wake: wait out the pause
+			return false
+		}
+	}
+}
+
+// reportFull logs, once in the Server's life as Apache does (AH00484),
+// that every worker holds a connection: from now on new connections
+// wait in the listen backlog until one is released (keep-alive ends,
+// a client timeout fires). The listener thread calls it when it finds
+// no idle worker; a worker counts as busy from the moment it was handed
+// a connection until it reports idle again, and one that has not yet
+// reported idle since the start does not.
+func (s *Server) reportFull() {
+	if s.fullLogged {
+		return
+	}
+	for _, w := range s.workers {
+		if !w.handed {
+			return
+		}
+	}
+	s.fullLogged = true
+	s.log.Logf("error", 0, "server reached MaxRequestWorkers setting (%d workers), consider raising the MaxRequestWorkers setting (--workers)", len(s.workers))
+}
+
 // accept is the listener thread. It takes an idle worker, then waits for
 // a connection on any listening socket, and hands it over.
 func (s *Server) accept(wake int, stop <-chan struct{}) {
@@ -356,13 +399,20 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 	}
 	pfds[len(s.ls)] = unix.PollFd{Fd: int32(wake), Events: unix.POLLIN}
 	next := 0 // round-robin start, so one busy address cannot starve another
+	var errs coreio.AcceptErrors
 	for {
 		var w *worker
 		select {
 		case w = <-s.idle:
-		case <-stop:
-			return
+		default:
+			s.reportFull()
+			select {
+			case w = <-s.idle:
+			case <-stop:
+				return
+			}
 		}
+		w.handed = false
 		for w != nil {
 			for i := range pfds {
 				pfds[i].Revents = 0
@@ -386,18 +436,28 @@ func (s *Server) accept(wake int, stop <-chan struct{}) {
 				l := s.ls[i]
 				fd, sa, err := unix.Accept4(l.FD, unix.SOCK_CLOEXEC)
 				if err != nil {
-					switch err {
-					case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
-					case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-						// Like nginx: log and back off instead of spinning.
-						s.log.Logf("crit", 0, "accept4() on %s failed %s", l.Addr, errnoText(err))
-						time.Sleep(100 * time.Millisecond)
+					switch {
+					case err == unix.EAGAIN, err == unix.EINTR, err == unix.ECONNABORTED, err == unix.EPROTO:
+					case coreio.AcceptShortage(err):
+						// Like nginx: log once per episode and pause
+						// accepting instead of spinning; a stop ends
+						// the pause.
+						if line := errs.Failed(l.Addr, err); line != "" {
+							s.log.Logf("crit", 0, "%s", line)
+						}
+						if s.pause(wake, coreio.AcceptDelay) {
+							return
+						}
 					default:
 						s.log.Logf("alert", 0, "accept4() on %s failed %s", l.Addr, errnoText(err))
 					}
 					continue
 				}
+				if line := errs.Recovered(l.Addr); line != "" {
+					s.log.Logf("notice", 0, "%s", line)
+				}
 				next = i + 1
+				w.handed = true
 				w.conns <- accepted{fd: fd, id: s.connID.Add(1), remote: coreio.AddrPort(sa), l: l}
 				w = nil
 				break

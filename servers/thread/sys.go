@@ -36,6 +36,9 @@ type sock struct {
 	// accepted on an SSL listener (startTLS); sendfile then reads and
 	// writes instead.
 	tls *coreio.TLSConn
+	// timedOut is set when a read or write timed out (client_body_timeout,
+	// send_timeout); cleared with sent when a request begins.
+	timedOut bool
 }
 
 func (s *sock) setReadTimeout(d time.Duration) error {
@@ -83,6 +86,7 @@ func (s *sock) read(p []byte) (int, error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			s.timedOut = true
 			return 0, coreio.ErrTimeout
 		}
 		return 0, err
@@ -111,6 +115,7 @@ func (s *sock) send(p []byte, flags int) error {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
+				s.timedOut = true
 				return coreio.ErrTimeout
 			}
 			return err
@@ -139,6 +144,7 @@ func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
+				s.timedOut = true
 				return coreio.ErrTimeout
 			}
 			return e
@@ -181,6 +187,7 @@ func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
 				}
 				continue
 			case unix.EAGAIN:
+				s.timedOut = true
 				return coreio.ErrTimeout
 			case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP:
 				return s.copyFile(f, off, n, scratch)

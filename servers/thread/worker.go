@@ -28,6 +28,11 @@ type worker struct {
 	id    int
 	conns chan accepted
 
+	// handed is set while the worker holds a connection the listener
+	// thread handed it, from the hand-over until the worker reports idle
+	// again; only the listener thread touches it (reportFull).
+	handed bool
+
 	state atomic.Int32
 	cfd   atomic.Int32 // client socket, -1 when none
 	ufd   atomic.Int32 // upstream socket in use, -1 when none

@@ -14,6 +14,11 @@ const (
 	FailError         Failure = iota + 1 // connect refused, reset, write error, early close
 	FailTimeout                          // connect, send or read timeout
 	FailInvalidHeader                    // unparsable response head
+	// FailLocal is a failure of this server, not of the peer: no socket
+	// could be created for the attempt (EMFILE, ENFILE). It is never
+	// counted against the peer nor retried (nginx's NGX_ERROR from
+	// ngx_event_connect_peer).
+	FailLocal
 )
 
 // String returns the proxy_next_upstream name of f.
@@ -27,6 +32,8 @@ func (f Failure) String() string {
 		return "timeout"
 	case FailInvalidHeader:
 		return "invalid_header"
+	case FailLocal:
+		return "local"
 	}
 	return "Failure(" + strconv.Itoa(int(f)) + ")"
 }

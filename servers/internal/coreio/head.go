@@ -120,3 +120,15 @@ func AppendChunkSize(dst []byte, n int) []byte {
 	dst = strconv.AppendUint(dst, uint64(n), 16)
 	return append(dst, "\r\n"...)
 }
+
+// LogHeadTimeout logs, as nginx does at level info, a connection closed
+// because its request head was not complete within
+// client_header_timeout (the access log gets its 408 from
+// engine.Engine.HeadTimedOut).
+func LogHeadTimeout(log *errlog.Log, id uint64, remote, server netip.AddrPort) {
+	if !log.Enabled() {
+		return
+	}
+	log.Logf("info", id, "client timed out (110: Connection timed out) while reading client request headers, client: %s, server: %s",
+		remote.Addr(), server)
+}

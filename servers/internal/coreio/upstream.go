@@ -13,11 +13,14 @@ import (
 )
 
 // Classify maps an upstream I/O error to the balancer's failure kinds:
-// a timeout (ErrTimeout, ETIMEDOUT, or a net.Error that says so), an
-// invalid response head (ErrInvalidHead), else an error.
+// no socket for the attempt (OutOfFiles: this server's failure, not the
+// peer's), a timeout (ErrTimeout, ETIMEDOUT, or a net.Error that says
+// so), an invalid response head (ErrInvalidHead), else an error.
 func Classify(err error) upstream.Failure {
 	var ne net.Error
 	switch {
+	case OutOfFiles(err):
+		return upstream.FailLocal
 	case err == ErrTimeout, errors.Is(err, unix.ETIMEDOUT), errors.As(err, &ne) && ne.Timeout():
 		return upstream.FailTimeout
 	case errors.Is(err, ErrInvalidHead):
@@ -37,6 +40,8 @@ func UpstreamError(err error, stage engine.Stage) error {
 		return nil
 	case !errors.As(err, &errno):
 		return err
+	case OutOfFiles(errno):
+		return fmt.Errorf("socket() failed %s", errlog.ErrnoText(errno))
 	case stage == engine.StageConnect:
 		return fmt.Errorf("connect() failed %s", errlog.ErrnoText(errno))
 	case stage == engine.StageSend:
@@ -59,4 +64,11 @@ func Alive(fd int) bool {
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	n, err := unix.Poll(pfd, 0)
 	return err == nil && n == 0
+}
+
+// OutOfFiles reports whether err is the process (EMFILE) or the system
+// (ENFILE) running out of file descriptors: a socket() or accept4()
+// that could not get one.
+func OutOfFiles(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
