@@ -459,7 +459,9 @@ func (e *Engine) serve(req *http1.Request, c Conn, p *Plan, cached bool) {
 		e.fail(p, 497)
 		return
 	}
+	st.serving = true
 	e.route(p, e.match(p, st.uri))
+	st.serving = false
 }
 
 // Reject fills p with the error response for a request head the parser

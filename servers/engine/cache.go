@@ -200,8 +200,14 @@ func (e *Engine) cacheLookup(p *Plan, pc *config.ProxyCache) {
 		act = actHit
 	case ent != nil && fill != nil && pc.UseStale&config.StaleUpdating != 0:
 		act = actUpdating
-	case ent == nil && fill != nil && pc.Lock:
+	case ent == nil && fill != nil && pc.Lock && st.serving:
 		act = actWait
+	case ent == nil && fill != nil && pc.Lock:
+		// A lookup outside Serve (an error_page after a failed
+		// attempt, a CGI local redirect): the core is mid-exchange and
+		// cannot park the request, so it goes upstream at once and its
+		// response is not stored, as after proxy_cache_lock_timeout.
+		store = false
 	default:
 		if store {
 			store = z.countUse(c.key, pc.MinUses)

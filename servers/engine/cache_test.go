@@ -564,3 +564,69 @@ proxy_cache_use_stale http_503;
 	}
 	p.End(1)
 }
+
+// TestCacheLockAfterRedirect: an error_page after a failed attempt that
+// lands in a location whose entry another request is filling under
+// proxy_cache_lock does not become a Wait (the core is mid-exchange and
+// cannot park it): it goes upstream at once, without storing.
+func TestCacheLockAfterRedirect(t *testing.T) {
+	src := `http {
+proxy_cache_path memory: keys_zone=z:1m;
+server {
+listen 127.0.0.1:80;
+location /app/ {
+proxy_pass http://10.0.0.1:80;
+proxy_cache z;
+proxy_cache_key $uri;
+proxy_cache_valid 1m;
+proxy_cache_lock on;
+}
+location /dead/ {
+proxy_pass http://10.0.0.2:80;
+error_page 502 = /app/x;
+}
+}
+}`
+	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, Options{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+
+	var leader, p Plan
+	e.Serve(request("GET", "/app/x", "Host", "example.com"), conn, &leader)
+	if leader.Proxy == nil {
+		t.Fatalf("leader: %s, want a proxy plan", result(&leader))
+	}
+	leader.Proxy.Next()
+	leader.Proxy.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: 2})
+
+	e.Serve(request("GET", "/dead/", "Host", "example.com"), conn, &p)
+	px := p.Proxy
+	if px == nil {
+		t.Fatalf("/dead/: %s, want a proxy plan", result(&p))
+	}
+	if _, ok := px.Next(); !ok {
+		t.Fatal("/dead/: no peer")
+	}
+	if !px.Failed(upstream.FailError, false) {
+		t.Fatalf("the error_page did not continue the exchange: %s", result(&p))
+	}
+	if p.Wait != nil || p.Proxy == nil {
+		t.Fatalf("after the error_page: Wait %v, plan %s; want a proxy exchange, no wait", p.Wait, result(&p))
+	}
+	addr, ok := p.Proxy.Next()
+	if !ok || addr != "10.0.0.1:80" {
+		t.Fatalf("after the error_page: next peer %q %v, want 10.0.0.1:80", addr, ok)
+	}
+	p.Proxy.Response(&http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: 2})
+	if p.Proxy.Caching() {
+		t.Error("the redirected request stores its response while another fill holds the lock")
+	}
+	p.End(0)
+	leader.End(0)
+}

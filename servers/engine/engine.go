@@ -55,6 +55,7 @@ type state struct {
 	closing       bool // an error that closes the connection (400, 413, 414, 500, 501)
 	forbidden     bool // allow/deny refused the request: its log line is due
 	cached        bool // ServeCached: file lookups must not wait for the disk
+	serving       bool // inside Serve/ServeCached, where a plan may still become a Wait
 	blocked       bool // a cached-only lookup would have waited: abandon the plan
 
 	hasID bool
