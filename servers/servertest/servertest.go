@@ -40,8 +40,9 @@ type suite struct {
 // which answers every request with 500) on 127.0.0.1:0, calls start
 // once, and runs every case as a sub-test of t; then the allow/deny and
 // add_header cases (RunAccess), the gzip cases (RunGzip), the reload cases (RunReload), the
-// access-log cases (RunLogs) and the limit_req/limit_conn cases
-// (RunLimits), each on a core of their own.
+// access-log cases (RunLogs), the limit_req/limit_conn cases
+// (RunLimits) and the fault cases (RunFaults), each on a core of their
+// own.
 func Run(t *testing.T, start Start) {
 	s := setup(t)
 	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
@@ -72,6 +73,7 @@ func Run(t *testing.T, start Start) {
 	t.Run("reload", func(t *testing.T) { RunReload(t, start) })
 	t.Run("logs", func(t *testing.T) { RunLogs(t, start) })
 	t.Run("limits", func(t *testing.T) { RunLimits(t, start) })
+	t.Run("faults", func(t *testing.T) { RunFaults(t, start) })
 }
 
 // groups are the case groups, run in this order.
