@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,12 @@ flags:
 // summary.json and prints its tables.
 func rerender(dir string, stdout, stderr io.Writer) int {
 	run, err := reports.ReadRun(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if cut, why, missing := runner.CutShort(dir, reports.Run{}); cut {
+			fmt.Fprintf(stderr, "c10k report: %s: the run was cut short (%s) before any step finished; missing: %s\n", dir, why, strings.Join(missing, ", "))
+			return 1
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "c10k report: %v\n", err)
 		return 2

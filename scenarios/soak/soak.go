@@ -45,6 +45,7 @@ type Options struct {
 	Workers  int           // load connections (default 8)
 	Slow     int           // slow clients reading a big file (default 2)
 	Dir      string        // a scratch directory
+	Serve    []string      // more flags for c10k serve, such as --workers 32
 	Logf     func(format string, a ...any)
 }
 
@@ -109,6 +110,9 @@ func (f *Figures) String() string {
 		f.Core, f.FDBase, f.FDPeak, f.FDAfter, mib(f.RSSBase), mib(f.RSSPeak), mib(f.RSSAfter), mib(rssLimit(f.RSSBase)))
 	return b.String()
 }
+
+// warmUp is how long the mix runs before the baseline is taken.
+const warmUp = 2 * time.Second
 
 // keepaliveTimeout is the config's keepalive_timeout: after the load the
 // soak waits past it (and the upstream pool's) before measuring.
@@ -208,7 +212,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	// Warm up with the same mix, without faults, so that the baseline
 	// holds what the server grows once (buffers, pools, heap).
 	l := &load{addr: listen, f: f}
-	l.run(ctx, o.Workers, o.Slow, time.Second)
+	l.run(ctx, o.Workers, o.Slow, warmUp)
 	l.fold(&Figures{}) // the warm-up does not count
 	settle(ctx)
 	if f.RSSBase, f.FDBase, err = srv.sample(); err != nil {
@@ -305,7 +309,8 @@ type server struct {
 }
 
 func startServer(o Options, confPath, listen string) (*server, error) {
-	cmd := exec.Command(o.Exe, "serve", "--core", o.Core, "-c", confPath, "--error-log", filepath.Join(o.Dir, "error.log"))
+	args := append([]string{"serve", "--core", o.Core, "-c", confPath, "--error-log", filepath.Join(o.Dir, "error.log")}, o.Serve...)
+	cmd := exec.Command(o.Exe, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
