@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/c10k/c10k/loadgen/result"
+	"github.com/c10k/c10k/scenarios/runner"
 )
 
 // TestAttackCutShort interrupts c10k attack (this test binary running
@@ -86,6 +88,46 @@ func TestAttackCutShort(t *testing.T) {
 			}
 			if tc.sig == syscall.SIGKILL && !strings.Contains(rerr.String(), "killed") {
 				t.Errorf("c10k report does not say the generator was killed; stderr:\n%s", rerr.String())
+			}
+		})
+	}
+}
+
+// TestReportCutShortBench runs c10k report on bench directories a
+// killed bench left: with the steps it finished, and with none.
+func TestReportCutShortBench(t *testing.T) {
+	meta := runner.Meta{ID: "t", Started: time.Now().UTC(), Options: runner.MetaOpts{
+		Scenarios: []string{"static-1k", "c10k-idle", "keepalive-off"},
+		Targets:   []runner.Target{{Name: "event"}, {Name: "thread"}},
+	}}
+	cases := []struct {
+		name  string
+		steps bool
+		code  int
+		want  []string
+	}{
+		{"some-steps", true, 0, []string{"cut short (killed", "missing: c10k-idle on thread, keepalive-off on event, keepalive-off on thread"}},
+		{"no-step", false, 1, []string{"before any step finished", "static-1k on event"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			os.MkdirAll(dir, 0o755)
+			if tc.steps {
+				benchDir(t, dir, 1, 1, 1, 1)
+			}
+			b, _ := json.Marshal(meta)
+			if err := os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			if code := report([]string{dir}, &out, &errb); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, errb.String())
+				}
 			}
 		})
 	}
