@@ -57,3 +57,9 @@ func startCore(t *testing.T, confPath string) servertest.Core {
 	}
 	return servertest.ServeCore(t, s, opts)
 }
+
+// TestFaults runs the conformance suite's fault cases against the
+// net/http core.
+func TestFaults(t *testing.T) {
+	servertest.RunFaults(t, startCore)
+}
