@@ -49,7 +49,8 @@ type Options struct {
 	Logf     func(format string, a ...any)
 }
 
-// Figures are what a soak run measured.
+// Figures are what a soak run measured. Errors always include
+// "aborted": requests whose client reset the connection on purpose.
 type Figures struct {
 	Core      string
 	Duration  time.Duration
@@ -487,6 +488,7 @@ type kind struct {
 	keepalive bool
 	post      bool
 	echo      bool // proxied to the backend: the echo names the request
+	abort     bool // the client resets the connection after the first bytes
 }
 
 // mix is the request mix, cycled through; a stall costs a second, so it
@@ -504,6 +506,7 @@ var mix = []kind{
 	{path: "/cgi/y"},
 	{path: "/app/ka3", keepalive: true, echo: true},
 	{path: "/stall/x?stall=1", keepalive: true}, // 504 after proxy_read_timeout
+	{path: "/big.bin", abort: true},             // a counted error: the client resets
 }
 
 func (l *load) worker(ctx context.Context, w int) {
@@ -532,6 +535,12 @@ func (l *load) worker(ctx context.Context, w int) {
 			fields = append(fields, "Content-Length: "+strconv.Itoa(len(body)))
 		}
 		req := method + " " + target + " HTTP/1.1\r\n" + strings.Join(fields, "\r\n") + "\r\n\r\n" + body
+		if k.abort {
+			l.count(func() { l.sent++ })
+			err := l.abort(req)
+			l.count(func() { l.errs[err]++ })
+			continue
+		}
 		if c == nil {
 			nc, err := net.DialTimeout("tcp", l.addr, servertest.IOTimeout)
 			l.count(func() { l.sent++ })
@@ -569,6 +578,30 @@ func (l *load) worker(ctx context.Context, w int) {
 			c = nil
 		}
 	}
+}
+
+// abort sends req on a new connection, reads the first bytes of the
+// answer and resets the connection (SO_LINGER 0): the request's outcome
+// is an error the generator counts, "aborted" (or what went wrong
+// before).
+func (l *load) abort(req string) string {
+	nc, err := net.DialTimeout("tcp", l.addr, servertest.IOTimeout)
+	if err != nil {
+		return "dial"
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(servertest.IOTimeout))
+	if _, err := io.WriteString(nc, req); err != nil {
+		return "write"
+	}
+	var b [512]byte
+	if _, err := nc.Read(b[:]); err != nil {
+		return "read"
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	return "aborted"
 }
 
 func (l *load) count(f func()) {
