@@ -87,8 +87,11 @@ func (o *output) writeMarker(requests, errs int64, elapsed time.Duration) error 
 // Write appends to the results stream; callers hold the lock (Lock).
 func (o *output) Write(p []byte) (int, error) { return o.bw.Write(p) }
 
-// Lock and Unlock bracket one whole record written with Write.
-func (o *output) Lock()   { o.mu.Lock() }
+// Lock is taken around one whole record written with Write, so that a
+// flush never splits it.
+func (o *output) Lock() { o.mu.Lock() }
+
+// Unlock ends the record Lock began.
 func (o *output) Unlock() { o.mu.Unlock() }
 
 // flush sends the complete records so far to the file.
