@@ -48,6 +48,7 @@ func TestSoak(t *testing.T) {
 		{"thread", []string{"--workers", "32"}},
 		{"event", nil},
 		{"cgi", nil},
+		{"nethttp", nil},
 	}
 	for _, c := range cores {
 		core := c.name
