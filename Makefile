@@ -26,10 +26,10 @@ test:
 
 # Mixed load with faults injected (a backend killed and restarted, a
 # stalling backend, hang-ups, slow clients) for SOAK_DURATION on each
-# core (thread, event, cgi, nethttp), loopback only: every request sent must get
-# exactly one response or one counted error, and the server's open
-# descriptors and RSS must come back to baseline afterwards. make test
-# runs a 3-second form of it.
+# core (thread, event, cgi, nethttp), loopback only: every request sent
+# must get exactly one response or one counted error, and the server's
+# open descriptors and RSS must come back to baseline afterwards. make
+# test runs a 3-second form of it.
 SOAK_DURATION ?= 2m
 
 soak:
