@@ -35,8 +35,9 @@ type openOptions struct {
 	Timeout    time.Duration
 	KeepAlive  bool
 	Dialer     *Dialer
-	Results    io.Writer // vegeta gob results; nil: none
-	Name       string    // vegeta attack name
+	Results    io.Writer   // vegeta gob results; nil: none
+	ResultsMu  sync.Locker // held around each record written to Results; nil: none
+	Name       string      // vegeta attack name
 }
 
 // openEngine runs the steps of an open-model run, one vegeta Attacker per
@@ -276,7 +277,13 @@ func (e *openEngine) record(p *pacer, res *vegeta.Result, lastStart time.Time) t
 		// latency from it, so `vegeta report` shows corrected figures.
 		res.Timestamp, res.Latency = intended, total
 		res.Body, res.Headers = nil, nil
-		e.encErr = e.enc.Encode(res)
+		if e.o.ResultsMu != nil {
+			e.o.ResultsMu.Lock()
+			e.encErr = e.enc.Encode(res)
+			e.o.ResultsMu.Unlock()
+		} else {
+			e.encErr = e.enc.Encode(res)
+		}
 	}
 	return lastStart
 }

@@ -1,11 +1,9 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -184,14 +182,12 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	}
 	d := &Dialer{Sources: o.Sources, Timeout: o.Timeout}
 
-	var out *os.File
-	var bw *bufio.Writer
+	var out *output
 	if o.Output != "" {
-		if out, err = os.Create(o.Output); err != nil {
-			return nil, fmt.Errorf("--output: %w", err)
+		if out, err = openOutput(o.Output, model, s); err != nil {
+			return nil, err
 		}
-		defer out.Close()
-		bw = bufio.NewWriterSize(out, 1<<16)
+		defer out.close()
 	}
 
 	if len(o.RSSPIDs) > 0 {
@@ -236,8 +232,8 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		oo := openOptions{Request: o.Request, Steps: steps, Requests: requests, Conns: conns,
 			Workers: o.Workers, MaxWorkers: o.MaxWorkers, Timeout: o.Timeout, KeepAlive: !o.NoReuse,
 			Dialer: d, Name: "c10k"}
-		if bw != nil {
-			oo.Results = bw
+		if out != nil {
+			oo.Results, oo.ResultsMu = out, out
 		}
 		e := newOpen(oo)
 		progress, runLoad, summarise = e.progress, e.run, e.summarise
@@ -268,6 +264,9 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	var ru0 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
 	start := time.Now()
+	if out != nil {
+		out.start(progress, start)
+	}
 	var g errgroup.Group
 	var pr *ProbeResult
 	loadDone := make(chan struct{})
@@ -358,7 +357,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		perr = serr
 	}
 	if out != nil {
-		if werr := writeOutput(out, bw, o.Output, model, s); werr != nil && perr == nil {
+		if werr := out.finish(s); werr != nil && perr == nil {
 			perr = werr
 		}
 	}
@@ -385,27 +384,6 @@ func (o *Options) slowTarget(t Target) (Target, error) {
 	return t, nil
 }
 
-// writeOutput finishes the results file: the vegeta results are flushed
-// and the summary goes beside them (open model) or into the file.
-func writeOutput(out *os.File, bw *bufio.Writer, path, model string, s *result.Summary) error {
-	if model != result.ModelOpen {
-		if err := result.Write(bw, s); err != nil {
-			return fmt.Errorf("--output: %w", err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	if model == result.ModelOpen {
-		if err := result.WriteFile(result.SidecarPath(path), s); err != nil {
-			return fmt.Errorf("--output: %w", err)
-		}
-	}
-	return nil
-}
 func cpusAllowed() int {
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil {

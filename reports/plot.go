@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/c10k/c10k/internal/atomicfile"
 )
 
 // Plot size, in vg units (1/72 inch); PNGs render at 96 dpi.
@@ -315,7 +318,14 @@ func save(p *plot.Plot, path string) error {
 		p.Y.Max += (p.Y.Max - p.Y.Min) * legendRoom
 	}
 	for _, ext := range []string{".png", ".svg"} {
-		if err := p.Save(plotWidth, plotHeight, path+ext); err != nil {
+		wt, err := p.WriterTo(plotWidth, plotHeight, ext[1:])
+		if err == nil {
+			err = atomicfile.Write(path+ext, 0o644, func(w io.Writer) error {
+				_, err := wt.WriteTo(w)
+				return err
+			})
+		}
+		if err != nil {
 			return fmt.Errorf("reports: save %s%s: %w", path, ext, err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/c10k/c10k/internal/atomicfile"
 )
 
 // WriteMarkdown writes a Markdown report: run metadata, one table per
@@ -215,7 +217,7 @@ func WriteReport(dir string, run Run) error {
 		if err := f.write(&b); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, f.name), b.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), b.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("reports: %w", err)
 		}
 	}

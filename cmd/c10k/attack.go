@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/c10k/c10k/internal/atomicfile"
 	"github.com/c10k/c10k/loadgen"
 	"github.com/c10k/c10k/loadgen/result"
 )
@@ -214,15 +215,7 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func writeHgrm(path string, s *result.Summary) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := result.WriteHgrm(f, s); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return result.WriteHgrm(w, s) })
 }
 
 func printSummary(w io.Writer, format string, s *result.Summary) {

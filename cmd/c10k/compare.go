@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/c10k/c10k/internal/atomicfile"
 	"github.com/c10k/c10k/reports/gate"
 )
 
@@ -152,7 +153,7 @@ func compare(args []string, stdout, stderr io.Writer) int {
 		var b bytes.Buffer
 		err := res.Write(&b, f.format)
 		if err == nil {
-			err = os.WriteFile(f.path, b.Bytes(), 0o644)
+			err = atomicfile.WriteFile(f.path, b.Bytes(), 0o644)
 		}
 		if err != nil {
 			writeErrs = append(writeErrs, fmt.Sprintf("%s %s: %v", f.flag, f.path, err))

@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/c10k/c10k/loadgen/result"
 	"github.com/c10k/c10k/reports"
+	"github.com/c10k/c10k/scenarios/runner"
 )
 
 func init() {
@@ -91,6 +94,9 @@ flags:
 		}
 	}
 	printSummary(stdout, *format, m)
+	if m.Interrupted {
+		fmt.Fprintf(stderr, "c10k report: the run was cut short: %s\n", m.InvalidReason)
+	}
 	return 0
 }
 
@@ -98,10 +104,18 @@ flags:
 // summary.json and prints its tables.
 func rerender(dir string, stdout, stderr io.Writer) int {
 	run, err := reports.ReadRun(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if cut, why, missing := runner.CutShort(dir, reports.Run{}); cut {
+			fmt.Fprintf(stderr, "c10k report: %s: the run was cut short (%s) before any step finished; missing: %s\n", dir, why, strings.Join(missing, ", "))
+			return 1
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "c10k report: %v\n", err)
 		return 2
 	}
+	cut, why, missing := runner.CutShort(dir, run)
+	run.Interrupted = run.Interrupted || cut
 	if err := reports.WriteReport(dir, run); err != nil {
 		fmt.Fprintf(stderr, "c10k report: %v\n", err)
 		return 1
@@ -111,7 +125,13 @@ func rerender(dir string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if run.Interrupted {
-		fmt.Fprintf(stderr, "c10k report: %s: the run was cut short; these are the steps that finished\n", dir)
+		if why == "" {
+			why = "interrupted"
+		}
+		fmt.Fprintf(stderr, "c10k report: %s: the run was cut short (%s); these are the %d steps that finished\n", dir, why, len(run.Steps))
+		if len(missing) > 0 {
+			fmt.Fprintf(stderr, "c10k report: missing: %s\n", strings.Join(missing, ", "))
+		}
 	}
 	fmt.Fprintf(stderr, "c10k report: wrote %s\n", filepath.Join(dir, "report.html"))
 	return 0

@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/c10k/c10k/internal/atomicfile"
 )
 
 // Magic is the first line of a summary file; the digit is the format
@@ -57,22 +60,10 @@ func Write(w io.Writer, s *Summary) error {
 	return enc.Encode(f)
 }
 
-// WriteFile writes s to path in the summary file format.
+// WriteFile writes s to path in the summary file format, atomically: a
+// reader sees the previous file or this one, whole.
 func WriteFile(path string, s *Summary) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	if err := Write(bw, s); err != nil {
-		f.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(w, s) })
 }
 
 func (h *Histograms) named() map[string]*hdrhistogram.Histogram {
@@ -177,14 +168,17 @@ func decodeHist(enc string) (h *hdrhistogram.Histogram, err error) {
 // FromVegeta rebuilds a summary from vegeta results (gob, JSON or CSV).
 // Latency is vegeta's: results c10k wrote carry the latency from the
 // intended start; the service time and schedule lag are in the sidecar
-// only.
+// only. A stream whose last record is torn (a generator killed between
+// two batches) gives the summary of the whole records before it, marked
+// Interrupted with a note saying so.
 func FromVegeta(r io.Reader) (s *Summary, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s, err = nil, fmt.Errorf("%w: decoder failed: %v", ErrFormat, p)
 		}
 	}()
-	dec := vegeta.DecoderFor(r)
+	tail := &tailReader{r: r}
+	dec := vegeta.DecoderFor(tail)
 	if dec == nil {
 		return nil, fmt.Errorf("%w: neither a c10k summary nor vegeta results (gob, json, csv)", ErrFormat)
 	}
@@ -192,13 +186,23 @@ func FromVegeta(r io.Reader) (s *Summary, err error) {
 	s.Hist.Latency = NewHistogram()
 	var first, last time.Time
 	var res vegeta.Result
+	var torn error // what ended the stream before its end
 	for {
 		res = vegeta.Result{}
-		if err := dec.Decode(&res); err != nil {
+		if err := decode(dec, &res); err != nil {
 			if errors.Is(err, io.EOF) {
+				// vegeta's JSON and CSV decoders drop a last line
+				// without its newline as if the stream had ended.
+				if tail.n > 0 && tail.last != '\n' && (tail.first == '{' || tail.first >= '0' && tail.first <= '9') && s.Requests > 0 {
+					torn = errors.New("last line without its newline")
+				}
 				break
 			}
-			return nil, fmt.Errorf("%w: vegeta results after %d records: truncated or corrupt: %v", ErrFormat, s.Requests, err)
+			if s.Requests == 0 {
+				return nil, fmt.Errorf("%w: vegeta results after %d records: truncated or corrupt: %v", ErrFormat, s.Requests, err)
+			}
+			torn = err
+			break
 		}
 		if s.Requests == 0 {
 			s.URL, s.Method, s.Started = res.URL, res.Method, res.Timestamp
@@ -236,17 +240,81 @@ func FromVegeta(r io.Reader) (s *Summary, err error) {
 	}
 	s.Valid = true
 	s.Note = "rebuilt from vegeta results: no service time, schedule lag or generator figures"
+	if torn != nil {
+		s.Interrupted, s.Valid = true, false
+		s.InvalidReason = fmt.Sprintf("cut short: the results end in a torn record after %d whole ones (%v)", s.Requests, torn)
+		s.Note = "cut short: " + s.Note
+	}
 	s.Finish()
 	return s, nil
 }
 
+// tailReader remembers the first and the last byte read through it.
+type tailReader struct {
+	r           io.Reader
+	n           int64
+	first, last byte
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		if t.n == 0 {
+			t.first = p[0]
+		}
+		t.last = p[n-1]
+		t.n += int64(n)
+	}
+	return n, err
+}
+
+// decode decodes one record, turning a decoder panic on a torn record
+// into an error.
+func decode(dec vegeta.Decoder, res *vegeta.Result) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decoder failed: %v", p)
+		}
+	}()
+	return dec.Decode(res)
+}
+
 // ReadFile reads the result at path: the sidecar summary of a vegeta
-// results file when there is one, else the file itself.
+// results file when there is one, else the file itself. A run that was
+// killed left an in-progress summary (InProgress): the vegeta results
+// up to its last flushed batch are then rebuilt into a summary marked
+// Interrupted, whose InvalidReason says what is missing.
 func ReadFile(path string) (*Summary, error) {
 	name := path
 	if _, err := os.Stat(SidecarPath(path)); err == nil {
 		name = SidecarPath(path)
 	}
+	s, err := readOne(name)
+	if err != nil || !s.InProgress {
+		return s, err
+	}
+	if name == path { // a closed-model summary: counts only
+		s.InvalidReason = fmt.Sprintf("cut short: the generator was killed after %d requests in %.1fs, before it wrote its summary; no latency, status or connection figures", s.Requests, s.DurationS)
+		return s, nil
+	}
+	v, err := readOne(path)
+	if err != nil {
+		// Killed before the first batch reached the file.
+		s.InvalidReason = "cut short: the generator was killed before any result reached " + path
+		return s, nil
+	}
+	v.Model, v.URL, v.Method, v.Started = s.Model, s.URL, s.Method, s.Started
+	v.Shards, v.Generator.Shard, v.Sources, v.Limits = s.Shards, s.Generator.Shard, s.Sources, s.Limits
+	v.Interrupted, v.Valid, v.InProgress = true, false, true
+	why := "up to the last flushed batch"
+	if v.InvalidReason != "" {
+		why = strings.TrimPrefix(v.InvalidReason, "cut short: ")
+	}
+	v.InvalidReason = fmt.Sprintf("cut short: the generator was killed before it wrote its summary; %d results rebuilt from %s (%s); no service time, schedule lag, rate target or generator figures", v.Requests, path, why)
+	return v, nil
+}
+
+func readOne(name string) (*Summary, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err

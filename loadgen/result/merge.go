@@ -75,6 +75,7 @@ func Merge(parts ...*Summary) (*Summary, error) {
 		g.InFlightCap += p.Generator.InFlightCap
 		g.GOMAXPROCS += p.Generator.GOMAXPROCS
 		m.Interrupted = m.Interrupted || p.Interrupted
+		m.InProgress = m.InProgress || p.InProgress
 		if !p.Valid {
 			m.Valid = false
 			reasons = append(reasons, label+": "+p.InvalidReason)

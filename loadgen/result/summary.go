@@ -199,6 +199,10 @@ type Summary struct {
 	InvalidReason string `json:"invalid_reason"`
 	Interrupted   bool   `json:"interrupted,omitempty"`
 	Note          string `json:"note,omitempty"`
+	// InProgress marks the summary a run leaves while it runs (its
+	// --output until the final summary replaces it): found afterwards,
+	// the generator was killed. It counts requests and errors only.
+	InProgress bool `json:"in_progress,omitempty"`
 
 	// C10k control (kept compatible with scripts/benchtable).
 	Sources          int           `json:"source_ips"`

@@ -547,8 +547,10 @@ func (e *Engine) finish(p *Plan) {
 	}
 	p.MaxBody = loc.ClientMaxBodySize
 	p.ReadBody = p.Proxy != nil || p.CGI != nil && p.CGI.Stdin()
-	p.SendTimeout = st.srv.SendTimeout
-	p.BodyTimeout = st.srv.ClientBodyTimeout
+	// nginx takes both from the location (clcf), so that a location
+	// may give a slow download or upload more (or less) time.
+	p.SendTimeout = loc.SendTimeout
+	p.BodyTimeout = loc.ClientBodyTimeout
 }
 
 // headOnlyStatus reports a status whose response has no body: 1xx,

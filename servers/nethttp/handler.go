@@ -44,9 +44,11 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	cs.requests++
 	p := &cs.plan
 	p.Reset()
+	cw.plan = p
 	// The end of the request, however it ends (a cut response panics
 	// with http.ErrAbortHandler): the access log, with what was written.
 	defer func() {
+		cw.clearDeadline()
 		p.SetHeadSize(int(cw.head))
 		p.End(cw.head + cw.body)
 	}()
@@ -238,9 +240,39 @@ func closeConn(w http.ResponseWriter) {
 // body bytes passed to net/http, and the head estimated from the header
 // map when the status is written (net/http writes the head itself,
 // buffered; the count is what it was given, not what the socket took).
+//
+// It also holds send_timeout (the plan's SendTimeout) between two
+// writes, as nginx does: every write of at most sendChunk bytes gets a
+// fresh write deadline on the connection, so a client that stops
+// reading is cut after send_timeout while a slow one that keeps reading
+// is not.
 type countWriter struct {
 	http.ResponseWriter
 	head, body int64
+	plan       *engine.Plan // its SendTimeout; nil: none
+	deadline   bool         // a write deadline is set on the connection
+}
+
+// sendChunk is the most written under one send_timeout deadline.
+const sendChunk = 256 << 10
+
+// arm sets the write deadline send_timeout from now, if there is one.
+func (c *countWriter) arm() {
+	if c.plan == nil || c.plan.SendTimeout <= 0 {
+		return
+	}
+	if http.NewResponseController(c.ResponseWriter).SetWriteDeadline(time.Now().Add(c.plan.SendTimeout)) == nil {
+		c.deadline = true
+	}
+}
+
+// clearDeadline lifts the write deadline for the connection's next
+// request.
+func (c *countWriter) clearDeadline() {
+	if c.deadline {
+		http.NewResponseController(c.ResponseWriter).SetWriteDeadline(time.Time{})
+		c.deadline = false
+	}
 }
 
 func (c *countWriter) WriteHeader(status int) {
@@ -257,9 +289,19 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	if c.head == 0 {
 		c.WriteHeader(http.StatusOK)
 	}
-	n, err := c.ResponseWriter.Write(b)
-	c.body += int64(n)
-	return n, err
+	var n int
+	for len(b) > 0 {
+		k := min(len(b), sendChunk)
+		c.arm()
+		m, err := c.ResponseWriter.Write(b[:k])
+		n += m
+		c.body += int64(m)
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
 }
 
 // ReadFrom keeps net/http's sendfile path.
@@ -267,9 +309,34 @@ func (c *countWriter) ReadFrom(r io.Reader) (int64, error) {
 	if c.head == 0 {
 		c.WriteHeader(http.StatusOK)
 	}
-	n, err := c.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
-	c.body += n
-	return n, err
+	rf := c.ResponseWriter.(io.ReaderFrom)
+	lr, ok := r.(*io.LimitedReader)
+	if !ok || c.plan == nil || c.plan.SendTimeout <= 0 {
+		c.arm()
+		n, err := rf.ReadFrom(r)
+		c.body += n
+		return n, err
+	}
+	// In sendChunk pieces, each under a fresh deadline; one
+	// *io.LimitedReader of the file each, which net/http still sends
+	// with sendfile(2).
+	var total int64
+	for lr.N > 0 {
+		piece := &io.LimitedReader{R: lr.R, N: min(lr.N, sendChunk)}
+		want := piece.N
+		c.arm()
+		n, err := rf.ReadFrom(piece)
+		lr.N -= n
+		total += n
+		c.body += n
+		if err != nil {
+			return total, err
+		}
+		if n < want {
+			break // the file ended
+		}
+	}
+	return total, nil
 }
 
 func (c *countWriter) Flush() {

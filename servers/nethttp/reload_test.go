@@ -63,3 +63,9 @@ func startCore(t *testing.T, confPath string) servertest.Core {
 func TestCache(t *testing.T) {
 	servertest.RunCache(t, startCore)
 }
+
+// TestFaults runs the conformance suite's fault cases against the
+// net/http core.
+func TestFaults(t *testing.T) {
+	servertest.RunFaults(t, startCore)
+}

@@ -42,8 +42,8 @@ type suite struct {
 // sub-suites, each on a core of its own: allow/deny and add_header
 // (RunAccess), gzip (RunGzip), reload (RunReload), access logs
 // (RunLogs), limit_req/limit_conn (RunLimits), TLS (RunTLS),
-// proxy_cache (RunCache), hostile requests (RunHostile) and slow
-// clients (RunSlow).
+// proxy_cache (RunCache), hostile requests (RunHostile), slow clients
+// (RunSlow) and faults (RunFaults).
 func Run(t *testing.T, start Start) {
 	s := setup(t)
 	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
@@ -78,6 +78,7 @@ func Run(t *testing.T, start Start) {
 	t.Run("cache", func(t *testing.T) { RunCache(t, start) })
 	t.Run("hostile", func(t *testing.T) { RunHostile(t, start) })
 	t.Run("slow", func(t *testing.T) { RunSlow(t, start) })
+	t.Run("faults", func(t *testing.T) { RunFaults(t, start) })
 }
 
 // groups are the case groups, run in this order.
