@@ -13,7 +13,7 @@ import (
 
 // TestGroundTruthSyncBackend plans against a `c10k backend --model sync
 // --workers W --latency L`, whose capacity is W/L: plan must find it
-// within 10 %.
+// within 10 %, never above it, and within two searches.
 func TestGroundTruthSyncBackend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives load for about a minute")
@@ -48,14 +48,31 @@ func TestGroundTruthSyncBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := loadgen.Options{Request: loadgen.Request{URL: "http://" + addr.String() + "/"}, Connections: 400, Timeout: 10 * time.Second}
-	r, err := Search(ctx, Options{SLO: slo, Start: 25, Precision: 0.03, Confirm: 1, Progress: func(s Step) {
-		t.Logf("%-7s %6.1f req/s: p99 %7.1f ms errors %.3f valid %v pass %v %s", s.Phase, s.Rate, s.P99, s.ErrorRatio, s.Valid, s.Pass, s.Broken)
-	}}, Steady(base, 500*time.Millisecond, 3*time.Second))
-	if err != nil {
-		t.Fatal(err)
+	search := func() (*Result, error) {
+		return Search(ctx, Options{SLO: slo, Start: 25, Precision: 0.03, Confirm: 1, Progress: func(s Step) {
+			t.Logf("%-7s %6.1f req/s: p99 %7.1f ms errors %.3f valid %v pass %v %s", s.Phase, s.Rate, s.P99, s.ErrorRatio, s.Valid, s.Pass, s.Broken)
+		}}, Steady(base, 500*time.Millisecond, 3*time.Second))
 	}
-	t.Logf("max rate %.1f req/s (capacity %.0f), bracket %.1f-%.1f, knee %.1f", r.MaxRate, capacity, r.Low, r.High, r.Knee)
-	if r.MaxRate < 0.9*capacity || r.MaxRate > 1.1*capacity {
-		t.Errorf("plan found %.1f req/s; the backend's capacity is %.0f (W/L): more than 10%% off", r.MaxRate, capacity)
+	// Overestimating the capacity is always a failure. Finding less is
+	// what a busy machine does to a 20 ms sleep-bound backend (the
+	// scheduler's delays land in its p99; make test runs packages side
+	// by side on two CPUs): one more independent search must then find
+	// it, so that one unlucky search does not fail the build while a
+	// plan that is always pessimistic still does.
+	for try := 1; ; try++ {
+		r, err := search()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("search %d: max rate %.1f req/s (capacity %.0f), bracket %.1f-%.1f, knee %.1f", try, r.MaxRate, capacity, r.Low, r.High, r.Knee)
+		if r.MaxRate > 1.1*capacity {
+			t.Fatalf("plan found %.1f req/s; the backend's capacity is %.0f (W/L): more than 10%% over", r.MaxRate, capacity)
+		}
+		if r.MaxRate >= 0.9*capacity {
+			return
+		}
+		if try == 2 {
+			t.Fatalf("plan found %.1f req/s twice under; the backend's capacity is %.0f (W/L): more than 10%% under", r.MaxRate, capacity)
+		}
 	}
 }
