@@ -269,17 +269,6 @@ func testReloadUnderLoad(t *testing.T, rs *reloadSite, core Core) {
 	}
 }
 
-// dialAddr connects to addr; the connection is closed in t.Cleanup.
-func dialAddr(t *testing.T, addr string) *Conn {
-	t.Helper()
-	c, err := Dial(addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // heldUpstream is an upstream that reads a request, says so on arrived,
 // and answers 200 "slow" only once released.
 type heldUpstream struct {

@@ -93,21 +93,11 @@ func RunSlow(t *testing.T, start Start) {
 	accessLog := filepath.Join(dir, "access.log")
 	const host = "slow.test"
 
-	dial := func(t *testing.T) *Conn {
-		t.Helper()
-		c, err := Dial(addr)
-		if err != nil {
-			t.Fatalf("dial %s: %v", addr, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-
 	t.Run("cases", func(t *testing.T) {
 		t.Run("slowloris", func(t *testing.T) {
 			t.Parallel()
 			begin := time.Now()
-			c := dial(t)
+			c := dialAddr(t, addr)
 			head := request("GET", "/slowloris", host)
 			// The request line and Host, then one byte of a field every
 			// 200 ms: the head never ends.
@@ -126,7 +116,7 @@ func RunSlow(t *testing.T, start Start) {
 			// Nothing sent: closed at client_header_timeout, nothing
 			// logged (checked with the other 408 lines below).
 			begin := time.Now()
-			c := dial(t)
+			c := dialAddr(t, addr)
 			if err := expectClosedWithin(c, slowBudget); err != nil {
 				t.Fatalf("a connection that sends nothing: %v", err)
 			}
@@ -140,7 +130,7 @@ func RunSlow(t *testing.T, start Start) {
 			// client_header_timeout runs from its first byte, not from
 			// the end of the previous response (keepalive_timeout is
 			// 30s), and is not extended by the bytes.
-			c := dial(t)
+			c := dialAddr(t, addr)
 			r := roundTrip(t, c, "GET", request("GET", "/index.html", host))
 			wantStatus(t, r, 200)
 			time.Sleep(trickleEvery)
@@ -160,7 +150,7 @@ func RunSlow(t *testing.T, start Start) {
 			t.Parallel()
 			// 10 of 100 announced bytes, then nothing: closed after
 			// client_body_timeout with no response, 408 logged.
-			c := dial(t)
+			c := dialAddr(t, addr)
 			must(t, c.Write([]byte("POST /proxy/stalled HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 100\r\n\r\n0123456789")))
 			begin := time.Now()
 			if err := expectClosedWithin(c, slowBudget); err != nil {
@@ -179,7 +169,7 @@ func RunSlow(t *testing.T, start Start) {
 			// A byte of the body every 200 ms, 2s in all: each read
 			// comes within client_body_timeout of the previous one, so
 			// the body is read whole and answered.
-			c := dial(t)
+			c := dialAddr(t, addr)
 			body := "0123456789"
 			must(t, c.Write([]byte("POST /proxy/trickle HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 10\r\n\r\n")))
 			for i := range len(body) {
