@@ -215,45 +215,23 @@ func (h *holder) release()     { h.once.Do(func() { close(h.released) }) }
 
 func startHolder(t *testing.T) *holder {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("holder listen: %v", err)
-	}
-	h := &holder{l: l, held: make(chan struct{}, 1), released: make(chan struct{})}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		h.release()
-		l.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * IOTimeout))
-				tp := textproto.NewReader(bufio.NewReader(c))
-				line, err := tp.ReadLine()
-				if err != nil {
-					return
-				}
-				if _, err := tp.ReadMIMEHeader(); err != nil {
-					return
-				}
-				if strings.Contains(line, "/hold ") {
-					h.held <- struct{}{}
-					<-h.released
-				}
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
-			}()
+	h := &holder{l: ListenLocal(t), held: make(chan struct{}, 1), released: make(chan struct{})}
+	ServeConns(t, h.l, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(2 * IOTimeout))
+		tp := textproto.NewReader(bufio.NewReader(c))
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
 		}
-	}()
+		if _, err := tp.ReadMIMEHeader(); err != nil {
+			return
+		}
+		if strings.Contains(line, "/hold ") {
+			h.held <- struct{}{}
+			<-h.released
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+	})
+	t.Cleanup(h.release) // before ServeConns's cleanup waits for the held
 	return h
 }

@@ -336,48 +336,31 @@ func (s *streamStub) addr() string { return s.l.Addr().String() }
 
 func startStream(t *testing.T) *streamStub {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("stream stub listen: %v", err)
-	}
-	s := &streamStub{l: l, ended: make(chan error, 16)}
-	var g errgroup.Group
-	g.Go(func() error {
-		var conns errgroup.Group
-		defer conns.Wait()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil // closed in cleanup
-			}
-			s.conns.Add(1)
-			conns.Go(func() error {
-				defer c.Close()
-				c.SetReadDeadline(time.Now().Add(IOTimeout))
-				readRequest(c)
-				c.SetWriteDeadline(time.Now().Add(slowBudget))
-				if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n")); err != nil {
-					s.ended <- nil
-					return nil
-				}
-				chunk := make([]byte, 64<<10)
-				for {
-					if _, err := c.Write(chunk); err != nil {
-						var ne net.Error
-						if errors.As(err, &ne) && ne.Timeout() {
-							s.ended <- fmt.Errorf("still open %v after the response began", slowBudget)
-						} else {
-							s.ended <- nil
-						}
-						return nil
-					}
-				}
-			})
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		g.Wait()
-	})
+	s := &streamStub{l: ListenLocal(t), ended: make(chan error, 16)}
+	ServeConns(t, s.l, s.serve)
 	return s
+}
+
+// serve reads a request on c and streams the endless answer.
+func (s *streamStub) serve(c net.Conn) {
+	s.conns.Add(1)
+	c.SetReadDeadline(time.Now().Add(IOTimeout))
+	readRequest(c)
+	c.SetWriteDeadline(time.Now().Add(slowBudget))
+	if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n")); err != nil {
+		s.ended <- nil
+		return
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := c.Write(chunk); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				s.ended <- fmt.Errorf("still open %v after the response began", slowBudget)
+			} else {
+				s.ended <- nil
+			}
+			return
+		}
+	}
 }
