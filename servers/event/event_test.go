@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
 // waitBudget bounds every wait of these tests; none asserts a duration.
@@ -363,32 +364,16 @@ type slowBackend struct {
 
 func startSlowBackend(t *testing.T) *slowBackend {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &slowBackend{l: l, got: make(chan struct{}, 16), release: make(chan struct{})}
-	var g errgroup.Group
-	g.Go(func() error {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil
-			}
-			g.Go(func() error {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return nil
-				}
-				b.got <- struct{}{}
-				<-b.release
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
-				return nil
-			})
+	b := &slowBackend{l: servertest.ListenLocal(t), got: make(chan struct{}, 16), release: make(chan struct{})}
+	servertest.ServeConns(t, b.l, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
 		}
+		b.got <- struct{}{}
+		<-b.release
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
 	})
-	t.Cleanup(func() { l.Close(); g.Wait() })
 	return b
 }
 

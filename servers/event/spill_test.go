@@ -13,12 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/c10k/c10k/servers/event"
 	"github.com/c10k/c10k/servers/internal/proctest"
@@ -59,50 +56,15 @@ type rawUpstream struct {
 	released chan struct{}
 	reused   chan struct{}
 	bigs     atomic.Int32 // big requests received
-
-	mu    sync.Mutex
-	conns map[net.Conn]bool
 }
 
 func startRawUpstream(t *testing.T, body []byte, chunked bool, cut int) *rawUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	u := &rawUpstream{
-		ln: ln, body: body, chunked: chunked, cut: cut,
+		ln: servertest.ListenLocal(t), body: body, chunked: chunked, cut: cut,
 		wrote: make(chan struct{}, 16), released: make(chan struct{}, 16), reused: make(chan struct{}, 16),
-		conns: map[net.Conn]bool{},
 	}
-	var g errgroup.Group
-	g.Go(func() error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return nil
-			}
-			u.mu.Lock()
-			u.conns[c] = true
-			u.mu.Unlock()
-			g.Go(func() error {
-				u.serve(c)
-				u.mu.Lock()
-				delete(u.conns, c)
-				u.mu.Unlock()
-				return nil
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		u.mu.Lock()
-		for c := range u.conns {
-			c.Close()
-		}
-		u.mu.Unlock()
-		g.Wait()
-	})
+	servertest.ServeConns(t, u.ln, u.serve)
 	return u
 }
 
