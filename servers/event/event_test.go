@@ -148,6 +148,24 @@ func (c *client) mustGet(t testing.TB, path string, want int) []byte {
 	return body
 }
 
+// getPipelined writes GET /1k.txt and GET /nosf/1k.txt in one write and
+// checks both 1 KiB answers, of 'x' and of 'y' bytes, in that order.
+func (c *client) getPipelined(t testing.TB) {
+	t.Helper()
+	c.nc.SetDeadline(time.Now().Add(waitBudget))
+	io.WriteString(c.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /nosf/1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+	for _, want := range []byte{'x', 'y'} {
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("pipelined: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if len(body) != 1024 || body[0] != want {
+			t.Errorf("pipelined body %.10q..., want %c", body, want)
+		}
+	}
+}
+
 // expectClosed waits (bounded) for the server to close the connection.
 func (c *client) expectClosed() error {
 	c.nc.SetReadDeadline(time.Now().Add(waitBudget))
@@ -209,19 +227,7 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 		t.Errorf("with %d idle connections: Borrowed = %d, Active = %d; want 0, 0", n, got.Borrowed, got.Active)
 	}
 	// A pipelined pair on one connection, then idle again.
-	c := clients[0]
-	c.nc.SetDeadline(time.Now().Add(waitBudget))
-	io.WriteString(c.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /nosf/1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-	for _, want := range []byte{'x', 'y'} {
-		resp, err := http.ReadResponse(c.br, nil)
-		if err != nil {
-			t.Fatalf("pipelined: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		if len(body) != 1024 || body[0] != want {
-			t.Errorf("pipelined body %.10q..., want %c", body, want)
-		}
-	}
+	clients[0].getPipelined(t)
 	eventually(t, "no buffer borrowed after pipelining", func() bool { return s.Stats().Borrowed == 0 })
 }
 
