@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,26 +187,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// logBuffer collects the error log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-	t  testing.TB
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 	st := newSite(t, siteOptions{})
 	s := newServer(t, st.conf, event.Options{Loops: 1})
@@ -285,7 +264,7 @@ func TestKeepaliveTimeout(t *testing.T) {
 func TestWorkerConnections(t *testing.T) {
 	// One slot for the listener, as in nginx, leaves two for clients.
 	st := newSite(t, siteOptions{workerConnections: 3})
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 	serve(t, s)
 	addr := s.Addrs()[0].String()
@@ -296,7 +275,7 @@ func TestWorkerConnections(t *testing.T) {
 	third.nc.SetDeadline(time.Now().Add(waitBudget))
 	io.WriteString(third.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
 	eventually(t, "the worker_connections log line", func() bool {
-		return logs.count("3 worker_connections are not enough") == 1
+		return logs.Count("3 worker_connections are not enough") == 1
 	})
 	if got := s.Stats().Accepted; got != 2 {
 		t.Fatalf("Accepted = %d at the limit, want 2", got)
@@ -310,14 +289,14 @@ func TestWorkerConnections(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("status %d, want 200", resp.StatusCode)
 	}
-	if n := logs.count("worker_connections are not enough"); n != 1 {
+	if n := logs.Count("worker_connections are not enough"); n != 1 {
 		t.Errorf("the limit was logged %d times, want once", n)
 	}
 }
 
 func TestAcceptEMFILEPauses(t *testing.T) {
 	st := newSite(t, siteOptions{})
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 	var fails atomic.Int32
 	fails.Store(1)
@@ -332,7 +311,7 @@ func TestAcceptEMFILEPauses(t *testing.T) {
 	serve(t, s)
 	c := dial(t, s.Addrs()[0].String())
 	c.mustGet(t, "/1k.txt", 200) // served once the pause is over
-	if n := logs.count("(24: Too many open files)"); n != 1 {
+	if n := logs.Count("(24: Too many open files)"); n != 1 {
 		t.Errorf("EMFILE logged %d times, want once for the one pause", n)
 	}
 	// The failure paused accepting instead of retrying: accept4 ran for

@@ -530,7 +530,7 @@ func TestSpillTempFileFails(t *testing.T) {
 	body := testBody(bigAnswer)
 	up := startRawUpstream(t, body, false, 0)
 	conf := spillSite{upstreams: []string{up.addr()}, sendfile: true}.write(t)
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, conf, event.Options{Loops: 1, ErrorLog: logs})
 	serve(t, s)
 	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
@@ -542,7 +542,7 @@ func TestSpillTempFileFails(t *testing.T) {
 	if !resp.Close {
 		t.Errorf("the 500 keeps the connection open, want Connection: close (%d body bytes)", len(got))
 	}
-	if n := logs.count("while reading upstream"); n != 1 {
+	if n := logs.Count("while reading upstream"); n != 1 {
 		t.Errorf("the temp file failure logged %d times, want once", n)
 	}
 	if got := dial(t, s.Addrs()[0].String()).mustGet(t, "/app/small", 200); string(got) != "ok" {

@@ -307,7 +307,7 @@ func TestTLSIdleConnectionsHoldNoGoroutine(t *testing.T) {
 func TestTLSHandshakeTimeout(t *testing.T) {
 	ssl, cfg := sslSite(t)
 	st := newSite(t, siteOptions{headerTimeout: "1s", ssl: ssl})
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 	serve(t, s)
 	addr := s.Addrs()[0].String()
@@ -334,7 +334,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	if st := s.Stats(); st.Handshakes != 0 {
 		t.Errorf("Handshakes = %d, want 0", st.Handshakes)
 	}
-	if n := logs.count("client timed out (110: Connection timed out) while SSL handshaking"); n != 2 {
+	if n := logs.Count("client timed out (110: Connection timed out) while SSL handshaking"); n != 2 {
 		t.Errorf("%d handshake timeouts logged, want 2 (nginx's info line)", n)
 	}
 }
@@ -475,7 +475,7 @@ func TestTLSBadFirstRecord(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ssl, _ := sslSite(t)
 			st := newSite(t, siteOptions{ssl: ssl})
-			logs := &logBuffer{t: t}
+			logs := servertest.NewLogBuffer(t)
 			s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 			serve(t, s)
 			nc, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
@@ -492,7 +492,7 @@ func TestTLSBadFirstRecord(t *testing.T) {
 				st := s.Stats()
 				return st.Connections == 0 && st.Handshaking == 0
 			})
-			if logs.count("SSL_do_handshake() failed") != 1 {
+			if logs.Count("SSL_do_handshake() failed") != 1 {
 				t.Errorf("the failure was not logged as SSL_do_handshake() failed")
 			}
 		})
