@@ -117,7 +117,7 @@ func RunSlow(t *testing.T, start Start) {
 			// logged (checked with the other 408 lines below).
 			begin := time.Now()
 			c := dialAddr(t, addr)
-			if err := expectClosedWithin(c, slowBudget); err != nil {
+			if err := c.expectClosedWithin(slowBudget); err != nil {
 				t.Fatalf("a connection that sends nothing: %v", err)
 			}
 			if d := time.Since(begin); d < slowTimeout {
@@ -153,7 +153,7 @@ func RunSlow(t *testing.T, start Start) {
 			c := dialAddr(t, addr)
 			must(t, c.Write([]byte("POST /proxy/stalled HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 100\r\n\r\n0123456789")))
 			begin := time.Now()
-			if err := expectClosedWithin(c, slowBudget); err != nil {
+			if err := c.expectClosedWithin(slowBudget); err != nil {
 				t.Fatalf("a body that stops: %v", err)
 			}
 			if d := time.Since(begin); d < slowTimeout {
@@ -263,7 +263,7 @@ func trickleUntilClosed(t *testing.T, c *Conn, begin time.Time) time.Duration {
 			}
 		}
 	})
-	err := expectClosedWithin(c, slowBudget)
+	err := c.expectClosedWithin(slowBudget)
 	elapsed := time.Since(begin)
 	close(stop)
 	g.Wait()
@@ -271,26 +271,6 @@ func trickleUntilClosed(t *testing.T, c *Conn, begin time.Time) time.Duration {
 		t.Fatalf("a head trickling in a byte every %v: %v (client_header_timeout must cover the whole head)", trickleEvery, err)
 	}
 	return elapsed
-}
-
-// expectClosedWithin waits up to d for the core to close c without
-// sending anything.
-func expectClosedWithin(c *Conn, d time.Duration) error {
-	if err := c.nc.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return err
-	}
-	var b [512]byte
-	n, err := c.br.Read(b[:])
-	switch {
-	case n > 0:
-		return fmt.Errorf("unexpected data %q, want a close without a response", b[:n])
-	case isClosed(err):
-		return nil
-	case isTimeout(err):
-		return fmt.Errorf("connection still open after %v", d)
-	default:
-		return fmt.Errorf("waiting for the close: %w", err)
-	}
 }
 
 // drain reads nc until the core's close and returns the byte count; a
