@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/c10k/c10k/servers/servertest"
 )
 
@@ -30,47 +28,31 @@ type cacheUpstream struct {
 
 func startCacheUpstream(t *testing.T, body []byte, chunked bool) *cacheUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &cacheUpstream{ln: ln, body: body, chunked: chunked}
-	var g errgroup.Group
-	g.Go(func() error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return nil
-			}
-			g.Go(func() error {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return nil
-				}
-				u.requests.Add(1)
-				bw := bufio.NewWriterSize(c, 64<<10)
-				if !u.chunked {
-					fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", len(u.body))
-					bw.Write(u.body)
-					bw.Flush()
-					return nil
-				}
-				bw.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-				for b := u.body; len(b) > 0; {
-					n := min(len(b), 100003)
-					fmt.Fprintf(bw, "%x\r\n", n)
-					bw.Write(b[:n])
-					bw.WriteString("\r\n")
-					b = b[n:]
-				}
-				bw.WriteString("0\r\n\r\n")
-				bw.Flush()
-				return nil
-			})
+	u := &cacheUpstream{ln: servertest.ListenLocal(t), body: body, chunked: chunked}
+	servertest.ServeConns(t, u.ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
+		u.requests.Add(1)
+		bw := bufio.NewWriterSize(c, 64<<10)
+		if !u.chunked {
+			fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", len(u.body))
+			bw.Write(u.body)
+			bw.Flush()
+			return
+		}
+		bw.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+		for b := u.body; len(b) > 0; {
+			n := min(len(b), 100003)
+			fmt.Fprintf(bw, "%x\r\n", n)
+			bw.Write(b[:n])
+			bw.WriteString("\r\n")
+			b = b[n:]
+		}
+		bw.WriteString("0\r\n\r\n")
+		bw.Flush()
 	})
-	t.Cleanup(func() { ln.Close(); g.Wait() })
 	return u
 }
 

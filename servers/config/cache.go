@@ -309,9 +309,9 @@ func proxyCacheMethods(p *parser, lv *level, d *directive) error {
 }
 
 func proxyCacheLock(p *parser, lv *level, d *directive) error {
-	on, ok := parseFlag(d.args[0])
-	if !ok {
-		return d.errorf("invalid value %q in %q directive, it must be \"on\" or \"off\"", d.args[0], d.name)
+	on, err := flagArg(d)
+	if err != nil {
+		return err
 	}
 	cacheLoc(lv).lock = &on
 	return nil

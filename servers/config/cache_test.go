@@ -3,7 +3,6 @@ package config
 import (
 	"reflect"
 	"testing"
-	"testing/fstest"
 	"time"
 )
 
@@ -47,13 +46,7 @@ func TestCacheErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(tt.src)}}, "site.conf")
-			if err == nil {
-				t.Fatalf("no error, want %s", tt.want)
-			}
-			if err.Error() != tt.want {
-				t.Errorf("error\n got %v\nwant %s", err, tt.want)
-			}
+			wantLoadError(t, siteFS(tt.src), tt.want)
 		})
 	}
 }
@@ -84,10 +77,7 @@ func TestCacheSettings(t *testing.T) {
     }
     server { listen 81; location / { proxy_pass http://127.0.0.1:8080; } }
 }`
-	cfg, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := load(t, src)
 	h := cfg.HTTP
 	disk, mem := h.CachePaths["disk"], h.CachePaths["mem"]
 	if disk == nil || mem == nil {

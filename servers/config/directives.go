@@ -240,6 +240,16 @@ func invalidParam(d *directive, v string) error {
 	return d.errorf("invalid parameter %q in %q directive", v, d.name)
 }
 
+// flagArg parses d's first argument, "on" or "off", with nginx's error
+// for anything else (ngx_conf_set_flag_slot).
+func flagArg(d *directive) (bool, error) {
+	v, ok := parseFlag(d.args[0])
+	if !ok {
+		return false, d.errorf(`invalid value %q in %q directive, it must be "on" or "off"`, d.args[0], d.name)
+	}
+	return v, nil
+}
+
 func notSupported(d *directive, what string) error {
 	return &Error{Pos: d.pos, Directive: d.name, Err: ErrNotSupported,
 		Msg: fmt.Sprintf("%s in %q directive is not supported yet", what, d.name)}
@@ -247,9 +257,9 @@ func notSupported(d *directive, what string) error {
 
 func onOff(field func(*Location) *bool) handler {
 	return func(p *parser, lv *level, d *directive) error {
-		v, ok := parseFlag(d.args[0])
-		if !ok {
-			return d.errorf(`invalid value %q in %q directive, it must be "on" or "off"`, d.args[0], d.name)
+		v, err := flagArg(d)
+		if err != nil {
+			return err
 		}
 		*field(lv.loc) = v
 		return nil

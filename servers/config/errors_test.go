@@ -214,16 +214,7 @@ func TestErrors(t *testing.T) {
 			for n, s := range tt.files {
 				fsys[n] = &fstest.MapFile{Data: []byte(s)}
 			}
-			_, err := LoadFS(fsys, "site.conf")
-			if err == nil {
-				t.Fatalf("no error, want %s", tt.want)
-			}
-			if err.Error() != tt.want {
-				t.Errorf("error\n got %s\nwant %s", err, tt.want)
-			}
-			if _, ok := errors.AsType[*Error](err); !ok {
-				t.Errorf("error %T is not a *Error", err)
-			}
+			wantLoadError(t, fsys, tt.want)
 		})
 	}
 }

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"testing"
-	"testing/fstest"
 )
 
 func TestLimitErrors(t *testing.T) {
@@ -53,16 +51,7 @@ func TestLimitErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(tt.src)}}, "site.conf")
-			if err == nil {
-				t.Fatalf("no error, want %s", tt.want)
-			}
-			if err.Error() != tt.want {
-				t.Errorf("error\n got %s\nwant %s", err, tt.want)
-			}
-			if _, ok := errors.AsType[*Error](err); !ok {
-				t.Errorf("error %T is not a *Error", err)
-			}
+			wantLoadError(t, siteFS(tt.src), tt.want)
 		})
 	}
 }
@@ -86,10 +75,7 @@ func TestLimitParse(t *testing.T) {
         }
     }
 }`
-	cfg, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := load(t, src)
 	h := cfg.HTTP
 	ip, srvZ, addr := h.LimitReqZones["ip"], h.LimitReqZones["srv"], h.LimitConnZones["addr"]
 	if ip == nil || ip.Rate != 10000 || ip.Size != 10<<20 || ip.Key.Raw != "$binary_remote_addr" || ip.Pos.Line != 2 {

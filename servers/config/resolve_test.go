@@ -93,10 +93,7 @@ func TestResolveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(tt.src)}}, "site.conf")
-			if err == nil || err.Error() != tt.want {
-				t.Errorf("error %v, want %s", err, tt.want)
-			}
+			wantLoadError(t, siteFS(tt.src), tt.want)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,17 +10,41 @@ import (
 	"time"
 )
 
+// load loads src as site.conf, with files (name, content pairs) beside
+// it, or fails t.
 func load(t *testing.T, src string, files ...string) *Config {
 	t.Helper()
-	fsys := fstest.MapFS{"site.conf": {Data: []byte(src)}}
-	for i := 0; i+1 < len(files); i += 2 {
-		fsys[files[i]] = &fstest.MapFile{Data: []byte(files[i+1])}
-	}
-	cfg, err := LoadFS(fsys, "site.conf")
+	cfg, err := LoadFS(siteFS(src, files...), "site.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// siteFS is a file system holding src as site.conf and files (name,
+// content pairs) beside it.
+func siteFS(src string, files ...string) fstest.MapFS {
+	fsys := fstest.MapFS{"site.conf": {Data: []byte(src)}}
+	for i := 0; i+1 < len(files); i += 2 {
+		fsys[files[i]] = &fstest.MapFile{Data: []byte(files[i+1])}
+	}
+	return fsys
+}
+
+// wantLoadError fails t unless loading site.conf from fsys fails with
+// exactly want, as a *Error.
+func wantLoadError(t *testing.T, fsys fstest.MapFS, want string) {
+	t.Helper()
+	_, err := LoadFS(fsys, "site.conf")
+	if err == nil {
+		t.Fatalf("no error, want %s", want)
+	}
+	if err.Error() != want {
+		t.Errorf("error\n got %s\nwant %s", err, want)
+	}
+	if _, ok := errors.AsType[*Error](err); !ok {
+		t.Errorf("error %T is not a *Error", err)
+	}
 }
 
 func TestIncludeGlob(t *testing.T) {

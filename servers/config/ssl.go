@@ -230,9 +230,9 @@ func sslSessionTimeout(p *parser, lv *level, d *directive) error {
 
 func sslFlag(field func(*SSL) *bool) handler {
 	return func(p *parser, lv *level, d *directive) error {
-		v, ok := parseFlag(d.args[0])
-		if !ok {
-			return d.errorf(`invalid value %q in %q directive, it must be "on" or "off"`, d.args[0], d.name)
+		v, err := flagArg(d)
+		if err != nil {
+			return err
 		}
 		*field(&lv.srv.SSL) = v
 		return nil

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 )
 
@@ -141,10 +140,7 @@ func TestSSLErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadFS(fstest.MapFS{"site.conf": {Data: []byte(tt.src)}}, "site.conf")
-			if err == nil || err.Error() != tt.want {
-				t.Errorf("error\n got %v\nwant %s", err, tt.want)
-			}
+			wantLoadError(t, siteFS(tt.src), tt.want)
 		})
 	}
 }

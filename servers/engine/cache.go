@@ -576,10 +576,10 @@ func cacheValidity(h http1.Header, status int, valid []config.CacheValid, now ti
 	}
 	if len(xae) > 0 {
 		if xae[0] == '@' {
-			if n, ok := atoi(xae[1:]); ok {
+			if n, ok := parseDigits(bytes.TrimSpace(xae[1:])); ok {
 				return time.Unix(n, 0), time.Unix(n, 0).After(now)
 			}
-		} else if n, ok := atoi(xae); ok {
+		} else if n, ok := parseDigits(bytes.TrimSpace(xae)); ok {
 			if n == 0 {
 				return time.Time{}, false
 			}
@@ -632,22 +632,6 @@ func cacheValidity(h http1.Header, status int, valid []config.CacheValid, now ti
 		}
 	}
 	return time.Time{}, false
-}
-
-// atoi parses a non-negative decimal number as ngx_atoi.
-func atoi(b []byte) (int64, bool) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // varyOf is the response's Vary value, its fields joined; "" without.

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
@@ -71,17 +70,7 @@ func TestCacheValidity(t *testing.T) {
 // server proxying to 10.0.0.1:80; now is its clock.
 func cacheEngine(t *testing.T, conf string, now *time.Time) *Engine {
 	t.Helper()
-	src := "http {\n" + conf + "\nserver {\nlisten 127.0.0.1:80;\nlocation / {\nproxy_pass http://10.0.0.1:80;\nproxy_cache z;\nadd_header X-Cache $upstream_cache_status always;\n}\n}\n}"
-	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, Options{Now: func() time.Time { return *now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return loadEngine(t, "http {\n"+conf+"\nserver {\nlisten 127.0.0.1:80;\nlocation / {\nproxy_pass http://10.0.0.1:80;\nproxy_cache z;\nadd_header X-Cache $upstream_cache_status always;\n}\n}\n}", now)
 }
 
 // upResp is what the fake upstream answers.
@@ -439,15 +428,7 @@ func must(t *testing.T, err error) {
 func BenchmarkCacheHit(b *testing.B) {
 	now := testNow
 	src := "http {\nproxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1h;\nserver {\nlisten 127.0.0.1:80;\nlocation / {\nproxy_pass http://10.0.0.1:80;\nproxy_cache z;\nadd_header X-Cache $upstream_cache_status;\n}\n}\n}"
-	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(cfg, Options{Now: func() time.Time { return now }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e := loadEngine(b, src, &now)
 	req := request("GET", "/api/items?id=7", "Host", "example.com", "User-Agent", "bench", "Accept", "*/*")
 	var p Plan
 	e.Serve(req, conn, &p)
@@ -535,15 +516,7 @@ proxy_cache_use_stale http_503;
 }
 }
 }`
-	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := loadEngine(t, src, &now)
 	var p Plan
 	exchange(t, e, &p, "GET", "/r", &upResp{status: 200, body: "old"})
 	now = now.Add(2 * time.Second)
@@ -587,15 +560,7 @@ error_page 502 = /app/x;
 }
 }
 }`
-	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, Options{Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := loadEngine(t, src, nil)
 
 	var leader, p Plan
 	e.Serve(request("GET", "/app/x", "Host", "example.com"), conn, &leader)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
@@ -80,6 +81,25 @@ func newEngine(t testing.TB, h *config.HTTP, opts Options) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// loadEngine builds an engine from src, a whole nginx.conf, whose clock
+// reads *now (nil: testNow); the engine closes in tb.Cleanup.
+func loadEngine(tb testing.TB, src string, now *time.Time) *Engine {
+	tb.Helper()
+	cfg, err := config.LoadFS(fstest.MapFS{"site.conf": {Data: []byte(src)}}, "site.conf")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if now == nil {
+		now = &testNow
+	}
+	e, err := New(cfg, Options{Now: func() time.Time { return *now }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
 	return e
 }
 

@@ -701,6 +701,9 @@ func parseRange(v []byte, size int64) (start, end int64, r rangeResult) {
 	return a, b, rangeOK
 }
 
+// parseDigits parses a non-negative decimal number of at most 18 digits
+// as ngx_atoi does: no sign, no white space (callers trim it). It serves
+// Range bounds and X-Accel-Expires.
 func parseDigits(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
 // waitBudget bounds every wait of these tests; none asserts a duration.
@@ -147,6 +147,24 @@ func (c *client) mustGet(t testing.TB, path string, want int) []byte {
 	return body
 }
 
+// getPipelined writes GET /1k.txt and GET /nosf/1k.txt in one write and
+// checks both 1 KiB answers, of 'x' and of 'y' bytes, in that order.
+func (c *client) getPipelined(t testing.TB) {
+	t.Helper()
+	c.nc.SetDeadline(time.Now().Add(waitBudget))
+	io.WriteString(c.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /nosf/1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+	for _, want := range []byte{'x', 'y'} {
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("pipelined: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if len(body) != 1024 || body[0] != want {
+			t.Errorf("pipelined body %.10q..., want %c", body, want)
+		}
+	}
+}
+
 // expectClosed waits (bounded) for the server to close the connection.
 func (c *client) expectClosed() error {
 	c.nc.SetReadDeadline(time.Now().Add(waitBudget))
@@ -169,26 +187,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// logBuffer collects the error log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-	t  testing.TB
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 	st := newSite(t, siteOptions{})
 	s := newServer(t, st.conf, event.Options{Loops: 1})
@@ -208,19 +206,7 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 		t.Errorf("with %d idle connections: Borrowed = %d, Active = %d; want 0, 0", n, got.Borrowed, got.Active)
 	}
 	// A pipelined pair on one connection, then idle again.
-	c := clients[0]
-	c.nc.SetDeadline(time.Now().Add(waitBudget))
-	io.WriteString(c.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /nosf/1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-	for _, want := range []byte{'x', 'y'} {
-		resp, err := http.ReadResponse(c.br, nil)
-		if err != nil {
-			t.Fatalf("pipelined: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		if len(body) != 1024 || body[0] != want {
-			t.Errorf("pipelined body %.10q..., want %c", body, want)
-		}
-	}
+	clients[0].getPipelined(t)
 	eventually(t, "no buffer borrowed after pipelining", func() bool { return s.Stats().Borrowed == 0 })
 }
 
@@ -278,7 +264,7 @@ func TestKeepaliveTimeout(t *testing.T) {
 func TestWorkerConnections(t *testing.T) {
 	// One slot for the listener, as in nginx, leaves two for clients.
 	st := newSite(t, siteOptions{workerConnections: 3})
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 	serve(t, s)
 	addr := s.Addrs()[0].String()
@@ -289,7 +275,7 @@ func TestWorkerConnections(t *testing.T) {
 	third.nc.SetDeadline(time.Now().Add(waitBudget))
 	io.WriteString(third.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
 	eventually(t, "the worker_connections log line", func() bool {
-		return logs.count("3 worker_connections are not enough") == 1
+		return logs.Count("3 worker_connections are not enough") == 1
 	})
 	if got := s.Stats().Accepted; got != 2 {
 		t.Fatalf("Accepted = %d at the limit, want 2", got)
@@ -303,14 +289,14 @@ func TestWorkerConnections(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("status %d, want 200", resp.StatusCode)
 	}
-	if n := logs.count("worker_connections are not enough"); n != 1 {
+	if n := logs.Count("worker_connections are not enough"); n != 1 {
 		t.Errorf("the limit was logged %d times, want once", n)
 	}
 }
 
 func TestAcceptEMFILEPauses(t *testing.T) {
 	st := newSite(t, siteOptions{})
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 	var fails atomic.Int32
 	fails.Store(1)
@@ -325,7 +311,7 @@ func TestAcceptEMFILEPauses(t *testing.T) {
 	serve(t, s)
 	c := dial(t, s.Addrs()[0].String())
 	c.mustGet(t, "/1k.txt", 200) // served once the pause is over
-	if n := logs.count("(24: Too many open files)"); n != 1 {
+	if n := logs.Count("(24: Too many open files)"); n != 1 {
 		t.Errorf("EMFILE logged %d times, want once for the one pause", n)
 	}
 	// The failure paused accepting instead of retrying: accept4 ran for
@@ -363,32 +349,16 @@ type slowBackend struct {
 
 func startSlowBackend(t *testing.T) *slowBackend {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &slowBackend{l: l, got: make(chan struct{}, 16), release: make(chan struct{})}
-	var g errgroup.Group
-	g.Go(func() error {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil
-			}
-			g.Go(func() error {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return nil
-				}
-				b.got <- struct{}{}
-				<-b.release
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
-				return nil
-			})
+	b := &slowBackend{l: servertest.ListenLocal(t), got: make(chan struct{}, 16), release: make(chan struct{})}
+	servertest.ServeConns(t, b.l, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
 		}
+		b.got <- struct{}{}
+		<-b.release
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
 	})
-	t.Cleanup(func() { l.Close(); g.Wait() })
 	return b
 }
 

@@ -75,7 +75,7 @@ func (s *loopStats) snapshot() LoopStats {
 
 // loop is one event loop: a goroutine locked to its thread, running
 // epoll_wait over its listeners, connections and eventfd. Everything but
-// stats and the done queue is touched only by the loop's goroutine.
+// stats and the inboxes is touched only by the loop's goroutine.
 type loop struct {
 	s    *Server
 	id   int
@@ -115,10 +115,9 @@ type loop struct {
 
 	waits map[<-chan struct{}]*waiters // proxy_cache_lock waits by fill (wait.go)
 
-	mu    sync.Mutex
-	done  []*conn           // connections back from the file pool
-	tlsq  []*tlsState       // connections their handshake goroutines posted
-	woken []<-chan struct{} // fills that ended, posted by their wait goroutines
+	done  inbox[*conn]           // connections back from the file pool
+	tlsq  inbox[*tlsState]       // connections their handshake goroutines posted
+	woken inbox[<-chan struct{}] // fills that ended, posted by their wait goroutines
 
 	stats  loopStats
 	connID uint64
@@ -180,11 +179,32 @@ var one = [8]byte{1}
 // wakeup interrupts the loop's epoll_wait (from any goroutine).
 func (l *loop) wakeup() { unix.Write(l.wake, one[:]) }
 
+// An inbox is a queue other goroutines post to, waking the loop, and
+// the loop's goroutine drains: put from any goroutine, take from the
+// loop's.
+type inbox[T any] struct {
+	mu sync.Mutex
+	q  []T
+}
+
+func (b *inbox[T]) put(v T) {
+	b.mu.Lock()
+	b.q = append(b.q, v)
+	b.mu.Unlock()
+}
+
+// take returns what was put, oldest first, and empties b.
+func (b *inbox[T]) take() []T {
+	b.mu.Lock()
+	q := b.q
+	b.q = nil
+	b.mu.Unlock()
+	return q
+}
+
 // post hands a connection back from the file pool.
 func (l *loop) post(c *conn) {
-	l.mu.Lock()
-	l.done = append(l.done, c)
-	l.mu.Unlock()
+	l.done.put(c)
 	l.wakeup()
 }
 
@@ -293,10 +313,7 @@ func (l *loop) waitMillis() int {
 
 // drainDone resumes the connections the file pool finished with.
 func (l *loop) drainDone() {
-	l.mu.Lock()
-	done := l.done
-	l.done = nil
-	l.mu.Unlock()
+	done := l.done.take()
 	for i, c := range done {
 		done[i] = nil
 		l.jobs--

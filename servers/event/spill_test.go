@@ -13,12 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/c10k/c10k/servers/event"
 	"github.com/c10k/c10k/servers/internal/proctest"
@@ -59,50 +56,15 @@ type rawUpstream struct {
 	released chan struct{}
 	reused   chan struct{}
 	bigs     atomic.Int32 // big requests received
-
-	mu    sync.Mutex
-	conns map[net.Conn]bool
 }
 
 func startRawUpstream(t *testing.T, body []byte, chunked bool, cut int) *rawUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	u := &rawUpstream{
-		ln: ln, body: body, chunked: chunked, cut: cut,
+		ln: servertest.ListenLocal(t), body: body, chunked: chunked, cut: cut,
 		wrote: make(chan struct{}, 16), released: make(chan struct{}, 16), reused: make(chan struct{}, 16),
-		conns: map[net.Conn]bool{},
 	}
-	var g errgroup.Group
-	g.Go(func() error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return nil
-			}
-			u.mu.Lock()
-			u.conns[c] = true
-			u.mu.Unlock()
-			g.Go(func() error {
-				u.serve(c)
-				u.mu.Lock()
-				delete(u.conns, c)
-				u.mu.Unlock()
-				return nil
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		u.mu.Lock()
-		for c := range u.conns {
-			c.Close()
-		}
-		u.mu.Unlock()
-		g.Wait()
-	})
+	servertest.ServeConns(t, u.ln, u.serve)
 	return u
 }
 
@@ -568,7 +530,7 @@ func TestSpillTempFileFails(t *testing.T) {
 	body := testBody(bigAnswer)
 	up := startRawUpstream(t, body, false, 0)
 	conf := spillSite{upstreams: []string{up.addr()}, sendfile: true}.write(t)
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, conf, event.Options{Loops: 1, ErrorLog: logs})
 	serve(t, s)
 	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
@@ -580,7 +542,7 @@ func TestSpillTempFileFails(t *testing.T) {
 	if !resp.Close {
 		t.Errorf("the 500 keeps the connection open, want Connection: close (%d body bytes)", len(got))
 	}
-	if n := logs.count("while reading upstream"); n != 1 {
+	if n := logs.Count("while reading upstream"); n != 1 {
 		t.Errorf("the temp file failure logged %d times, want once", n)
 	}
 	if got := dial(t, s.Addrs()[0].String()).mustGet(t, "/app/small", 200); string(got) != "ok" {

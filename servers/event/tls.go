@@ -482,18 +482,13 @@ func (l *loop) startHandshake(t *tlsState) {
 
 // postTLS hands t back to its loop (from a handshake goroutine).
 func (l *loop) postTLS(t *tlsState) {
-	l.mu.Lock()
-	l.tlsq = append(l.tlsq, t)
-	l.mu.Unlock()
+	l.tlsq.put(t)
 	l.wakeup()
 }
 
 // drainTLS runs the connections their handshake goroutines posted.
 func (l *loop) drainTLS() {
-	l.mu.Lock()
-	q := l.tlsq
-	l.tlsq = nil
-	l.mu.Unlock()
+	q := l.tlsq.take()
 	for i, t := range q {
 		q[i] = nil
 		t.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/event"
+	"github.com/c10k/c10k/servers/servertest"
 )
 
 // BenchmarkTLSIdleRSS is BenchmarkIdleRSS over TLS: 5,000 connections
@@ -147,27 +148,14 @@ func BenchmarkTLSHandshake(b *testing.B) {
 // connection, with the TLS configuration the event server s's engine
 // built, until b ends; it returns the address.
 func goTLSServer(b *testing.B, s *event.Server) string {
-	cfg := event.TLSConfigOf(s)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", event.TLSConfigOf(s))
 	if err != nil {
 		b.Fatal(err)
 	}
-	var g errgroup.Group
-	g.Go(func() error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return nil
-			}
-			g.Go(func() error {
-				c.SetDeadline(time.Now().Add(waitBudget))
-				c.(*tls.Conn).Handshake()
-				c.Close()
-				return nil
-			})
-		}
+	servertest.ServeConns(b, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(waitBudget))
+		c.(*tls.Conn).Handshake()
 	})
-	b.Cleanup(func() { ln.Close(); g.Wait() })
 	return ln.Addr().String()
 }
 

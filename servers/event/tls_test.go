@@ -95,19 +95,7 @@ func TestTLS(t *testing.T) {
 					t.Errorf("GET %s: %d bytes starting %q, want %d starting %q", tt.path, len(body), body[:min(len(body), 1)], tt.size, tt.first)
 				}
 			}
-			// A pipelined pair in one record.
-			c.nc.SetDeadline(time.Now().Add(waitBudget))
-			io.WriteString(c.nc, "GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /nosf/1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-			for _, want := range []byte{'x', 'y'} {
-				resp, err := http.ReadResponse(c.br, nil)
-				if err != nil {
-					t.Fatalf("pipelined: %v", err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				if len(body) != 1024 || body[0] != want {
-					t.Errorf("pipelined body %.10q..., want %c", body, want)
-				}
-			}
+			c.getPipelined(t) // in one record
 			eventually(t, "the connection idle, holding no buffer", func() bool {
 				st := s.Stats()
 				return st.Idle == 1 && st.Borrowed == 0
@@ -319,7 +307,7 @@ func TestTLSIdleConnectionsHoldNoGoroutine(t *testing.T) {
 func TestTLSHandshakeTimeout(t *testing.T) {
 	ssl, cfg := sslSite(t)
 	st := newSite(t, siteOptions{headerTimeout: "1s", ssl: ssl})
-	logs := &logBuffer{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 	serve(t, s)
 	addr := s.Addrs()[0].String()
@@ -331,17 +319,8 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	defer partial.Close()
 	partial.Write([]byte{0x16, 3, 1, 0, 200, 1}) // a record header and one byte of 200
 
-	stalled, err := net.DialTimeout("tcp", addr, waitBudget)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
-	tc.SetDeadline(time.Now().Add(waitBudget))
-	var hs sync.WaitGroup
-	hs.Go(func() { tc.Handshake() }) // ends when the server closes
-	eventually(t, "a handshake goroutine running", func() bool { return s.Stats().Handshaking == 1 })
-	hs.Wait()
+	stalled, handshook := stallHandshake(t, s, cfg)
+	handshook() // ends when the server closes
 	for name, nc := range map[string]net.Conn{"partial": partial, "stalled": stalled} {
 		nc.SetReadDeadline(time.Now().Add(waitBudget))
 		if _, err := io.Copy(io.Discard, nc); err != nil && !strings.Contains(err.Error(), "reset") {
@@ -355,9 +334,30 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	if st := s.Stats(); st.Handshakes != 0 {
 		t.Errorf("Handshakes = %d, want 0", st.Handshakes)
 	}
-	if n := logs.count("client timed out (110: Connection timed out) while SSL handshaking"); n != 2 {
+	if n := logs.Count("client timed out (110: Connection timed out) while SSL handshaking"); n != 2 {
 		t.Errorf("%d handshake timeouts logged, want 2 (nginx's info line)", n)
 	}
+}
+
+// stallHandshake dials s's first address and starts a TLS handshake
+// that stops after its ClientHello (helloOnly), so s's handshake
+// goroutine waits for the next flight; it returns once s counts the
+// handshake as running. The handshake ends when either side closes
+// stalled (closed in t.Cleanup too); handshook waits for the client's
+// Handshake call to return.
+func stallHandshake(t *testing.T, s *event.Server, cfg *tls.Config) (stalled net.Conn, handshook func()) {
+	t.Helper()
+	stalled, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stalled.Close() })
+	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
+	tc.SetDeadline(time.Now().Add(waitBudget))
+	var hs sync.WaitGroup
+	hs.Go(func() { tc.Handshake() })
+	eventually(t, "the stalled handshake running", func() bool { return s.Stats().Handshaking == 1 })
+	return stalled, hs.Wait
 }
 
 // helloOnly sends the first write (the ClientHello) and drops the rest.
@@ -401,16 +401,7 @@ func TestTLSPlainRequest(t *testing.T) {
 func TestTLSHandshakeQueue(t *testing.T) {
 	s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 1, TLSHandshakes: 1})
 	addr := s.Addrs()[0].String()
-	stalled, err := net.DialTimeout("tcp", addr, waitBudget)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
-	tc.SetDeadline(time.Now().Add(waitBudget))
-	var g sync.WaitGroup
-	g.Go(func() { tc.Handshake() })
-	eventually(t, "the stalled handshake running", func() bool { return s.Stats().Handshaking == 1 })
+	stalled, handshook := stallHandshake(t, s, cfg)
 
 	queued, err := net.DialTimeout("tcp", addr, waitBudget)
 	if err != nil {
@@ -420,12 +411,14 @@ func TestTLSHandshakeQueue(t *testing.T) {
 	qc := tls.Client(queued, cfg)
 	qc.SetDeadline(time.Now().Add(waitBudget))
 	var qerr error
+	var g sync.WaitGroup
 	g.Go(func() { qerr = qc.Handshake() })
 	eventually(t, "the second handshake queued", func() bool { return s.Stats().HandshakesWaiting == 1 })
 	if st := s.Stats(); st.Handshaking != 1 || st.Handshakes != 0 {
 		t.Errorf("with one slot taken and one waiting: Handshaking %d, Handshakes %d; want 1, 0", st.Handshaking, st.Handshakes)
 	}
 	stalled.Close()
+	handshook()
 	g.Wait()
 	if qerr != nil {
 		t.Fatalf("the queued handshake: %v", qerr)
@@ -448,16 +441,7 @@ func TestTLSStopDuringHandshake(t *testing.T) {
 	defer cancel()
 	var g errgroup.Group
 	g.Go(func() error { return s.Serve(ctx) })
-	stalled, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
-	tc.SetDeadline(time.Now().Add(waitBudget))
-	var hs sync.WaitGroup
-	hs.Go(func() { tc.Handshake() })
-	eventually(t, "the stalled handshake running", func() bool { return s.Stats().Handshaking == 1 })
+	_, handshook := stallHandshake(t, s, cfg)
 	cancel()
 	served := make(chan error, 1)
 	go func() { served <- g.Wait() }()
@@ -469,7 +453,7 @@ func TestTLSStopDuringHandshake(t *testing.T) {
 	case <-time.After(waitBudget):
 		t.Fatal("Serve did not return with a handshake stalled")
 	}
-	hs.Wait()
+	handshook()
 	if st := s.Stats(); st.Handshaking != 0 || st.Connections != 0 {
 		t.Errorf("after the stop: Handshaking %d, Connections %d; want 0, 0", st.Handshaking, st.Connections)
 	}
@@ -491,7 +475,7 @@ func TestTLSBadFirstRecord(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ssl, _ := sslSite(t)
 			st := newSite(t, siteOptions{ssl: ssl})
-			logs := &logBuffer{t: t}
+			logs := servertest.NewLogBuffer(t)
 			s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
 			serve(t, s)
 			nc, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
@@ -508,7 +492,7 @@ func TestTLSBadFirstRecord(t *testing.T) {
 				st := s.Stats()
 				return st.Connections == 0 && st.Handshaking == 0
 			})
-			if logs.count("SSL_do_handshake() failed") != 1 {
+			if logs.Count("SSL_do_handshake() failed") != 1 {
 				t.Errorf("the failure was not logged as SSL_do_handshake() failed")
 			}
 		})

@@ -48,18 +48,13 @@ func (l *loop) park(c *conn) bool {
 // postWait hands a closed fill channel back to the loop (from its
 // watching goroutine).
 func (l *loop) postWait(ch <-chan struct{}) {
-	l.mu.Lock()
-	l.woken = append(l.woken, ch)
-	l.mu.Unlock()
+	l.woken.put(ch)
 	l.wakeup()
 }
 
 // drainWaits resumes the connections whose fill ended.
 func (l *loop) drainWaits() {
-	l.mu.Lock()
-	woken := l.woken
-	l.woken = nil
-	l.mu.Unlock()
+	woken := l.woken.take()
 	for i, ch := range woken {
 		woken[i] = nil
 		w := l.waits[ch]

@@ -77,10 +77,7 @@ func (c *counter) releaseAll() { c.once.Do(func() { close(c.release) }) }
 
 func startCounter(t *testing.T) *counter {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("counter listen: %v", err)
-	}
+	l := ListenLocal(t)
 	c := &counter{l: l, counts: map[string]int{}, held: make(chan struct{}, 64),
 		release: make(chan struct{}), stop: make(chan struct{})}
 	srv := &http.Server{Handler: c, ReadHeaderTimeout: IOTimeout}

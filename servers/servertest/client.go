@@ -195,7 +195,7 @@ func (c *Conn) RoundTrip(method string, req []byte) (*Response, error) {
 // ReadResponse reads one response (interim responses included) to a
 // request with the given method, within IOTimeout.
 func (c *Conn) ReadResponse(method string) (*Response, error) {
-	if err := c.readDeadline(); err != nil {
+	if err := c.readDeadline(IOTimeout); err != nil {
 		return nil, err
 	}
 	line, err := c.line()
@@ -220,8 +220,12 @@ func (c *Conn) ReadResponse(method string) (*Response, error) {
 
 // ExpectClosed waits up to IOTimeout for the server to close the
 // connection; it returns an error if data arrives or the wait times out.
-func (c *Conn) ExpectClosed() error {
-	if err := c.readDeadline(); err != nil {
+func (c *Conn) ExpectClosed() error { return c.expectClosedWithin(IOTimeout) }
+
+// expectClosedWithin waits up to d for the server to close the
+// connection without sending anything more.
+func (c *Conn) expectClosedWithin(d time.Duration) error {
+	if err := c.readDeadline(d); err != nil {
 		return err
 	}
 	var b [512]byte
@@ -232,17 +236,17 @@ func (c *Conn) ExpectClosed() error {
 	case isClosed(err):
 		return nil
 	case isTimeout(err):
-		return fmt.Errorf("connection still open %v after the response", IOTimeout)
+		return fmt.Errorf("connection still open after %v", d)
 	default:
-		return fmt.Errorf("waiting for close: %w", err)
+		return fmt.Errorf("waiting for the close: %w", err)
 	}
 }
 
-// readDeadline sets the read deadline IOTimeout from now. A connection
-// whose peer has closed (net.Pipe refuses deadlines then) is left to the
-// read to report.
-func (c *Conn) readDeadline() error {
-	err := c.nc.SetReadDeadline(time.Now().Add(IOTimeout))
+// readDeadline sets the read deadline d from now. A connection whose
+// peer has closed (net.Pipe refuses deadlines then) is left to the read
+// to report.
+func (c *Conn) readDeadline(d time.Duration) error {
+	err := c.nc.SetReadDeadline(time.Now().Add(d))
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		return err
 	}

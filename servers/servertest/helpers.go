@@ -40,9 +40,16 @@ func requestProto(method, target, proto, host string, fields ...string) string {
 // dial connects to the core; the connection is closed in t.Cleanup.
 func (s *suite) dial(t *testing.T) *Conn {
 	t.Helper()
-	c, err := Dial(s.addr)
+	return dialAddr(t, s.addr)
+}
+
+// dialAddr connects to addr or fails t; the connection is closed in
+// t.Cleanup.
+func dialAddr(t *testing.T, addr string) *Conn {
+	t.Helper()
+	c, err := Dial(addr)
 	if err != nil {
-		t.Fatalf("dial %s: %v", s.addr, err)
+		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/c10k/c10k/servers/http1"
 )
 
@@ -504,31 +502,8 @@ func (r *recorded) fields(name string) []string {
 // t.Cleanup.
 func startRecorder(t *testing.T) *recorder {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("recorder listen: %v", err)
-	}
-	rec := &recorder{l: l}
-	var g errgroup.Group
-	g.Go(func() error {
-		var conns errgroup.Group
-		defer conns.Wait()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil // closed in cleanup
-			}
-			conns.Go(func() error {
-				defer c.Close()
-				rec.serve(c)
-				return nil
-			})
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		g.Wait()
-	})
+	rec := &recorder{l: ListenLocal(t)}
+	ServeConns(t, rec.l, rec.serve)
 	return rec
 }
 

@@ -74,19 +74,10 @@ func RunLimits(t *testing.T, start Start) {
 		t.Helper()
 		return roundTrip(t, c, "GET", request("GET", target, host, fields...))
 	}
-	dial := func(t *testing.T) *Conn {
-		t.Helper()
-		c, err := Dial(addr)
-		if err != nil {
-			t.Fatalf("dial %s: %v", addr, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
 	// steps sends GETs on one connection and checks each status.
 	steps := func(t *testing.T, target string, statuses ...int) *Conn {
 		t.Helper()
-		c := dial(t)
+		c := dialAddr(t, addr)
 		for i, want := range statuses {
 			r := get(t, c, target)
 			if r.Status != want {
@@ -114,7 +105,7 @@ func RunLimits(t *testing.T, start Start) {
 	})
 	t.Run("error-page", func(t *testing.T) {
 		t.Parallel()
-		c := dial(t)
+		c := dialAddr(t, addr)
 		get(t, c, "/ep/file.txt")
 		r := get(t, c, "/ep/file.txt")
 		if r.Status != 503 || string(r.Body) != "custom limited page\n" {
@@ -147,14 +138,14 @@ func RunLimits(t *testing.T, start Start) {
 	})
 	t.Run("limit-conn", func(t *testing.T) {
 		t.Parallel()
-		c1 := dial(t)
+		c1 := dialAddr(t, addr)
 		must(t, c1.Write([]byte(request("GET", "/conn/hold", host))))
 		select {
 		case <-up.held:
 		case <-time.After(IOTimeout):
 			t.Fatal("the held request did not reach the upstream")
 		}
-		c2 := dial(t)
+		c2 := dialAddr(t, addr)
 		if r := get(t, c2, "/conn/other"); r.Status != 503 {
 			up.release()
 			t.Fatalf("a second request while one is in flight gets:\n%s", r)
@@ -185,7 +176,7 @@ func RunLimits(t *testing.T, start Start) {
 	})
 	t.Run("limit-conn-client-gone", func(t *testing.T) {
 		t.Parallel()
-		c1 := dial(t)
+		c1 := dialAddr(t, addr)
 		must(t, c1.Write([]byte(request("GET", "/gone/hold", host))))
 		select {
 		case <-gone.held:
@@ -196,7 +187,7 @@ func RunLimits(t *testing.T, start Start) {
 		gone.release()
 		// However the core learns it (at once or when it writes the
 		// response), the request ends and its slot comes back.
-		c2 := dial(t)
+		c2 := dialAddr(t, addr)
 		for end := time.Now().Add(IOTimeout); ; {
 			r := get(t, c2, "/gone/other")
 			if r.Status == 200 {
@@ -224,45 +215,23 @@ func (h *holder) release()     { h.once.Do(func() { close(h.released) }) }
 
 func startHolder(t *testing.T) *holder {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("holder listen: %v", err)
-	}
-	h := &holder{l: l, held: make(chan struct{}, 1), released: make(chan struct{})}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		h.release()
-		l.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * IOTimeout))
-				tp := textproto.NewReader(bufio.NewReader(c))
-				line, err := tp.ReadLine()
-				if err != nil {
-					return
-				}
-				if _, err := tp.ReadMIMEHeader(); err != nil {
-					return
-				}
-				if strings.Contains(line, "/hold ") {
-					h.held <- struct{}{}
-					<-h.released
-				}
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
-			}()
+	h := &holder{l: ListenLocal(t), held: make(chan struct{}, 1), released: make(chan struct{})}
+	ServeConns(t, h.l, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(2 * IOTimeout))
+		tp := textproto.NewReader(bufio.NewReader(c))
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
 		}
-	}()
+		if _, err := tp.ReadMIMEHeader(); err != nil {
+			return
+		}
+		if strings.Contains(line, "/hold ") {
+			h.held <- struct{}{}
+			<-h.released
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+	})
+	t.Cleanup(h.release) // before ServeConns's cleanup waits for the held
 	return h
 }

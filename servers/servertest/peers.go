@@ -77,30 +77,16 @@ var (
 // startStub starts a stub on 127.0.0.1:0 answering reply (nil: hang up).
 func startStub(t *testing.T, g *errgroup.Group, reply []byte) *stub {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("stub listen: %v", err)
-	}
-	s := &stub{l: l}
+	s := &stub{l: ListenLocal(t)}
 	g.Go(func() error {
-		var conns errgroup.Group
-		defer conns.Wait()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil // closed in cleanup
-			}
+		return serveConns(s.l, func(c net.Conn) {
 			s.accepted.Add(1)
-			conns.Go(func() error {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(IOTimeout))
-				readRequest(c)
-				if reply != nil {
-					c.Write(reply)
-				}
-				return nil
-			})
-		}
+			c.SetDeadline(time.Now().Add(IOTimeout))
+			readRequest(c)
+			if reply != nil {
+				c.Write(reply)
+			}
+		})
 	})
 	return s
 }

@@ -269,17 +269,6 @@ func testReloadUnderLoad(t *testing.T, rs *reloadSite, core Core) {
 	}
 }
 
-// dialAddr connects to addr; the connection is closed in t.Cleanup.
-func dialAddr(t *testing.T, addr string) *Conn {
-	t.Helper()
-	c, err := Dial(addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // heldUpstream is an upstream that reads a request, says so on arrived,
 // and answers 200 "slow" only once released.
 type heldUpstream struct {
@@ -294,38 +283,17 @@ func (u *heldUpstream) releaseAll() { u.once.Do(func() { close(u.release) }) }
 // startHeld starts a heldUpstream on 127.0.0.1:0; it stops in t.Cleanup.
 func startHeld(t *testing.T) *heldUpstream {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("upstream listen: %v", err)
-	}
-	u := &heldUpstream{l: l, arrived: make(chan struct{}, 16), release: make(chan struct{})}
-	var g errgroup.Group
-	g.Go(func() error {
-		var conns errgroup.Group
-		defer conns.Wait()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil // closed in cleanup
-			}
-			conns.Go(func() error {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(loopBudget))
-				readRequest(c)
-				select {
-				case u.arrived <- struct{}{}:
-				default:
-				}
-				<-u.release
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"))
-				return nil
-			})
+	u := &heldUpstream{l: ListenLocal(t), arrived: make(chan struct{}, 16), release: make(chan struct{})}
+	ServeConns(t, u.l, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(loopBudget))
+		readRequest(c)
+		select {
+		case u.arrived <- struct{}{}:
+		default:
 		}
+		<-u.release
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"))
 	})
-	t.Cleanup(func() {
-		u.releaseAll()
-		l.Close()
-		g.Wait()
-	})
+	t.Cleanup(u.releaseAll) // before ServeConns's cleanup waits for the held
 	return u
 }

@@ -93,21 +93,11 @@ func RunSlow(t *testing.T, start Start) {
 	accessLog := filepath.Join(dir, "access.log")
 	const host = "slow.test"
 
-	dial := func(t *testing.T) *Conn {
-		t.Helper()
-		c, err := Dial(addr)
-		if err != nil {
-			t.Fatalf("dial %s: %v", addr, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-
 	t.Run("cases", func(t *testing.T) {
 		t.Run("slowloris", func(t *testing.T) {
 			t.Parallel()
 			begin := time.Now()
-			c := dial(t)
+			c := dialAddr(t, addr)
 			head := request("GET", "/slowloris", host)
 			// The request line and Host, then one byte of a field every
 			// 200 ms: the head never ends.
@@ -126,8 +116,8 @@ func RunSlow(t *testing.T, start Start) {
 			// Nothing sent: closed at client_header_timeout, nothing
 			// logged (checked with the other 408 lines below).
 			begin := time.Now()
-			c := dial(t)
-			if err := expectClosedWithin(c, slowBudget); err != nil {
+			c := dialAddr(t, addr)
+			if err := c.expectClosedWithin(slowBudget); err != nil {
 				t.Fatalf("a connection that sends nothing: %v", err)
 			}
 			if d := time.Since(begin); d < slowTimeout {
@@ -140,7 +130,7 @@ func RunSlow(t *testing.T, start Start) {
 			// client_header_timeout runs from its first byte, not from
 			// the end of the previous response (keepalive_timeout is
 			// 30s), and is not extended by the bytes.
-			c := dial(t)
+			c := dialAddr(t, addr)
 			r := roundTrip(t, c, "GET", request("GET", "/index.html", host))
 			wantStatus(t, r, 200)
 			time.Sleep(trickleEvery)
@@ -160,10 +150,10 @@ func RunSlow(t *testing.T, start Start) {
 			t.Parallel()
 			// 10 of 100 announced bytes, then nothing: closed after
 			// client_body_timeout with no response, 408 logged.
-			c := dial(t)
+			c := dialAddr(t, addr)
 			must(t, c.Write([]byte("POST /proxy/stalled HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 100\r\n\r\n0123456789")))
 			begin := time.Now()
-			if err := expectClosedWithin(c, slowBudget); err != nil {
+			if err := c.expectClosedWithin(slowBudget); err != nil {
 				t.Fatalf("a body that stops: %v", err)
 			}
 			if d := time.Since(begin); d < slowTimeout {
@@ -179,7 +169,7 @@ func RunSlow(t *testing.T, start Start) {
 			// A byte of the body every 200 ms, 2s in all: each read
 			// comes within client_body_timeout of the previous one, so
 			// the body is read whole and answered.
-			c := dial(t)
+			c := dialAddr(t, addr)
 			body := "0123456789"
 			must(t, c.Write([]byte("POST /proxy/trickle HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 10\r\n\r\n")))
 			for i := range len(body) {
@@ -273,7 +263,7 @@ func trickleUntilClosed(t *testing.T, c *Conn, begin time.Time) time.Duration {
 			}
 		}
 	})
-	err := expectClosedWithin(c, slowBudget)
+	err := c.expectClosedWithin(slowBudget)
 	elapsed := time.Since(begin)
 	close(stop)
 	g.Wait()
@@ -281,26 +271,6 @@ func trickleUntilClosed(t *testing.T, c *Conn, begin time.Time) time.Duration {
 		t.Fatalf("a head trickling in a byte every %v: %v (client_header_timeout must cover the whole head)", trickleEvery, err)
 	}
 	return elapsed
-}
-
-// expectClosedWithin waits up to d for the core to close c without
-// sending anything.
-func expectClosedWithin(c *Conn, d time.Duration) error {
-	if err := c.nc.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return err
-	}
-	var b [512]byte
-	n, err := c.br.Read(b[:])
-	switch {
-	case n > 0:
-		return fmt.Errorf("unexpected data %q, want a close without a response", b[:n])
-	case isClosed(err):
-		return nil
-	case isTimeout(err):
-		return fmt.Errorf("connection still open after %v", d)
-	default:
-		return fmt.Errorf("waiting for the close: %w", err)
-	}
 }
 
 // drain reads nc until the core's close and returns the byte count; a
@@ -346,48 +316,31 @@ func (s *streamStub) addr() string { return s.l.Addr().String() }
 
 func startStream(t *testing.T) *streamStub {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("stream stub listen: %v", err)
-	}
-	s := &streamStub{l: l, ended: make(chan error, 16)}
-	var g errgroup.Group
-	g.Go(func() error {
-		var conns errgroup.Group
-		defer conns.Wait()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return nil // closed in cleanup
-			}
-			s.conns.Add(1)
-			conns.Go(func() error {
-				defer c.Close()
-				c.SetReadDeadline(time.Now().Add(IOTimeout))
-				readRequest(c)
-				c.SetWriteDeadline(time.Now().Add(slowBudget))
-				if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n")); err != nil {
-					s.ended <- nil
-					return nil
-				}
-				chunk := make([]byte, 64<<10)
-				for {
-					if _, err := c.Write(chunk); err != nil {
-						var ne net.Error
-						if errors.As(err, &ne) && ne.Timeout() {
-							s.ended <- fmt.Errorf("still open %v after the response began", slowBudget)
-						} else {
-							s.ended <- nil
-						}
-						return nil
-					}
-				}
-			})
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		g.Wait()
-	})
+	s := &streamStub{l: ListenLocal(t), ended: make(chan error, 16)}
+	ServeConns(t, s.l, s.serve)
 	return s
+}
+
+// serve reads a request on c and streams the endless answer.
+func (s *streamStub) serve(c net.Conn) {
+	s.conns.Add(1)
+	c.SetReadDeadline(time.Now().Add(IOTimeout))
+	readRequest(c)
+	c.SetWriteDeadline(time.Now().Add(slowBudget))
+	if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n")); err != nil {
+		s.ended <- nil
+		return
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := c.Write(chunk); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				s.ended <- fmt.Errorf("still open %v after the response began", slowBudget)
+			} else {
+				s.ended <- nil
+			}
+			return
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sync/errgroup"
@@ -125,4 +126,30 @@ type logWriter struct{ tb testing.TB }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.tb.Log("error log: " + strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// A LogBuffer is a LogWriter that also keeps what it is sent, for a test
+// to count the lines a core logged. It is safe for concurrent use.
+type LogBuffer struct {
+	w  logWriter
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+// NewLogBuffer returns a LogBuffer that sends to tb's log as well.
+func NewLogBuffer(tb testing.TB) *LogBuffer { return &LogBuffer{w: logWriter{tb}} }
+
+// Write sends p to the test's log and keeps it.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.Write(p)
+	return l.b.Write(p)
+}
+
+// Count returns how many times s stands in what was written so far.
+func (l *LogBuffer) Count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
 }

@@ -5,34 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/c10k/c10k/servers/engine"
 	"github.com/c10k/c10k/servers/servertest"
 )
-
-// logLines collects a Server's error log.
-type logLines struct {
-	mu sync.Mutex
-	b  strings.Builder
-	t  testing.TB
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.t.Log("error log: " + strings.TrimRight(string(p), "\n"))
-	return l.b.Write(p)
-}
-
-func (l *logLines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
 
 // TestSlowlorisExhaustsPool shows the thread core's weakness, as
 // Apache's: with a pool of N workers, N slowloris clients (a partial
@@ -57,7 +35,7 @@ http {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logLines{t: t}
+	logs := servertest.NewLogBuffer(t)
 	s, err := New(servertest.Engine(t, conf, engine.Options{}), Options{Workers: workers, ShutdownTimeout: 5 * time.Second, ErrorLog: logs})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +74,7 @@ http {
 		t.Fatal(err)
 	}
 	waitFor(t, "the MaxRequestWorkers log line", func() bool {
-		return logs.count("server reached MaxRequestWorkers setting") == 1
+		return logs.Count("server reached MaxRequestWorkers setting") == 1
 	})
 	// Before any header timeout could have fired (on a machine too slow
 	// to get here within it, there is nothing to check).
@@ -123,7 +101,7 @@ http {
 			t.Errorf("slowloris %d: read %d bytes, %v; want closed by client_header_timeout without a response", i, n, err)
 		}
 	}
-	if n := logs.count("server reached MaxRequestWorkers setting"); n != 1 {
+	if n := logs.Count("server reached MaxRequestWorkers setting"); n != 1 {
 		t.Errorf("the full pool was logged %d times, want once", n)
 	}
 }

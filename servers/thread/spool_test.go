@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,47 +51,14 @@ type rawUpstream struct {
 
 func startRawUpstream(t *testing.T, body []byte, chunked bool, cut int) *rawUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := servertest.ListenLocal(t)
 	u := &rawUpstream{
 		addr: ln.Addr().String(), body: body, chunked: chunked, cut: cut,
 		written: make(chan struct{}, 100), conns: make(chan struct{}, 100), closed: make(chan struct{}, 100),
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		open []net.Conn
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			u.conns <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				u.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	servertest.ServeConns(t, ln, func(c net.Conn) {
+		u.conns <- struct{}{}
+		u.serve(c)
 	})
 	return u
 }

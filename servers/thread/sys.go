@@ -76,18 +76,30 @@ func (s *sock) read(p []byte) (int, error) {
 			}
 		}
 	}
+	n, err := s.readFD(p)
+	switch err {
+	case io.EOF:
+		return 0, coreio.ErrClosed
+	case unix.EAGAIN:
+		s.timedOut = true
+		return 0, coreio.ErrTimeout
+	}
+	return n, err
+}
+
+// readFD is one read(2) of the socket into p, retried on EINTR: io.EOF
+// at end of stream, unix.EAGAIN when the receive timeout expired. read
+// and fdConn.Read (crypto/tls's) map those to their errors.
+func (s *sock) readFD(p []byte) (int, error) {
 	for {
 		n, err := unix.Read(s.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
-			return 0, coreio.ErrClosed
+			return 0, io.EOF
 		case err == nil:
 			return n, nil
 		case err == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
-			s.timedOut = true
-			return 0, coreio.ErrTimeout
 		}
 		return 0, err
 	}
@@ -108,22 +120,32 @@ func (s *sock) send(p []byte, flags int) error {
 		s.sent += int64(n)
 		return tlsErr(err)
 	}
-	for len(p) > 0 {
-		n, err := unix.SendmsgN(s.fd, p, nil, nil, flags)
-		if err != nil {
-			switch err {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				s.timedOut = true
-				return coreio.ErrTimeout
-			}
-			return err
-		}
-		s.sent += int64(n)
-		p = p[n:]
+	n, err := s.sendFD(p, flags)
+	s.sent += int64(n)
+	if err == unix.EAGAIN {
+		s.timedOut = true
+		return coreio.ErrTimeout
 	}
-	return nil
+	return err
+}
+
+// sendFD writes all of p with send(2) flags, retried on EINTR, and
+// returns how much it wrote: unix.EAGAIN when the send timeout expired
+// on a call. send and fdConn.Write (crypto/tls's) map that to their
+// timeout.
+func (s *sock) sendFD(p []byte, flags int) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.SendmsgN(s.fd, p[done:], nil, nil, flags)
+		switch err {
+		case nil:
+			done += n
+		case unix.EINTR:
+		default:
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // writev2 writes a then b with as few writev calls as the kernel allows.

@@ -72,20 +72,11 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		}
 		c.s.setReadTimeout(left)
 	}
-	for {
-		n, err := unix.Read(c.s.fd, p)
-		switch {
-		case err == nil && n == 0 && len(p) > 0:
-			return 0, io.EOF
-		case err == nil:
-			return n, nil
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, errFDTimeout
-		}
-		return 0, err
+	n, err := c.s.readFD(p)
+	if err == unix.EAGAIN {
+		return 0, errFDTimeout
 	}
+	return n, err
 }
 
 func (c *fdConn) Write(p []byte) (int, error) {
@@ -96,21 +87,11 @@ func (c *fdConn) Write(p []byte) (int, error) {
 		}
 		c.s.setWriteTimeout(left)
 	}
-	done := 0
-	for done < len(p) {
-		n, err := unix.SendmsgN(c.s.fd, p[done:], nil, nil, 0)
-		if err != nil {
-			switch err {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return done, errFDTimeout
-			}
-			return done, err
-		}
-		done += n
+	n, err := c.s.sendFD(p, 0)
+	if err == unix.EAGAIN {
+		return n, errFDTimeout
 	}
-	return done, nil
+	return n, err
 }
 
 // Close does nothing: the worker closes the descriptor (closeClient).
