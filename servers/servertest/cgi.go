@@ -104,19 +104,7 @@ http {
 	must(t, os.WriteFile(confPath, []byte(conf), 0o644))
 	addr := start(t, confPath).Addr
 	t.Run("cases", func(t *testing.T) { runCGICases(t, addr, dir, root, script) })
-	t.Run("no-zombies", func(t *testing.T) {
-		// After every case above has ended.
-		for i := 0; ; i++ {
-			z := zombies(t)
-			if len(z) == 0 {
-				return
-			}
-			if i == 50 {
-				t.Fatalf("zombie children of the test process: %v", z)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
+	t.Run("no-zombies", wantNoZombies) // after every case above has ended
 }
 
 func runCGICases(t *testing.T, addr, dir, root, script string) {
@@ -315,6 +303,22 @@ func waitGone(t *testing.T, file string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("CGI child %d still there: %s", pid, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// wantNoZombies fails t when this process still has zombie children
+// after about a second.
+func wantNoZombies(t *testing.T) {
+	t.Helper()
+	for i := 0; ; i++ {
+		z := zombies(t)
+		if len(z) == 0 {
+			return
+		}
+		if i == 50 {
+			t.Fatalf("zombie children of the test process: %v", z)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -170,18 +170,7 @@ func RunFaults(t *testing.T, start Start) {
 	t.Run("upstream", f.upstream)
 	t.Run("health", f.health)
 	t.Run("cgi", f.cgi)
-	t.Run("no-zombies", func(t *testing.T) {
-		for i := 0; ; i++ {
-			z := zombies(t)
-			if len(z) == 0 {
-				return
-			}
-			if i == 50 {
-				t.Fatalf("zombie children of the test process: %v", z)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
+	t.Run("no-zombies", wantNoZombies)
 }
 
 // faults is the running environment of the fault cases.
@@ -316,7 +305,7 @@ func (f *faults) wantCut(t *testing.T, target string, framing Framing, release f
 	if err := c.Write([]byte(req)); err != nil {
 		t.Fatal(err)
 	}
-	c.readDeadline()
+	c.readDeadline(IOTimeout)
 	r, err := c.readHead()
 	if err != nil {
 		t.Fatalf("want the upstream's 200 head then a cut body: %v", err)
