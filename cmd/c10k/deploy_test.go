@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
+
+	"github.com/c10k/c10k/servers/cgi"
 )
 
 // runMainEnv makes the test binary run main instead of the tests: the
@@ -23,7 +25,9 @@ import (
 const runMainEnv = "C10K_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) == "1" {
+	// A cgi core child started by a test's c10k serve is this binary
+	// too, with the cgi core's own environment.
+	if os.Getenv(runMainEnv) == "1" || cgi.IsChild() {
 		main() // exits
 	}
 	os.Exit(m.Run())

@@ -183,8 +183,13 @@ func runCore(ctx context.Context, file string, cfg *config.Config, elog *errlog.
 			}
 			defer removePID(pf)
 		}
-		r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners(), log: elog, logFlag: logFlag}
-		return serveReloading(ctx, srv, hup, r.reload)
+		r := &reloader{file: file, opts: opts, srv: srv, listeners: e.Listeners(), log: elog, logFlag: logFlag, cur: e}
+		err = serveReloading(ctx, srv, hup, r.reload)
+		// Every request has ended (Serve returned, reloads too): the
+		// engine's access-log buffers are written and its files closed,
+		// as nginx flushes its logs when it exits.
+		r.cur.Close()
+		return err
 	}()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "c10k: [emerg] %v\n", err)
@@ -293,6 +298,7 @@ type reloader struct {
 	srv       server
 	listeners []engine.Listener // what the core bound: the first engine's
 	log       *errlog.File      // takes the new config's error_log; nil: none
+	cur       *engine.Engine    // the engine serving now: the first, or the last reload's
 	logFlag   string            // --error-log, which wins over error_log
 }
 
@@ -335,6 +341,7 @@ func (r *reloader) swap() error {
 		return fmt.Errorf("%s: %w", r.file, err)
 	}
 	r.log.Commit(cfg.ErrorLogLevel)
+	r.cur = e
 	return nil
 }
 

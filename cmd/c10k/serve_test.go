@@ -281,3 +281,48 @@ func TestServeErrorLog(t *testing.T) {
 		}
 	}
 }
+
+// TestServeFlushesAccessLogAtExit: c10k serve writes what an access log
+// buffered (buffer= with a flush= longer than the test) when it stops on
+// SIGTERM, on every core, as nginx flushes its logs when it exits.
+func TestServeFlushesAccessLogAtExit(t *testing.T) {
+	for _, core := range []string{"thread", "event", "cgi", "nethttp"} {
+		t.Run(core, func(t *testing.T) {
+			dir := t.TempDir()
+			addr := freeAddr(t)
+			logPath := filepath.Join(dir, "access.log")
+			conf := "events {}\nhttp {\n    access_log " + logPath + " combined buffer=64k flush=1h;\n" +
+				"    server {\n        listen " + addr + ";\n        location / { return 200 \"ok\"; }\n    }\n}\n"
+			file := filepath.Join(dir, "site.conf")
+			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pid, done := startSelf(t, "serve", "--core", core, "-c", file, "--error-log", filepath.Join(dir, "error.log"))
+			const requests = 3
+			for i := 0; i < requests; i++ {
+				eventually(t, "a 200 from the server", func() bool {
+					code, _ := xBackend("http://" + addr + "/")
+					return code == 200
+				})
+			}
+			if b, _ := os.ReadFile(logPath); len(b) != 0 {
+				t.Logf("lines written before the exit (the buffer filled?):\n%s", b)
+			}
+			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("c10k serve did not exit on SIGTERM")
+			}
+			b, err := os.ReadFile(logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(b), "\"GET / HTTP/1.1\" 200"); n != requests {
+				t.Errorf("access log after the exit has %d request lines, want %d:\n%s", n, requests, b)
+			}
+		})
+	}
+}
