@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -45,7 +46,9 @@ func (d *Dialer) DialContext(ctx context.Context, addr string) (net.Conn, error)
 	tc := tls.Client(c, d.TLS)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
-		d.stats.fail()
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			d.stats.fail() // a run that ends cuts handshakes short: not a failure
+		}
 		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
 	}
 	d.stats.record(time.Since(t0), tc.ConnectionState())
