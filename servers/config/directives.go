@@ -30,9 +30,8 @@ var directives map[string][]spec
 // not implement yet.
 var (
 	notYetNames = map[string]bool{
-		"ssl_protocols": true,
-		"gzip_disable":  true,
-		"gzip_buffers":  true,
+		"gzip_disable": true,
+		"gzip_buffers": true,
 
 		"limit_req_log_level":  true,
 		"limit_req_dry_run":    true,
@@ -40,7 +39,7 @@ var (
 		"limit_conn_dry_run":   true,
 		"gzip_static":          true,
 	}
-	notYetPrefixes = []string{"ssl_certificate", "proxy_cache"}
+	notYetPrefixes = []string{"proxy_cache"}
 )
 
 func notYet(name string) bool {
@@ -215,6 +214,9 @@ func init() {
 			return nil
 		}}},
 	}
+	for name, s := range sslDirectives() {
+		directives[name] = s
+	}
 }
 
 func invalid(d *directive, v string) error {
@@ -314,6 +316,7 @@ func http(p *parser, lv *level, d *directive) error {
 		ClientHeaderBufferSize:   1 << 10,
 		LargeClientHeaderBuffers: BufferSpec{Number: 4, Size: 8 << 10},
 		ClientHeaderTimeout:      60 * time.Second,
+		SSL:                      defaultSSL(),
 	}
 	p.http = h
 	p.cfg.HTTP = &HTTP{Upstreams: make(map[string]*Upstream),
@@ -937,10 +940,10 @@ func listen(p *parser, lv *level, d *directive) error {
 		case a == "default_server" || a == "default":
 			l.DefaultServer = true
 		case a == "ssl":
-			// Until TLS is served, refuse it rather than answer
-			// plaintext on a port clients take for https.
-			return &Error{Pos: d.pos, Directive: d.name, Err: ErrNotSupported,
-				Msg: fmt.Sprintf("%q parameter of %q directive is not supported yet", a, d.name)}
+			l.SSL = true
+			if _, ok := p.sslListens[addr]; !ok {
+				p.sslListens[addr] = d.pos
+			}
 		case a == "reuseport":
 			l.ReusePort, opts = true, true
 		case strings.HasPrefix(a, "backlog="):

@@ -93,6 +93,10 @@ type Server struct {
 	ClientBodyTimeout        time.Duration // default 60s
 	SendTimeout              time.Duration // default 60s
 
+	// SSL is the server's ssl_* settings, after inheritance from the
+	// http block; used when it listens with "ssl".
+	SSL SSL
+
 	// Loc holds the server-level values of location settings; requests
 	// that match no location are served with it.
 	Loc *Location

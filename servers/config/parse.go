@@ -67,6 +67,7 @@ type level struct {
 	kids    []*level    // location levels
 	opts    []bool      // server: per Listens entry, whether it sets socket options
 	logOff  bool        // "access_log off" was read at this level
+	ssl     *sslLevel   // http, server: ssl_certificate and ssl_certificate_key lines
 }
 
 func newLevel(c ctx) *level { return &level{ctx: c, n: make(map[string]int)} }
@@ -90,6 +91,8 @@ type parser struct {
 	// limit_req and limit_conn lines, bound to their zones by finish.
 	limitReqs  []limitReqUse
 	limitConns []limitConnUse
+	// sslListens is the first "listen ... ssl" line of each address.
+	sslListens map[string]Pos
 }
 
 type proxyUse struct {
@@ -123,6 +126,7 @@ func parse(name string, src []byte, s source, prefix string, join func(...string
 		upstreams:  make(map[string]string),
 		captures:   make(map[string]bool),
 		logFormats: map[string]*LogFormat{"combined": combined},
+		sslListens: make(map[string]Pos),
 	}
 	if err := p.block(newLevel(cMain), tree); err != nil {
 		return nil, err
@@ -252,6 +256,9 @@ func (p *parser) defaultLocation() *Location {
 // inheritance.
 func (p *parser) finish() error {
 	if err := p.finishListens(); err != nil {
+		return err
+	}
+	if err := p.finishSSL(); err != nil {
 		return err
 	}
 	if err := p.finishProxies(); err != nil {

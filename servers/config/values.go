@@ -241,6 +241,7 @@ var knownVariables = map[string]bool{
 	"https":                  true, "document_root": true, "realpath_root": true,
 	"remote_user": true, "bytes_sent": true, "request_length": true,
 	"connection": true, "connection_requests": true, "pipe": true,
+	"ssl_protocol": true, "ssl_session_reused": true, "ssl_server_name": true,
 }
 
 var variablePrefixes = []string{"http_", "arg_", "cookie_", "sent_http_", "upstream_http_"}

@@ -5,6 +5,7 @@ package engine
 // are being filled in; keep the signatures (add, don't rename).
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"os"
@@ -57,6 +58,10 @@ type Engine struct {
 	reqZones  map[*config.LimitReqZone]*reqZone   // limit_req_zone state, see limit.go
 	connZones map[*config.LimitConnZone]*connZone // limit_conn_zone state
 
+	tlsConfigs []*tls.Config                        // per listener; nil for a plain one (tls.go)
+	tlsShared  *tlsShared                           // ticket keys and shared session caches; nil without ssl
+	certs      map[*config.Server][]tls.Certificate // ssl_certificate pairs, loaded by New
+
 	logs      map[string]*logFile // access_log files by resolved path; nil: default log skipped
 	flushStop chan struct{}       // closed by Close: the flusher stops
 	flushDone chan struct{}       // closed by the flusher when it has stopped
@@ -101,6 +106,9 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.buildListeners(cfg.HTTP); err != nil {
+		return nil, err
+	}
+	if err := e.buildTLS(cfg.HTTP); err != nil {
 		return nil, err
 	}
 	if err := e.openLogs(); err != nil {
@@ -196,11 +204,20 @@ type Conn struct {
 	// core sets it for connections accepted on an SSL listener
 	// (Listener.SSL) once the handshake is done. TLSVersion
 	// (tls.VersionTLS12, ...) and TLSResumed (the session was resumed)
-	// give $ssl_protocol and $ssl_session_reused.
-	TLS        bool
-	TLSVersion uint16
-	TLSResumed bool
-	Requests   int // requests already completed on this connection
+	// give $ssl_protocol and $ssl_session_reused, TLSServerName (the
+	// client's SNI) $ssl_server_name. SetTLS sets them all from the
+	// handshake's tls.ConnectionState.
+	TLS           bool
+	TLSVersion    uint16
+	TLSResumed    bool
+	TLSServerName string
+	// PlainHTTP says the client sent plain HTTP to an SSL listener (its
+	// first byte did not start a handshake: IsTLSHandshake): the core
+	// reads the request in clear and Serve answers nginx's 497, sent
+	// as 400 "The plain HTTP request was sent to HTTPS port" (or the
+	// server's error_page 497), and the connection closes.
+	PlainHTTP bool
+	Requests  int // requests already completed on this connection
 	// ID is the connection's serial number ($connection, and the "*N"
 	// of error-log lines); 0 when the core does not number them.
 	ID uint64
@@ -424,6 +441,13 @@ func (e *Engine) serve(req *http1.Request, c Conn, p *Plan, cached bool) {
 	}
 	st.uri, p.arena = uri[n:], uri
 	st.args = req.Query
+	if c.PlainHTTP {
+		// ngx_http_process_request: the virtual server is known, its
+		// error_page 497 applies.
+		e.logf("info", "client sent plain HTTP request to HTTPS port", p)
+		e.fail(p, 497)
+		return
+	}
 	e.route(p, e.match(p, st.uri))
 }
 

@@ -266,11 +266,16 @@ func (e *Engine) buildZones(h *config.HTTP) {
 // counts carry on (requests still running on old release their slots
 // into the same counts). A zone whose size or key changed starts empty
 // (nginx would refuse the reload for a changed key). The new rate
-// applies at once. Call it before e serves its first request.
+// applies at once. The TLS session ticket keys carry over too, and the
+// ssl_session_cache shared zones of the same name and size, so that
+// clients resume their sessions across a reload (nginx 1.23.2+ keeps
+// its generated ticket keys in the shared session cache). Call it
+// before e serves its first request.
 func (e *Engine) InheritZones(old *Engine) {
 	if old == nil || old == e {
 		return
 	}
+	e.inheritTLS(old)
 	for c, z := range e.reqZones {
 		for oc, oz := range old.reqZones {
 			if oc.Name == c.Name && oc.Size == c.Size && oc.Key.Raw == c.Key.Raw {

@@ -62,6 +62,18 @@ func (p *Plan) variable(dst []byte, name string) []byte {
 			return append(dst, "on"...)
 		}
 		return dst
+	case "ssl_protocol":
+		return append(dst, tlsVersionName(st.c.TLSVersion)...)
+	case "ssl_session_reused":
+		if !st.c.TLS {
+			return dst
+		}
+		if st.c.TLSResumed {
+			return append(dst, 'r')
+		}
+		return append(dst, '.')
+	case "ssl_server_name":
+		return append(dst, st.c.TLSServerName...)
 	case "request_uri":
 		return append(dst, req.Target...)
 	case "uri", "document_uri":
