@@ -432,10 +432,11 @@ type scenarioRun struct {
 	s     *scenarios.Scenario
 	conf  *scenarios.Scenario // what configs are generated from: s, without its CGI location when the program is missing
 	tmp   string
-	root  string // document root
-	cgi   string // the CGI program; "" when none
-	noCGI string // why a CGI site has no program
-	prep  string // why the site could not be prepared: every step skipped
+	root  string             // document root
+	cgi   string             // the CGI program; "" when none
+	noCGI string             // why a CGI site has no program
+	prep  string             // why the site could not be prepared: every step skipped
+	tls   scenarios.TLSFiles // the CA, certificate and key of a site with TLS
 	skip  map[int]string
 	files []string // step i's file name (no extension)
 }
@@ -472,6 +473,17 @@ func (r *runner) prepare(sc *scenarioRun) {
 			sc.prep = err.Error()
 			return
 		}
+	}
+	if t := sc.s.Site.TLS; t != nil {
+		// A CA and a certificate of its own for every run, in the run
+		// directory: the generator trusts that CA and nothing else.
+		f, err := scenarios.WriteTLS(filepath.Join(r.dir, "tls", sc.s.Name), t.Key)
+		if err != nil {
+			sc.prep = "generate the TLS certificate: " + err.Error()
+			r.note("%s: %s: every step skipped", sc.s.Name, sc.prep)
+			return
+		}
+		sc.tls = f
 	}
 	prog, err := scenarios.Prepare(&sc.s.Site, sc.root, filepath.Join(sc.tmp, "bin"))
 	worldReadable(sc.tmp)
