@@ -38,6 +38,7 @@ const (
 	stWrite               // writing a response (or a part of a streamed one)
 	stProxy               // in the proxy exchange: exchange.pst says where
 	stLinger              // lingering close: write side shut, draining
+	stTLS                 // an SSL listener's connection before its TLS handshake ended (tls.go)
 )
 
 // Connection readiness flags (edge-triggered: set by events, cleared on
@@ -49,6 +50,9 @@ const (
 	// no longer means drained: no edge will follow the data, so reading
 	// goes on until it returns end of stream.
 	fEOF
+	// fData: crypto/tls may hold request bytes already read from the
+	// socket (a TLS connection: see conn.readable).
+	fData
 )
 
 // conn is a client connection. It is all a connection holds while idle:
@@ -65,6 +69,8 @@ type conn struct {
 	remote   netip.AddrPort
 	ln       *listener
 	x        *exchange // borrowed while a request is in progress
+	tls      *tlsState // a TLS connection's state (tls.go)
+	plain    bool      // plain HTTP on an SSL listener (tls.go)
 }
 
 // After-write continuations.
@@ -162,8 +168,12 @@ func (l *loop) open(fd int, sa unix.Sockaddr, ln *listener) {
 	l.nconns++
 	l.clients++
 	l.stats.connections.Add(1)
-	l.stats.idle.Add(1)
 	l.stats.accepted.Add(1)
+	if ln.Conf.SSL {
+		c.st = stTLS // under client_header_timeout, as the first request
+	} else {
+		l.stats.idle.Add(1)
+	}
 	conf, _ := l.s.engine().ListenerOf(ln)
 	l.setTimer(c, coreio.HeaderTimeout(conf)) // the first request waits client_header_timeout
 }
@@ -174,6 +184,12 @@ func (l *loop) close(c *conn) {
 	if fd < 0 {
 		return
 	}
+	if t := c.tls; t != nil && t.async {
+		// A handshake goroutine still uses c: it is told to give up,
+		// and c closes when it has (handshakeDone).
+		l.stopHandshake(c)
+		return
+	}
 	if c.st == stIdle {
 		l.stats.idle.Add(-1)
 	}
@@ -181,6 +197,7 @@ func (l *loop) close(c *conn) {
 	if c.x != nil {
 		l.release(c)
 	}
+	l.closeTLS(c)
 	unix.Close(fd)
 	l.conns[fd] = nil
 	c.fd = -1
@@ -198,6 +215,7 @@ func (l *loop) closeClient(c *conn, linger bool) {
 		l.close(c)
 		return
 	}
+	l.closeTLS(c) // close_notify before the FIN; the rest is drained raw
 	unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	l.release(c)
 	c.st = stLinger
@@ -236,6 +254,7 @@ func (l *loop) borrow(c *conn) *exchange {
 	c.x = x
 	x.conn = c.ln.Conn(int(c.fd), c.remote)
 	x.conn.ID = c.id
+	c.tlsConnInfo(x)
 	// Heads are read with the limits of the engine serving now; each
 	// request takes its engine once its head is parsed (serve).
 	conf, _ := l.s.engine().ListenerOf(c.ln)
@@ -310,13 +329,15 @@ func (l *loop) advance(c *conn) {
 		var more bool
 		switch c.st {
 		case stIdle:
-			if c.flags&fRead == 0 {
+			if !c.readable() {
 				return
 			}
 			l.stats.idle.Add(-1)
 			l.borrow(c)
 			c.st = stHead
 			more = true
+		case stTLS:
+			more = l.handshake(c)
 		case stHead:
 			more = l.readHead(c)
 		case stBody:
@@ -350,6 +371,8 @@ func (l *loop) timeout(c *conn) {
 		// Keep-alive and header timeouts close silently (nginx sends
 		// no 408 either).
 		l.close(c)
+	case stTLS:
+		l.stopHandshake(c)
 	case stBody:
 		if l.bodyDone(c, coreio.ErrTimeout) {
 			l.advance(c)
@@ -398,12 +421,9 @@ func (l *loop) readHead(c *conn) bool {
 				return l.serve(c, 400) // head larger than the large buffers allow
 			}
 		}
-		if c.flags&fRead != 0 {
-			n, err := read(int(c.fd), x.buf[x.end:])
+		if c.readable() {
+			n, err := l.recv(c, x.buf[x.end:])
 			if err == nil {
-				if n < len(x.buf)-x.end && c.flags&fEOF == 0 {
-					c.flags &^= fRead // drained: the next byte brings an edge
-				}
 				x.end += n
 				continue
 			}
@@ -411,7 +431,6 @@ func (l *loop) readHead(c *conn) bool {
 				l.close(c)
 				return false
 			}
-			c.flags &^= fRead
 		}
 		if x.end == 0 {
 			// Nothing of a request yet: idle again, without the exchange.
@@ -593,18 +612,9 @@ func (l *loop) fill(c *conn) error {
 	if x.re == limit {
 		return coreio.ErrTooLarge // a chunk-size line that never ends
 	}
-	if c.flags&fRead == 0 {
-		return errAgain
-	}
-	n, err := read(int(c.fd), x.rbuf[x.re:limit])
+	n, err := l.recv(c, x.rbuf[x.re:limit])
 	if err != nil {
-		if err == errAgain {
-			c.flags &^= fRead
-		}
 		return err
-	}
-	if n < limit-x.re && c.flags&fEOF == 0 {
-		c.flags &^= fRead
 	}
 	x.re += n
 	return nil
@@ -696,10 +706,11 @@ func (l *loop) respond(c *conn, closing bool, after uint8, linger bool) bool {
 	case p.File != nil:
 		if cl > 0 {
 			x.file, x.foff, x.fleft = p.File, p.Offset, cl // borrowed: p.CloseFile when sent
-			x.copyFile = !p.Sendfile
-			if x.copyFile {
+			// No sendfile under TLS: the file is read and encrypted.
+			x.copyFile = !p.Sendfile || c.isTLS()
+			x.fs, x.fe = 0, 0
+			if !p.Sendfile {
 				l.stats.copies.Add(1)
-				x.fs, x.fe = 0, 0
 			}
 		}
 	default:
@@ -806,7 +817,7 @@ func (l *loop) finishResponse(c *conn) bool {
 		c.st = stIdle
 		l.stats.idle.Add(1)
 		l.setTimer(c, kt)
-		return c.flags&fRead != 0
+		return c.readable()
 	}
 	// A pipelined request: keep the exchange, parse it now.
 	x.plan.Reset()
@@ -819,6 +830,16 @@ func (l *loop) finishResponse(c *conn) bool {
 // flush writes the queued head, body and file region until done or the
 // socket is full (errAgain).
 func (l *loop) flush(c *conn) error {
+	if err := l.flushBody(c); err != nil {
+		return err
+	}
+	// A TLS connection's last records may still be in its output buffer.
+	return l.flushTLS(c)
+}
+
+// flushBody writes (or, on a TLS connection, encrypts) the queued head,
+// body and file region until done or the socket is full (errAgain).
+func (l *loop) flushBody(c *conn) error {
 	x := c.x
 	fd := int(c.fd)
 	for len(x.wa)+len(x.wb) > 0 {
@@ -828,10 +849,13 @@ func (l *loop) flush(c *conn) error {
 		want := len(x.wa) + len(x.wb)
 		var n int
 		var err error
-		if x.file != nil && len(x.wb) == 0 {
+		if x.file != nil && len(x.wb) == 0 && c.tls == nil {
 			n, err = sendMore(fd, x.wa) // the head, corked until the file follows
+			if err == nil && n < want {
+				c.flags &^= fWrite
+			}
 		} else {
-			n, err = writev(fd, &x.iov, x.wa, x.wb)
+			n, err = l.send(c, x, x.wa, x.wb)
 		}
 		if err != nil {
 			if err == errAgain {
@@ -840,9 +864,6 @@ func (l *loop) flush(c *conn) error {
 			return err
 		}
 		x.sent += int64(n)
-		if n < want {
-			c.flags &^= fWrite
-		}
 		if n < len(x.wa) {
 			x.wa = x.wa[n:]
 			continue
@@ -915,7 +936,8 @@ func (l *loop) sendfile(c *conn) error {
 }
 
 // copyFile sends the file region by reading pieces into the exchange's
-// buffer with pread(2) and writing them: "sendfile off".
+// buffer with pread(2) and writing them: "sendfile off", and every file
+// on a TLS connection, whose pieces are encrypted (send).
 func (l *loop) copyFile(c *conn) error {
 	x := c.x
 	if x.fbuf == nil {
@@ -938,18 +960,9 @@ func (l *loop) copyFile(c *conn) error {
 			x.fleft -= int64(r)
 			x.fs, x.fe = 0, r
 		}
-		if c.flags&fWrite == 0 {
-			return errAgain
-		}
-		n, err := write(int(c.fd), x.fbuf[x.fs:x.fe])
+		n, err := l.send(c, x, x.fbuf[x.fs:x.fe], nil)
 		if err != nil {
-			if err == errAgain {
-				c.flags &^= fWrite
-			}
 			return err
-		}
-		if n < x.fe-x.fs {
-			c.flags &^= fWrite
 		}
 		x.fs += n
 		x.sent += int64(n)
@@ -975,22 +988,13 @@ func (l *loop) gzipPump(c *conn) error {
 	x := c.x
 	for {
 		if pend := x.gz.Pending(); len(pend) > 0 {
-			if c.flags&fWrite == 0 {
-				return errAgain
-			}
-			n, err := write(int(c.fd), pend)
+			n, err := l.send(c, x, pend, nil)
 			if n > 0 {
 				x.sent += int64(n)
 				x.gz.Consume(n)
 			}
 			if err != nil {
-				if err == errAgain {
-					c.flags &^= fWrite
-				}
 				return err
-			}
-			if n < len(pend) {
-				c.flags &^= fWrite
 			}
 			continue
 		}

@@ -36,6 +36,9 @@ type siteOptions struct {
 	keepalive         string // keepalive_timeout; default 75s
 	upstream          string // proxy_pass address for /app/; none when empty
 	keepaliveRequests int    // default 1000
+	ssl               string // with "listen ... ssl", these server directives (certificates: sslSite)
+	headerTimeout     string // client_header_timeout; default 60s
+	gzip              bool   // gzip on for text/plain
 }
 
 func newSite(t testing.TB, o siteOptions) *site {
@@ -64,7 +67,16 @@ func newSite(t testing.TB, o siteOptions) *site {
 	if o.keepalive == "" {
 		o.keepalive = "75s"
 	}
-	app := ""
+	app, listen, extra := "", "", ""
+	if o.ssl != "" {
+		listen = " ssl;\n        " + strings.TrimSuffix(o.ssl, ";")
+	}
+	if o.headerTimeout != "" {
+		extra += "client_header_timeout " + o.headerTimeout + ";\n"
+	}
+	if o.gzip {
+		extra += "gzip on; gzip_min_length 1; gzip_types text/plain application/octet-stream;\n"
+	}
 	if o.upstream != "" {
 		app = fmt.Sprintf("location /app/ { proxy_pass http://%s; proxy_read_timeout 30s; }", o.upstream)
 	}
@@ -74,15 +86,16 @@ http {
     sendfile on;
     keepalive_timeout %s;
     keepalive_requests %d;
+    %s
     server {
-        listen 127.0.0.1:0;
+        listen 127.0.0.1:0%s;
         root %s;
         location / { }
         location /nosf/ { sendfile off; }
         %s
     }
 }
-`, o.workerConnections, o.keepalive, o.keepaliveRequests, root, app)
+`, o.workerConnections, o.keepalive, o.keepaliveRequests, extra, listen, root, app)
 	s := &site{root: root, conf: filepath.Join(dir, "nginx.conf")}
 	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

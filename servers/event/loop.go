@@ -48,7 +48,8 @@ type loopStats struct {
 	buffers                                atomic.Int64 // retained by free exchanges
 	tempFiles                              atomic.Int64 // open response temp files
 	accepted, requests, copies, offloaded  atomic.Uint64
-	spilled                                atomic.Uint64
+	spilled, handshakes                    atomic.Uint64
+	handshaking                            atomic.Int64
 }
 
 func (s *loopStats) snapshot() LoopStats {
@@ -64,6 +65,8 @@ func (s *loopStats) snapshot() LoopStats {
 		Spilled:     s.spilled.Load(),
 		TempFiles:   int(s.tempFiles.Load()),
 		Buffers:     s.buffers.Load(),
+		Handshakes:  s.handshakes.Load(),
+		Handshaking: int(s.handshaking.Load()),
 	}
 	ls.Active = ls.Connections - ls.Idle
 	return ls
@@ -103,8 +106,15 @@ type loop struct {
 
 	scratch []byte // lingering-close drain
 
+	// TLS (tls.go): handshake goroutines running, connections waiting
+	// for one, and free output buffers.
+	hsRunning int
+	hsWait    []*tlsState
+	outFree   [][]byte
+
 	mu   sync.Mutex
-	done []*conn // connections back from the file pool
+	done []*conn     // connections back from the file pool
+	tlsq []*tlsState // connections their handshake goroutines posted
 
 	stats  loopStats
 	connID uint64
@@ -244,6 +254,7 @@ func (l *loop) run() {
 				var b [8]byte
 				unix.Read(l.wake, b[:])
 				l.drainDone()
+				l.drainTLS()
 			}
 		}
 		l.expire()
@@ -389,7 +400,9 @@ func (l *loop) beginStop() {
 		}
 	}
 	for _, c := range l.conns {
-		if c != nil && c.st == stIdle {
+		// Idle keep-alive connections, and those on an SSL listener
+		// whose handshake has not started.
+		if c != nil && (c.st == stIdle || c.st == stTLS && (c.tls == nil || !c.tls.async && !c.tls.queued)) {
 			l.close(c)
 		}
 	}
@@ -397,7 +410,8 @@ func (l *loop) beginStop() {
 }
 
 // kill closes every connection left after the stop deadline; those on
-// the file pool close when they come back.
+// the file pool close when they come back, and those in a handshake
+// goroutine when it has given up (close).
 func (l *loop) kill() {
 	l.killed = true
 	for _, c := range l.conns {

@@ -19,6 +19,9 @@ const (
 	DefaultFileThreads = 4
 	// DefaultBacklog is nginx's listen backlog on Linux.
 	DefaultBacklog = 511
+	// DefaultTLSHandshakes is how many TLS handshakes a loop runs at
+	// once, each on a goroutine of its own.
+	DefaultTLSHandshakes = 64
 )
 
 // Options are the knobs of the event core. Keep-alive and
@@ -48,6 +51,13 @@ type Options struct {
 	// lookups are not cached. Default 4.
 	FileThreads int
 
+	// TLSHandshakes bounds the TLS handshakes a loop runs at once: each
+	// runs on a goroutine of its own from the first complete record to
+	// the end of the handshake, and more wait in the loop's queue, their
+	// first record read. Default 64. See "TLS" in the package
+	// documentation.
+	TLSHandshakes int
+
 	// ErrorLog receives nginx-style error-log lines; nil discards them.
 	ErrorLog io.Writer
 }
@@ -64,6 +74,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FileThreads <= 0 {
 		o.FileThreads = DefaultFileThreads
+	}
+	if o.TLSHandshakes <= 0 {
+		o.TLSHandshakes = DefaultTLSHandshakes
 	}
 	return o
 }

@@ -49,6 +49,9 @@ type Server struct {
 	// wait for them (one per exchange, see cgiSubmit).
 	cgi   *cgirun.Runner
 	cgiWG sync.WaitGroup
+
+	// tlsWG owns the handshake goroutines (tls.go).
+	tlsWG sync.WaitGroup
 }
 
 // listener is one listening socket of one loop.
@@ -75,6 +78,11 @@ type LoopStats struct {
 	Spilled uint64
 	// TempFiles is the number of those temp files open now.
 	TempFiles int
+	// Handshakes counts TLS handshakes completed since Serve.
+	Handshakes uint64
+	// Handshaking is the number of TLS handshakes running now, each on
+	// a goroutine of its own (at most Options.TLSHandshakes per loop).
+	Handshaking int
 	// Buffers is the memory the loop keeps in its free exchanges for
 	// their buffers (request heads and bodies, response heads, upstream
 	// reads): it does not grow with the size of past request or
@@ -237,6 +245,8 @@ func (s *Server) Stats() Stats {
 		st.Spilled += ls.Spilled
 		st.TempFiles += ls.TempFiles
 		st.Buffers += ls.Buffers
+		st.Handshakes += ls.Handshakes
+		st.Handshaking += ls.Handshaking
 	}
 	return st
 }
@@ -295,6 +305,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	close(done)
 	watcher.Wait()
 	s.cgiWG.Wait() // each has posted its connection: only the return is left
+	s.tlsWG.Wait() // likewise the handshake goroutines
 	s.cgi.Close()
 	s.pool.close()
 	threads.Wait()

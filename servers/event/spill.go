@@ -94,10 +94,10 @@ func (l *loop) queueSpill(x *exchange) {
 		return
 	}
 	x.file, x.foff, x.fleft = u.tmp.File(), 0, u.tmp.Len()
-	x.copyFile = !x.plan.Sendfile
-	if x.copyFile {
+	x.copyFile = !x.plan.Sendfile || x.conn.TLS // no sendfile under TLS
+	x.fs, x.fe = 0, 0
+	if !x.plan.Sendfile {
 		l.stats.copies.Add(1)
-		x.fs, x.fe = 0, 0
 	}
 }
 

@@ -180,6 +180,7 @@ type spillSite struct {
 	keepalive   bool   // upstream keepalive with HTTP/1.1
 	sendfile    bool   // sendfile on
 	sendTimeout string // send_timeout when set
+	ssl         string // with "listen ... ssl", these server directives (sslSite)
 }
 
 func (o spillSite) write(t *testing.T) string {
@@ -192,7 +193,10 @@ func (o spillSite) write(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(root, "1k.txt"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var servers, pool, loc, extra string
+	var servers, pool, loc, extra, listen string
+	if o.ssl != "" {
+		listen = " ssl;\n        " + strings.TrimSuffix(o.ssl, ";")
+	}
 	for _, a := range o.upstreams {
 		servers += "server " + a + "; "
 	}
@@ -210,13 +214,13 @@ http {
     %s
     upstream app { %s %s }
     server {
-        listen 127.0.0.1:0;
+        listen 127.0.0.1:0%s;
         root %s;
         location / { }
         location /app/ { proxy_pass http://app; proxy_read_timeout 30s; %s }
     }
 }
-`, sf, extra, servers, pool, root, loc)
+`, sf, extra, servers, pool, listen, root, loc)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
