@@ -56,8 +56,14 @@ func (l *loop) tlsConn(ctx context.Context, c *econn) {
 		t0 := time.Now()
 		c.n, c.r, c.w, c.phase = 0, 0, 0, phHead
 		if tc == nil {
-			dctx, cancel := context.WithTimeout(ctx, timeout)
+			// The dial's deadline is its own timeout, never the run's
+			// end: a dial the end cuts short is cancelled, not timed
+			// out, and counts as nothing (a deadline shared with the
+			// run would fire an instant before the run's context does).
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+			unhook := context.AfterFunc(ctx, cancel)
 			conn, err := l.e.o.Dialer.DialContext(dctx, l.e.o.Target.Addr)
+			unhook()
 			cancel()
 			if err != nil {
 				l.giveBack()

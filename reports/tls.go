@@ -244,11 +244,12 @@ func saveRow(row []*plot.Plot, w, h vg.Length, path string) error {
 // tlsTitle heads the TLS table.
 const tlsTitle = "TLS cost per core"
 
-var tlsHeader = []string{"core", "load", "metric", "plain", "tls", "tls/plain", "tls-resume", "resume/plain", "handshakes/s", "resumed", "handshake p50/p99 ms", "tls"}
+var tlsHeader = []string{"core", "load", "metric", "plain", "tls", "tls/plain", "tls-resume", "resume/plain", "CPU µs/req plain, tls, resume", "handshakes/s", "resumed", "handshake p50/p99 ms", "tls"}
 
 // tlsRows are the rows of the TLS table: per load and core, the plain
 // and TLS figures and their ratio (throughput: below 1 is what TLS
-// costs; CPU per request: above 1), and the handshakes of the TLS steps.
+// costs; CPU per request: above 1), the server's CPU per request of
+// each, and the handshakes of the TLS steps.
 func tlsRows(steps []Step) [][]string {
 	var rows [][]string
 	for _, l := range tlsLoads(steps) {
@@ -260,6 +261,15 @@ func tlsRows(steps []Step) [][]string {
 				x, ok := l.value(vs[v])
 				row = append(row, figure(x, ok), ratio(x, plain, ok && okP))
 			}
+			var cpu []string
+			for _, s := range vs {
+				if s != nil && !s.Skipped && s.Valid {
+					cpu = append(cpu, optional(s.CPUPerReqUS, 0))
+				} else if s != nil {
+					cpu = append(cpu, "-")
+				}
+			}
+			row = append(row, strings.Join(cpu, ", "))
 			var rates, resumed, lat, version []string
 			for _, v := range []int{variantTLS, variantResume} {
 				s := vs[v]
@@ -301,8 +311,9 @@ func ratio(x, base float64, ok bool) string {
 
 // WriteTLSTable writes the TLS cost table: for every load measured both
 // plain and over TLS, per core, the plain figure, the TLS one with full
-// handshakes and with resumed sessions, their ratios to plain, and the
-// TLS steps' handshakes per second, resumed count and latency (several
+// handshakes and with resumed sessions, their ratios to plain, the
+// server's CPU per request of each, and the TLS steps' handshakes per
+// second, resumed count and latency (several
 // values: the full-handshake step's, then the resumed one's).
 func WriteTLSTable(w io.Writer, steps []Step, format Format) error {
 	if err := Validate(steps); err != nil {
