@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,8 +23,13 @@ import (
 
 // conn is one client connection, served by one goroutine.
 type conn struct {
-	s      *Server
-	nc     *net.TCPConn
+	s  *Server
+	nc *net.TCPConn
+	// rw carries the connection's reads and writes: nc, or tls on an
+	// SSL listener, whose children write through a relay (relay.go).
+	rw     net.Conn
+	tls    *coreio.TLSConn
+	relayN atomic.Int64   // plaintext bytes the relays sent for the current request
 	idx    int            // the listener's index in the engine the Server started with
 	e      *coreio.Engine // the current request's engine; nil between requests
 	ec     engine.Conn
@@ -57,14 +63,23 @@ func (c *conn) acked() uint64 {
 
 // sentBytes is what the client got of the current request: what the
 // children reported writing, or, for a child ended before it could
-// report (the client hung up), what the client's kernel acknowledged.
+// report (the client hung up), what the client's kernel acknowledged
+// (over TLS, what the relays passed on: the kernel counts ciphertext).
 func (c *conn) sentBytes() int64 {
+	if c.tls != nil {
+		return max(c.sent, c.relayN.Load())
+	}
 	return max(c.sent, int64(c.acked()-c.acked0))
 }
 
 func newConn(s *Server, nc *net.TCPConn, idx int) *conn {
-	c := &conn{s: s, nc: nc, idx: idx}
-	c.lst, _, _ = s.ref.Load().Listener(idx)
+	c := &conn{s: s, nc: nc, rw: nc, idx: idx}
+	e := s.ref.Load()
+	c.lst, _, _ = e.Listener(idx)
+	if cfg := e.TLSConfig(e.Index(idx)); cfg != nil {
+		c.tls = coreio.NewTLSConn(nc, cfg)
+		c.rw = c.tls
+	}
 	c.ec = engine.Conn{Listener: idx}
 	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
 		c.ec.Local = a.AddrPort()
@@ -80,10 +95,18 @@ func newConn(s *Server, nc *net.TCPConn, idx int) *conn {
 }
 
 func (c *conn) serve() {
-	defer c.nc.Close()
+	defer c.rw.Close()
 	headTO := c.lst.HeaderTimeout
 	if headTO <= 0 {
 		headTO = 60 * time.Second
+	}
+	if c.tls != nil {
+		// The first byte and the handshake within client_header_timeout,
+		// while a stop may close the connection as an idle one.
+		if !c.s.setIdle(c, true) || c.tls.Handshake(headTO) != nil {
+			return
+		}
+		c.tls.SetConn(&c.ec)
 	}
 	idleTO := headTO
 	for {
@@ -101,6 +124,7 @@ func (c *conn) serve() {
 		c.ec.Listener = c.e.Index(c.idx)
 		p := &c.plan
 		c.sent, c.acked0 = 0, c.acked()
+		c.relayN.Store(0)
 		if status != 0 {
 			c.e.Reject(status, c.ec, p)
 			c.writeDirect(p, p.Body)
@@ -129,7 +153,9 @@ func (c *conn) serve() {
 // closing does not reset a response it has not read yet (nginx's
 // lingering_close).
 func (c *conn) linger() {
-	c.nc.CloseWrite()
+	if cw, ok := c.rw.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite() // TLS: close_notify first
+	}
 	c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
 	var b [4096]byte
 	for i := 0; i < 64; i++ {
@@ -167,8 +193,8 @@ func (c *conn) readHead(idleTO, headTO time.Duration) (status int, ok bool) {
 		if first {
 			to = idleTO
 		}
-		c.nc.SetReadDeadline(time.Now().Add(to))
-		n, err := c.nc.Read(c.buf[c.end:])
+		c.rw.SetReadDeadline(time.Now().Add(to))
+		n, err := c.rw.Read(c.buf[c.end:])
 		c.end += n
 		if err != nil && n == 0 {
 			return 0, false
@@ -197,8 +223,8 @@ func (c *conn) request(p *engine.Plan) bool {
 	if c.req.HasBody() {
 		if p.ReadBody {
 			if p.SendContinue(&c.req) && c.start == c.end {
-				c.nc.SetWriteDeadline(time.Now().Add(p.SendTimeout))
-				if _, err := c.nc.Write(http1.Continue100); err != nil {
+				c.rw.SetWriteDeadline(time.Now().Add(p.SendTimeout))
+				if _, err := c.rw.Write(http1.Continue100); err != nil {
 					return false
 				}
 			}
@@ -269,8 +295,8 @@ func (c *conn) readBody(p *engine.Plan) ([]byte, int) {
 		}
 		// Read through the head buffer, so that bytes past the body (a
 		// pipelined request) stay there.
-		c.nc.SetReadDeadline(time.Now().Add(p.BodyTimeout))
-		n, err := c.nc.Read(c.buf[c.end:])
+		c.rw.SetReadDeadline(time.Now().Add(p.BodyTimeout))
+		n, err := c.rw.Read(c.buf[c.end:])
 		c.end += n
 		if err != nil && n == 0 {
 			var ne net.Error
@@ -309,8 +335,8 @@ func (c *conn) discard(p *engine.Plan) bool {
 			p.KeepAlive = false
 			return true
 		}
-		c.nc.SetReadDeadline(time.Now().Add(p.BodyTimeout))
-		n, err := c.nc.Read(rd[:])
+		c.rw.SetReadDeadline(time.Now().Add(p.BodyTimeout))
+		n, err := c.rw.Read(rd[:])
 		if n > 0 {
 			c.start, c.end = 0, copy(c.buf, rd[:n])
 		}
@@ -342,9 +368,9 @@ func (c *conn) writeDirect(p *engine.Plan, body []byte) bool {
 	if p.HeadOnly {
 		body = nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(max(p.SendTimeout, time.Second)))
+	c.rw.SetWriteDeadline(time.Now().Add(max(p.SendTimeout, time.Second)))
 	bufs := net.Buffers{h, body}
-	n, err := bufs.WriteTo(c.nc)
+	n, err := bufs.WriteTo(c.rw)
 	c.sent += n
 	if err != nil {
 		return false
@@ -578,6 +604,7 @@ type childProc struct {
 	outF  *os.File
 	end   *cgirun.Ender
 	watch func()
+	relay *relay // on an SSL listener: what the child writes, encrypted to the client
 }
 
 // spawn starts a c10k child for j, writing the job and payload to its
@@ -590,13 +617,23 @@ func (c *conn) spawn(j *job, payload []byte, fd4 syscall.Conn) (*childProc, erro
 	if !s.runner.Acquire(context.Background()) {
 		return nil, errors.New("cgi: no child slot")
 	}
-	pid, pidfd, in, out, err := c.forkChild(fd4)
+	clientFD, rl, err := c.childClient(j.SendTimeout)
+	if err != nil {
+		s.runner.Release()
+		s.logLine("alert", "cannot make the client socketpair of a c10k child: "+err.Error())
+		return nil, err
+	}
+	pid, pidfd, in, out, err := c.forkChild(clientFD, fd4)
+	if rl != nil {
+		unix.Close(clientFD) // the child's end: the child holds it now
+		rl.start(err == nil)
+	}
 	if err != nil {
 		s.runner.Release()
 		s.logLine("alert", "cannot run the c10k child "+s.opts.ChildPath+": "+err.Error())
 		return nil, err
 	}
-	ch := &childProc{s: s, in: in, outF: out, out: bufio.NewReader(out)}
+	ch := &childProc{s: s, in: in, outF: out, out: bufio.NewReader(out), relay: rl}
 	ch.end = cgirun.NewEnder(pid, s.opts.Grace, out)
 	ch.end.SetPidFD(pidfd)
 	ctx, stop := c.watch()
@@ -613,10 +650,11 @@ func (c *conn) spawn(j *job, payload []byte, fd4 syscall.Conn) (*childProc, erro
 const childLimit = 10 * time.Minute
 
 // forkChild starts the c10k binary in child mode with its stdin and
-// stdout pipes, the shared stderr, the client socket and fd4. The
-// descriptors are passed while their owners hold them (Control), so a
-// concurrent close cannot hand the child another file.
-func (c *conn) forkChild(fd4 syscall.Conn) (pid, pidfd int, in, out *os.File, err error) {
+// stdout pipes, the shared stderr, the client socket (clientFD when it
+// is not negative: a relay's socketpair end) and fd4. The descriptors
+// are passed while their owners hold them (Control), so a concurrent
+// close cannot hand the child another file.
+func (c *conn) forkChild(clientFD int, fd4 syscall.Conn) (pid, pidfd int, in, out *os.File, err error) {
 	s := c.s
 	var pin, pout [2]int
 	if err = unix.Pipe2(pin[:], unix.O_CLOEXEC); err != nil {
@@ -643,7 +681,11 @@ func (c *conn) forkChild(fd4 syscall.Conn) (pid, pidfd int, in, out *os.File, er
 			Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd},
 		})
 	}
-	withFD(c.nc, &err, func(client uintptr) {
+	withClient := func(f func(uintptr)) { withFD(c.nc, &err, f) }
+	if clientFD >= 0 {
+		withClient = func(f func(uintptr)) { f(uintptr(clientFD)) }
+	}
+	withClient(func(client uintptr) {
 		files := []uintptr{uintptr(pin[0]), uintptr(pout[1]), uintptr(errfd), client}
 		if fd4 == nil {
 			start(files)
@@ -693,6 +735,9 @@ func (ch *childProc) gone() bool { return ch.end.Why() == cgirun.EndGone }
 func (ch *childProc) wait() (gone bool) {
 	ch.in.Close()
 	_, why := ch.end.Reap()
+	if ch.relay != nil {
+		ch.relay.wait() // the child's last bytes reach the client before the next response
+	}
 	ch.watch()
 	ch.outF.Close()
 	ch.s.runner.Release()

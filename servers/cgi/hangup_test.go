@@ -2,6 +2,7 @@ package cgi_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -17,31 +18,59 @@ import (
 
 // TestClientHangupEndsChild: a client that hangs up while its c10k
 // child waits for a silent upstream ends that child (SIGTERM, reaped),
-// and the upstream connection closes, as a cgi_pass program is ended.
+// and the upstream connection closes, as a cgi_pass program is ended;
+// over TLS too, where the child writes to a relay's socketpair and the
+// hang-up is seen on the client's own socket.
 func TestClientHangupEndsChild(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tls  bool
+	}{{"plain", false}, {"tls", true}} {
+		t.Run(tc.name, func(t *testing.T) { testClientHangup(t, tc.tls) })
+	}
+}
+
+func testClientHangup(t *testing.T, overTLS bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	dir := t.TempDir()
+	listen := "listen 127.0.0.1:0;"
+	var certs *servertest.Certs
+	if overTLS {
+		certs = servertest.TestCerts(t)
+		cert, key, err := certs.Issue("x", "x.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listen = fmt.Sprintf("listen 127.0.0.1:0 ssl; ssl_certificate %s; ssl_certificate_key %s;", cert, key)
+	}
 	conf := fmt.Sprintf(`events {}
 http {
     access_log off;
     server {
-        listen 127.0.0.1:0;
+        %s
         location / { proxy_pass http://%s; proxy_read_timeout 60s; }
     }
 }
-`, ln.Addr())
+`, listen, ln.Addr())
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := startCGI(t, confPath)
 
-	c, err := servertest.Dial(addr)
-	if err != nil {
+	var c *servertest.Conn
+	if overTLS {
+		d := &net.Dialer{Timeout: servertest.IOTimeout}
+		tc, err := tls.DialWithDialer(d, "tcp", addr, certs.ClientConfig("x.test"))
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		c = servertest.NewConn(tc)
+	} else if c, err = servertest.Dial(addr); err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	defer c.Close()

@@ -118,7 +118,7 @@ const defaultCiphers = "HIGH:!aNULL:!MD5"
 // contexts).
 func sslDirectives() map[string][]spec {
 	hs := cHTTP | cServer
-	return map[string][]spec{
+	m := map[string][]spec{
 		"ssl_certificate":           {{ctx: hs, min: 1, max: 1, multi: true, fn: sslCertificate}},
 		"ssl_certificate_key":       {{ctx: hs, min: 1, max: 1, multi: true, fn: sslCertificate}},
 		"ssl_protocols":             {{ctx: hs, min: 1, max: -1, fn: sslProtocols}},
@@ -128,6 +128,26 @@ func sslDirectives() map[string][]spec {
 		"ssl_session_cache":         {{ctx: hs, min: 1, max: 2, fn: sslSessionCache}},
 		"ssl_ciphers":               {{ctx: hs, min: 1, max: 1, fn: sslCiphers}},
 	}
+	for _, name := range sslNotYet {
+		m[name] = []spec{{ctx: hs, min: 0, max: -1, multi: true, fn: sslNotSupported}}
+	}
+	return m
+}
+
+// sslNotYet are the ngx_http_ssl_module directives of nginx 1.22 c10k
+// does not implement: an error says so rather than "unknown".
+var sslNotYet = []string{
+	"ssl", "ssl_buffer_size", "ssl_client_certificate", "ssl_conf_command",
+	"ssl_crl", "ssl_dhparam", "ssl_early_data", "ssl_ecdh_curve",
+	"ssl_ocsp", "ssl_ocsp_cache", "ssl_ocsp_responder", "ssl_password_file",
+	"ssl_reject_handshake", "ssl_session_ticket_key", "ssl_stapling",
+	"ssl_stapling_file", "ssl_stapling_responder", "ssl_stapling_verify",
+	"ssl_trusted_certificate", "ssl_verify_client", "ssl_verify_depth",
+}
+
+func sslNotSupported(p *parser, lv *level, d *directive) error {
+	return &Error{Pos: d.pos, Directive: d.name, Err: ErrNotSupported,
+		Msg: fmt.Sprintf("directive %q is not supported yet", d.name)}
 }
 
 // sslLevel holds the certificate and key lines of one level until the

@@ -131,6 +131,8 @@ func TestSSLErrors(t *testing.T) {
 		{"builtin size", srv("ssl_session_cache builtin:0;"), `site.conf:3: invalid session cache "builtin:0"`},
 		{"in location", srv("location / {", "ssl_protocols TLSv1.2;", "}"), `site.conf:4: "ssl_protocols" directive is not allowed here`},
 		{"duplicate", srv("ssl_protocols TLSv1.2;", "ssl_protocols TLSv1.3;"), `site.conf:4: "ssl_protocols" directive is duplicate`},
+		{"not yet", srv("ssl_dhparam dh.pem;"), `site.conf:3: directive "ssl_dhparam" is not supported yet`},
+		{"not yet ssl on", "http {\nssl on;\n}", `site.conf:2: directive "ssl" is not supported yet`},
 		{"default server without cert", "http {\nserver {\nlisten 443 ssl;\n}\nserver {\nlisten 443;\nssl_certificate c;\nssl_certificate_key k;\n}\n}",
 			`site.conf:3: no "ssl_certificate" is defined for the "listen ... ssl" directive in site.conf:2`},
 		{"ssl on another server of the address", "http {\nserver {\nlisten 443;\n}\nserver {\nlisten 443 ssl;\nssl_certificate c;\nssl_certificate_key k;\n}\n}",

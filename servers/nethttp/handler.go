@@ -37,6 +37,9 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	cs.e = e
 	defer func() { cs.e = nil }()
 	cs.conn = engine.Conn{Listener: index, Local: cs.local, Remote: cs.remote, Requests: cs.requests}
+	if cs.tls != nil {
+		cs.tls.SetConn(&cs.conn) // the handshake is done: net/http read the request through it
+	}
 	conn := cs.conn
 	cs.requests++
 	p := &cs.plan

@@ -148,15 +148,14 @@ func (s *Server) Listen() error {
 	}
 	confs := s.ref.Listeners()
 	var ls []net.Listener
-	for _, c := range confs {
-		if c.SSL {
-			closeAll(ls)
-			return fmt.Errorf("nethttp: listen %s: ssl is not supported", c.Addr)
-		}
+	for i, c := range confs {
 		l, err := net.Listen("tcp", c.Addr)
 		if err != nil {
 			closeAll(ls)
 			return fmt.Errorf("nethttp: listen %s: %w", c.Addr, err)
+		}
+		if c.SSL {
+			l = &tlsListener{Listener: l, s: s, index: i}
 		}
 		ls = append(ls, l)
 	}
@@ -260,14 +259,16 @@ type connState struct {
 	e             *coreio.Engine // the current request's engine
 	conn          engine.Conn    // the current request's connection, for e
 	plan          engine.Plan
-	head          []byte      // the rebuilt request head
-	body          []byte      // request body for the proxy
-	up            *upState    // proxy state, made on the first proxied request
-	gz            coreio.Gzip // the compressor of a gzip response (engine.Plan.Gzip)
+	head          []byte          // the rebuilt request head
+	body          []byte          // request body for the proxy
+	up            *upState        // proxy state, made on the first proxied request
+	gz            coreio.Gzip     // the compressor of a gzip response (engine.Plan.Gzip)
+	tls           *coreio.TLSConn // the connection of an SSL listener; nil otherwise
 }
 
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	cs := &connState{}
+	cs.tls, _ = c.(*coreio.TLSConn)
 	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		cs.local = unmap(a.AddrPort())
 	}
@@ -279,4 +280,27 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 
 func unmap(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// tlsListener is an SSL listener: it hands net/http each connection as a
+// coreio.TLSConn, whose first Read (under net/http's header deadline,
+// client_header_timeout) looks at the client's first byte and runs the
+// handshake with the current engine's TLSConfig, or reads a plain HTTP
+// request the engine answers with nginx's 400. net/http sees no
+// *tls.Conn: it neither answers plain HTTP itself nor offers HTTP/2,
+// and sends files with read and write, through TLS.
+type tlsListener struct {
+	net.Listener
+	s     *Server
+	index int // the listener's index in the engine the Server started with
+}
+
+// Accept returns the next connection, not yet read from.
+func (l *tlsListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	e := l.s.ref.Load()
+	return coreio.NewTLSConn(nc, e.TLSConfig(e.Index(l.index))), nil
 }

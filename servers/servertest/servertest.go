@@ -40,8 +40,8 @@ type suite struct {
 // which answers every request with 500) on 127.0.0.1:0, calls start
 // once, and runs every case as a sub-test of t; then the allow/deny and
 // add_header cases (RunAccess), the gzip cases (RunGzip), the reload cases (RunReload), the
-// access-log cases (RunLogs) and the limit_req/limit_conn cases
-// (RunLimits), each on a core of their own.
+// access-log cases (RunLogs), the limit_req/limit_conn cases
+// (RunLimits) and the TLS cases (RunTLS), each on a core of their own.
 func Run(t *testing.T, start Start) {
 	s := setup(t)
 	s.addr = start(t, filepath.Join(s.site.root, "..", "nginx.conf")).Addr
@@ -72,6 +72,7 @@ func Run(t *testing.T, start Start) {
 	t.Run("reload", func(t *testing.T) { RunReload(t, start) })
 	t.Run("logs", func(t *testing.T) { RunLogs(t, start) })
 	t.Run("limits", func(t *testing.T) { RunLimits(t, start) })
+	t.Run("tls", func(t *testing.T) { RunTLS(t, start) })
 }
 
 // groups are the case groups, run in this order.

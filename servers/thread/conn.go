@@ -74,11 +74,16 @@ func (h *httpState) begin(c *accepted, conf engine.Listener) {
 // serveHTTP serves one connection until it closes, fails or idles out.
 func (w *worker) serveHTTP(c *accepted) {
 	h := &w.http
-	conf, _ := w.s.engine().ListenerOf(c.l)
+	e := w.s.engine()
+	conf, index := e.ListenerOf(c.l)
 	h.begin(c, conf)
 	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	headTO := coreio.HeaderTimeout(conf)
 	idleTO := headTO // the first request waits client_header_timeout
+	if cfg := e.TLSConfig(index); cfg != nil && !w.startTLS(cfg, headTO) {
+		w.closeClient(c.fd, false)
+		return
+	}
 	for {
 		status, ok := w.readHead(idleTO, headTO)
 		if !ok {

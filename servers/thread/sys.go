@@ -32,6 +32,10 @@ type sock struct {
 	rcvTO time.Duration
 	sndTO time.Duration
 	sent  int64 // bytes written since the request began, for the access log
+	// tls, when set, carries every read and write of a client socket
+	// accepted on an SSL listener (startTLS); sendfile then reads and
+	// writes instead.
+	tls *coreio.TLSConn
 }
 
 func (s *sock) setReadTimeout(d time.Duration) error {
@@ -61,6 +65,14 @@ func (s *sock) setWriteTimeout(d time.Duration) error {
 // read reads into p, blocking up to the receive timeout. It returns
 // coreio.ErrTimeout when the timeout expired and coreio.ErrClosed at end of stream.
 func (s *sock) read(p []byte) (int, error) {
+	if s.tls != nil {
+		for {
+			n, err := s.tls.Read(p)
+			if n > 0 || err != nil || len(p) == 0 {
+				return n, tlsErr(err)
+			}
+		}
+	}
 	for {
 		n, err := unix.Read(s.fd, p)
 		switch {
@@ -87,6 +99,11 @@ func (s *sock) writeMore(p []byte) error { return s.send(p, unix.MSG_MORE) }
 // send writes all of p with send(2) flags, blocking up to the send
 // timeout per call.
 func (s *sock) send(p []byte, flags int) error {
+	if s.tls != nil {
+		n, err := s.tls.Write(p)
+		s.sent += int64(n)
+		return tlsErr(err)
+	}
 	for len(p) > 0 {
 		n, err := unix.SendmsgN(s.fd, p, nil, nil, flags)
 		if err != nil {
@@ -107,6 +124,12 @@ func (s *sock) send(p []byte, flags int) error {
 // writev2 writes a then b with as few writev calls as the kernel allows.
 // iov is caller-owned scratch so the call does not allocate.
 func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
+	if s.tls != nil {
+		if err := s.write(a); err != nil {
+			return err
+		}
+		return s.write(b)
+	}
 	for len(a) > 0 && len(b) > 0 {
 		iov[0].Base, iov[0].Len = &a[0], uint64(len(a))
 		iov[1].Base, iov[1].Len = &b[0], uint64(len(b))
@@ -139,6 +162,9 @@ func (s *sock) writev2(iov *[2]unix.Iovec, a, b []byte) error {
 // read+write through scratch when the file cannot be sent that way
 // (EINVAL, ENOSYS: e.g. some FUSE or proc files).
 func (s *sock) sendfile(f *os.File, off, n int64, scratch []byte) error {
+	if s.tls != nil {
+		return s.copyFile(f, off, n, scratch) // the bytes must go through TLS
+	}
 	in := int(f.Fd())
 	for n > 0 {
 		chunk := n

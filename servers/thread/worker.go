@@ -94,6 +94,14 @@ func (w *worker) closeClient(fd int, linger bool) {
 	if w.cfd.Load() != int32(fd) {
 		return // already closed
 	}
+	if t := w.http.sock.tls; t != nil && w.http.sock.fd == fd {
+		// TLS's close_notify first, as nginx's SSL_shutdown (bounded
+		// by crypto/tls's 5 s write deadline).
+		w.http.sock.tls = nil
+		if !w.s.killed.Load() {
+			t.CloseWrite()
+		}
+	}
 	w.set(stateClosing)
 	w.cfd.Store(-1)
 	if linger && !w.s.killed.Load() {
