@@ -525,10 +525,12 @@ func (r Reference) apacheConf(s *Scenario, e Env) (string, error) {
 	}
 	if st.TLS != nil {
 		w("")
-		w("# TLS: the same site on %s (nginx.conf: listen ... ssl). mod_ssl's", e.TLSListen)
-		w("# defaults, as nginx's: session tickets on, no server-side session cache.")
+		w("# TLS: the same site on %s (nginx.conf: listen ... ssl), TLS 1.2 and", e.TLSListen)
+		w("# 1.3 (ssl_protocols TLSv1.2 TLSv1.3). mod_ssl's defaults, as nginx's:")
+		w("# session tickets on, no server-side session cache.")
 		w("<VirtualHost %s>", e.TLSListen)
 		w("    SSLEngine on")
+		w("    SSLProtocol -all +TLSv1.2 +TLSv1.3")
 		w("    SSLCertificateFile %q", e.TLSCert)
 		w("    SSLCertificateKeyFile %q", e.TLSKey)
 		w("</VirtualHost>")
@@ -728,10 +730,11 @@ func (r Reference) lighttpdConf(s *Scenario, e Env) (string, error) {
 	}
 	if st.TLS != nil {
 		w("")
-		w("# TLS: the same site on %s (nginx.conf: listen ... ssl), with", e.TLSListen)
-		w("# mod_openssl's defaults: session tickets on.")
+		w("# TLS: the same site on %s (nginx.conf: listen ... ssl), TLS 1.2 and", e.TLSListen)
+		w("# 1.3 (ssl_protocols TLSv1.2 TLSv1.3), mod_openssl's session tickets on.")
 		w("$SERVER[\"socket\"] == %q {", e.TLSListen.String())
 		w("    ssl.engine = \"enable\"")
+		w("    ssl.openssl.ssl-conf-cmd = ( \"MinProtocol\" => \"TLSv1.2\", \"MaxProtocol\" => \"TLSv1.3\" )")
 		w("    ssl.pemfile = %q", e.TLSCert)
 		w("    ssl.privkey = %q", e.TLSKey)
 		w("}")
