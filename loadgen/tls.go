@@ -43,6 +43,36 @@ type TLSOptions struct {
 	// ServerName is the SNI name sent and the name the certificate is
 	// checked for; "": the URL's host.
 	ServerName string
+	// Curves are the key exchanges offered, in order of preference;
+	// nil: crypto/tls's default, which puts the post-quantum hybrid
+	// X25519MLKEM768 first, as current browsers do (a server that lacks
+	// it, such as OpenSSL 3.0, picks X25519).
+	Curves []tls.CurveID
+}
+
+// curveNames are the key exchanges --tls-curves accepts.
+var curveNames = map[string]tls.CurveID{
+	"x25519": tls.X25519, "x25519mlkem768": tls.X25519MLKEM768,
+	"p-256": tls.CurveP256, "p256": tls.CurveP256, "curvep256": tls.CurveP256,
+	"p-384": tls.CurveP384, "p384": tls.CurveP384, "curvep384": tls.CurveP384,
+	"p-521": tls.CurveP521, "p521": tls.CurveP521, "curvep521": tls.CurveP521,
+}
+
+// ParseCurves parses a --tls-curves value: a comma list of X25519,
+// X25519MLKEM768, P-256, P-384, P-521 (any case); "" is nil.
+func ParseCurves(s string) ([]tls.CurveID, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []tls.CurveID
+	for _, name := range strings.Split(s, ",") {
+		c, ok := curveNames[strings.ToLower(strings.TrimSpace(name))]
+		if !ok {
+			return nil, fmt.Errorf("--tls-curves %q: unknown key exchange %q (want X25519, X25519MLKEM768, P-256, P-384 or P-521)", s, strings.TrimSpace(name))
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // ParseTLSVersion parses a --tls-version value: "1.2", "1.3" or ""
@@ -95,6 +125,7 @@ func (o TLSOptions) Config(t Target) (*tls.Config, error) {
 	if o.Resume {
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(64)
 	}
+	cfg.CurvePreferences = o.Curves
 	return cfg, nil
 }
 

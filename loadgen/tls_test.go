@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -67,6 +68,8 @@ func TestTLSModels(t *testing.T) {
 			func(s *result.Summary) bool { return s.TLS.Handshakes == 4 }},
 		{"closed TLS 1.2", Options{Connections: 2, Requests: 10, NoReuse: true, TLS: TLSOptions{Version: tls.VersionTLS12}},
 			func(s *result.Summary) bool { return s.TLS.Handshakes == 10 && s.TLS.Version == "TLS 1.2" }},
+		{"closed X25519 only", Options{Connections: 2, Requests: 10, NoReuse: true, TLS: TLSOptions{Curves: []tls.CurveID{tls.X25519}}},
+			func(s *result.Summary) bool { return s.TLS.Handshakes == 10 && s.TLS.Curve == "X25519" }},
 		{"open keepalive=off", Options{Rate: 200, Duration: 200 * time.Millisecond, NoReuse: true},
 			func(s *result.Summary) bool { return s.Requests > 0 && s.TLS.Handshakes == s.Requests }},
 		{"open keepalive=on", Options{Rate: 200, Duration: 200 * time.Millisecond, Connections: 2},
@@ -165,6 +168,25 @@ func TestTLSIdleProbeSlow(t *testing.T) {
 	}
 	if s.TLS == nil || s.TLS.Handshakes != 1 || s.TLS.Other < 3+s.Probe.Sent {
 		t.Errorf("TLS %+v; want 1 load handshake and at least %d others", s.TLS, 3+s.Probe.Sent)
+	}
+}
+
+func TestParseCurves(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []tls.CurveID
+		bad  bool
+	}{
+		{"", nil, false},
+		{"X25519", []tls.CurveID{tls.X25519}, false},
+		{"x25519mlkem768, P-256,p384", []tls.CurveID{tls.X25519MLKEM768, tls.CurveP256, tls.CurveP384}, false},
+		{"X448", nil, true},
+		{"X25519,", nil, true},
+	} {
+		got, err := ParseCurves(tc.in)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || (err != nil) != tc.bad {
+			t.Errorf("ParseCurves(%q) = %v, %v", tc.in, got, err)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/c10k/c10k/loadgen"
 )
 
 // MaxFileSize bounds a scenario file; anything larger is refused before
@@ -578,6 +580,11 @@ func checkSite(c *checker, site *Site) {
 		case "", KeyECDSAP256, KeyRSA2048:
 		default:
 			c.errorf("site.tls.key", "%q: want %s or %s", t.Key, KeyECDSAP256, KeyRSA2048)
+		}
+		for i, name := range t.Curves {
+			if _, err := loadgen.ParseCurves(name); err != nil || strings.TrimSpace(name) == "" || strings.Contains(name, ",") {
+				c.errorf(fmt.Sprintf("site.tls.curves[%d]", i), "%q: want X25519, X25519MLKEM768, P-256, P-384 or P-521", name)
+			}
 		}
 	}
 	if g := site.CGI; g != nil {

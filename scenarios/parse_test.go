@@ -463,6 +463,8 @@ func TestParseInvalid(t *testing.T) {
 		{"tls to a backend", func(s *Scenario) { s.Site.TLS = &SiteTLS{}; s.Steps[3].TLS = true }, `x.json: steps[3].tls: the backends speak plain HTTP`},
 		{"resume without tls", func(s *Scenario) { s.Steps[0].TLSResume = true }, `x.json: steps[0].tls_resume: resumes TLS sessions: set tls too`},
 		{"tls key", func(s *Scenario) { s.Site.TLS = &SiteTLS{Key: "dsa"} }, `x.json: site.tls.key: "dsa": want ecdsa-p256 or rsa-2048`},
+		{"tls curves", func(s *Scenario) { s.Site.TLS = &SiteTLS{Curves: []string{"X25519", "X448"}} }, `x.json: site.tls.curves[1]: "X448": want X25519`},
+		{"tls curves list", func(s *Scenario) { s.Site.TLS = &SiteTLS{Curves: []string{"X25519,P-256"}} }, `x.json: site.tls.curves[0]: "X25519,P-256"`},
 		{"step timeout", func(s *Scenario) { s.Steps[0].Timeout = Duration(time.Hour) }, `x.json: steps[0].timeout: 1h0m0s is above the limit of 10m0s`},
 		{"event step", func(s *Scenario) { s.Events[0].Step = 4 }, `x.json: events[0].step: 4: want a step index from 0 to 3`},
 		{"event late", func(s *Scenario) { s.Events[0].At = Duration(5 * time.Second) }, `x.json: events[0].at: 5s is not before the end of step 1 (5s)`},

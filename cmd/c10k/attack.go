@@ -101,6 +101,7 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.TLS.CAFile, "cacert", "", "https: trust the CA certificates of PEM `file` instead of the system's roots")
 	fs.BoolVar(&o.TLS.Resume, "tls-resume", false, "https: keep a session cache so new connections resume (off: every connection a full handshake)")
 	tlsVersion := fs.String("tls-version", "", "https: offer only TLS `version` 1.2 or 1.3 (default: both)")
+	tlsCurves := fs.String("tls-curves", "", "https: key exchanges to offer, in order: X25519, X25519MLKEM768, P-256, P-384, P-521 (default: Go's, X25519MLKEM768 first)")
 	fs.StringVar(&o.TLS.ServerName, "tls-server-name", "", "https: SNI `name` and the name the certificate is checked for (default: the URL's host)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), attackUsage)
@@ -151,6 +152,9 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.NoReuse = !*keepalive
 	if o.TLS.Version, err = loadgen.ParseTLSVersion(*tlsVersion); err != nil {
+		return fail("%v", err)
+	}
+	if o.TLS.Curves, err = loadgen.ParseCurves(*tlsCurves); err != nil {
 		return fail("%v", err)
 	}
 	for _, c := range []struct {

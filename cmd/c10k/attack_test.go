@@ -53,6 +53,7 @@ func TestAttackBadInput(t *testing.T) {
 		{[]string{"http://127.0.0.1:1/"}, "nothing to do"},
 		{[]string{"-c", "100000000", "http://127.0.0.1:1/"}, "RLIMIT_NOFILE"},
 		{[]string{"--tls-version", "1.1", "-c", "1", "https://127.0.0.1:1/"}, "--tls-version"},
+		{[]string{"--tls-curves", "X448", "-c", "1", "https://127.0.0.1:1/"}, "--tls-curves"},
 		{[]string{"--cacert", filepath.Join(dir, "missing.pem"), "-c", "1", "https://127.0.0.1:1/"}, "--cacert"},
 	} {
 		var out, errb bytes.Buffer

@@ -234,6 +234,8 @@ func (r *runner) loadOptions(sc *scenarioRun, i int, target string, measured boo
 		// The run's own CA: the generator verifies the server as a
 		// client would.
 		o.TLS = loadgen.TLSOptions{CAFile: sc.tls.CA, Resume: st.TLSResume}
+		// Validated when the scenario was parsed.
+		o.TLS.Curves, _ = loadgen.ParseCurves(strings.Join(sc.s.Site.TLS.Curves, ","))
 	}
 	if st.Rate > 0 {
 		o.Rate, o.Connections = st.Rate, st.RateConnections
