@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -100,15 +102,30 @@ func (c *conn) serve() {
 	if headTO <= 0 {
 		headTO = 60 * time.Second
 	}
+	start := time.Now()
 	if c.tls != nil {
 		// The first byte and the handshake within client_header_timeout,
 		// while a stop may close the connection as an idle one.
-		if !c.s.setIdle(c, true) || c.tls.Handshake(headTO) != nil {
+		if !c.s.setIdle(c, true) {
+			return
+		}
+		if err := c.tls.Handshake(headTO); err != nil {
+			var ne net.Error
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !(errors.As(err, &ne) && ne.Timeout()) {
+				// nginx logs failed handshakes at info.
+				c.s.logLine("info", fmt.Sprintf("SSL_do_handshake() failed (%v) while SSL handshaking, client: %s, server: %s",
+					err, c.ec.Remote.Addr(), c.ec.Local))
+			}
 			return
 		}
 		c.tls.SetConn(&c.ec)
 	}
 	idleTO := headTO
+	if c.tls != nil {
+		// client_header_timeout bounds the handshake and the wait for
+		// the first request together, as nginx's timer set at the accept.
+		idleTO = max(headTO-time.Since(start), time.Millisecond)
+	}
 	for {
 		if !c.s.setIdle(c, true) {
 			return

@@ -944,6 +944,10 @@ func listen(p *parser, lv *level, d *directive) error {
 			if _, ok := p.sslListens[addr]; !ok {
 				p.sslListens[addr] = d.pos
 			}
+		case a == "http2":
+			// Common with ssl; c10k speaks HTTP/1.1 only (ALPN offers
+			// http/1.1, so clients fall back to it).
+			p.warn(d, fmt.Sprintf(`the "http2" parameter of %q directive is ignored: HTTP/2 is not supported`, d.name))
 		case a == "reuseport":
 			l.ReusePort, opts = true, true
 		case strings.HasPrefix(a, "backlog="):

@@ -147,7 +147,7 @@ func TestErrors(t *testing.T) {
 		{"listen negative port", srv("listen 127.0.0.1:-1;"), nil, `site.conf:3: invalid address "127.0.0.1:-1" in "listen" directive`},
 		{"listen bad addr", srv("listen 1.2.3.4:x;"), nil, `site.conf:3: invalid address "1.2.3.4:x" in "listen" directive`},
 		{"listen bare v6", srv("listen ::1:80;"), nil, `site.conf:3: invalid address "::1:80" in "listen" directive`},
-		{"listen bad param", srv("listen 80 http2;"), nil, `site.conf:3: invalid parameter "http2" in "listen" directive`},
+		{"listen bad param", srv("listen 80 quic;"), nil, `site.conf:3: invalid parameter "quic" in "listen" directive`},
 		{"listen bad backlog", srv("listen 80 backlog=x;"), nil, `site.conf:3: invalid backlog "backlog=x" in "listen" directive`},
 		{"duplicate listen", srv("listen 80;", "listen *:80;"), nil, `site.conf:4: a duplicate listen *:80 in "listen" directive`},
 		{"duplicate listen wildcard", srv("listen 0.0.0.0:80;", "listen 80;"), nil, `site.conf:4: a duplicate listen *:80 in "listen" directive`},

@@ -93,6 +93,7 @@ func TestSSLValues(t *testing.T) {
 		{"keywords", "ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:!aNULL:DHE-RSA-AES128-GCM-SHA256;", tls.VersionTLS12, tls.VersionTLS13,
 			[]uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, "!aNULL:DHE-RSA-AES128-GCM-SHA256 not mapped"},
 		{"only keywords", "ssl_ciphers EECDH+AESGCM;", tls.VersionTLS12, tls.VersionTLS13, nil, "default suites"},
+		{"listen http2", "server { listen 127.0.0.1:443 ssl http2; ssl_certificate c; ssl_certificate_key k; }", tls.VersionTLS12, tls.VersionTLS13, nil, `"http2" parameter`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

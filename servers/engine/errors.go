@@ -11,4 +11,8 @@ var (
 	// default server has no ssl_certificate (config.Load refuses such a
 	// config already; a hand-made one may have it).
 	ErrNoCertificate = errors.New(`no "ssl_certificate" is defined`)
+
+	// errNoPEMCertificate is an ssl_certificate file without a PEM
+	// CERTIFICATE block.
+	errNoPEMCertificate = errors.New("no PEM CERTIFICATE block")
 )

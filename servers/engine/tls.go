@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -292,8 +291,6 @@ func checkCertPEM(b []byte) error {
 		}
 	}
 }
-
-var errNoPEMCertificate = errors.New("no PEM CERTIFICATE block")
 
 // inheritTLS gives e old's session ticket keys and the shared session
 // caches of the same name and size (InheritZones).

@@ -302,5 +302,9 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	e := l.s.ref.Load()
-	return coreio.NewTLSConn(nc, e.TLSConfig(e.Index(l.index))), nil
+	cfg := e.TLSConfig(e.Index(l.index))
+	if cfg == nil { // a socket the engine does not configure
+		return nc, nil
+	}
+	return coreio.NewTLSConn(nc, cfg), nil
 }

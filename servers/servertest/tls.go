@@ -97,7 +97,8 @@ const tlsBig = 1<<20 + 123457
 //     sees HTTPS=on;
 //   - with ssl_protocols TLSv1.3 a TLS 1.2-only client is refused;
 //   - a client that connects and never sends a ClientHello is closed
-//     after client_header_timeout while others are served;
+//     after client_header_timeout while others are served, and so is
+//     one silent after its handshake;
 //   - resumption keeps working across a reload.
 func RunTLS(t *testing.T, start Start) {
 	dir := t.TempDir()
@@ -338,6 +339,15 @@ func runTLSStrict(t *testing.T, start Start, certs *Certs, certA, keyA string) {
 		}
 		if err := idle.ExpectClosed(); err != nil {
 			t.Errorf("a client that never sends a ClientHello (client_header_timeout 1s): %v", err)
+		}
+	})
+
+	t.Run("handshake-then-silence", func(t *testing.T) {
+		// client_header_timeout goes on after the handshake: a client
+		// that sends no request is closed too.
+		c, _ := dialTLS(t, addr, certs.ClientConfig(tlsHostA))
+		if err := c.ExpectClosed(); err != nil {
+			t.Errorf("a client silent after the handshake (client_header_timeout 1s): %v", err)
 		}
 	})
 

@@ -80,9 +80,15 @@ func (w *worker) serveHTTP(c *accepted) {
 	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	headTO := coreio.HeaderTimeout(conf)
 	idleTO := headTO // the first request waits client_header_timeout
-	if cfg := e.TLSConfig(index); cfg != nil && !w.startTLS(cfg, headTO) {
-		w.closeClient(c.fd, false)
-		return
+	if cfg := e.TLSConfig(index); cfg != nil {
+		// client_header_timeout bounds the handshake and the wait for
+		// the first request together, as nginx's timer set at the accept.
+		start := time.Now()
+		if !w.startTLS(cfg, headTO) {
+			w.closeClient(c.fd, false)
+			return
+		}
+		idleTO = max(headTO-time.Since(start), time.Millisecond)
 	}
 	for {
 		status, ok := w.readHead(idleTO, headTO)

@@ -13,4 +13,8 @@ var (
 
 	// ErrNilEngine is returned by New without an engine.
 	ErrNilEngine = errors.New("thread: nil engine")
+
+	// errFDTimeout is a timeout of the TLS layer's socket adapter
+	// (fdConn): see fdTimeout.
+	errFDTimeout error = fdTimeout{}
 )

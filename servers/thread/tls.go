@@ -31,8 +31,10 @@ func (w *worker) startTLS(cfg *tls.Config, timeout time.Duration) bool {
 	err := tc.Handshake(timeout)
 	w.set(stateBusy)
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, coreio.ErrTimeout) {
-			w.logClient("info", err, "while SSL handshaking")
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, coreio.ErrTimeout) && !w.s.killed.Load() {
+			// nginx logs failed handshakes at info.
+			w.s.log.Logf("info", h.c.id, "SSL_do_handshake() failed (%v) while SSL handshaking, client: %s, server: %s",
+				err, h.c.remote.Addr(), h.c.l.Addr)
 		}
 		return false
 	}
@@ -61,8 +63,6 @@ func (fdTimeout) Error() string        { return "i/o timeout" }
 func (fdTimeout) Timeout() bool        { return true }
 func (fdTimeout) Temporary() bool      { return true }
 func (fdTimeout) Is(target error) bool { return target == coreio.ErrTimeout }
-
-var errFDTimeout error = fdTimeout{}
 
 func (c *fdConn) Read(p []byte) (int, error) {
 	if !c.rdline.IsZero() {
