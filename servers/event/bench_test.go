@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ import (
 )
 
 // serverEnv makes the test binary a bare event server for the config it
-// names (the RSS benchmark's subprocess): it prints the address, serves
-// until its stdin closes, and exits.
+// names (the RSS benchmarks' subprocess): it prints the address, answers
+// each line on its stdin with a line "GOROUTINES IDLE HANDSHAKING",
+// serves until its stdin closes, and exits.
 const serverEnv = "C10K_EVENT_SERVER_CONF"
 
 func TestMain(m *testing.M) {
@@ -59,7 +61,15 @@ func runServer(conf string) int {
 	fmt.Println(s.Addrs()[0])
 	ctx, cancel := context.WithCancel(context.Background())
 	var g errgroup.Group
-	g.Go(func() error { io.Copy(io.Discard, os.Stdin); cancel(); return nil })
+	g.Go(func() error {
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			st := s.Stats()
+			fmt.Printf("%d %d %d\n", runtime.NumGoroutine(), st.Idle, st.Handshaking)
+		}
+		cancel()
+		return nil
+	})
 	if err := s.Serve(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -100,13 +110,46 @@ func vmRSS(pid int) (int64, error) {
 // idle connection (bytes/idle-conn), read from /proc/PID/status.
 func BenchmarkIdleRSS(b *testing.B) {
 	const conns = 10000
-	if limit := raiseFileLimit(); limit < conns+100 {
+	st := newSite(b, siteOptions{workerConnections: conns + 100})
+	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+	benchIdle(b, st.conf, conns, func(addr string) (net.Conn, error) {
+		nc, err := net.DialTimeout("tcp", addr, waitBudget)
+		if err != nil {
+			return nil, err
+		}
+		return nc, getOnce(nc, req)
+	})
+}
+
+// getOnce sends req on nc and reads the response to a 1 KiB file.
+func getOnce(nc net.Conn, req []byte) error {
+	nc.SetDeadline(time.Now().Add(waitBudget))
+	if _, err := nc.Write(req); err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	got := 0
+	for !bytes.Contains(buf[:got], []byte("\r\n\r\n")) || got < 1024 {
+		n, err := nc.Read(buf[got:])
+		if err != nil {
+			return err
+		}
+		got += n
+	}
+	return nil
+}
+
+// benchIdle runs the server subprocess on conf, opens conns connections
+// with open (each completes one request and then sits idle), and
+// reports the server's RSS growth per idle connection and its
+// goroutines (the process's, all of them) with them open.
+func benchIdle(b *testing.B, conf string, conns int, open func(addr string) (net.Conn, error)) {
+	if limit := raiseFileLimit(); limit < uint64(conns)+100 {
 		b.Skipf("RLIMIT_NOFILE %d is below %d", limit, conns+100)
 	}
-	st := newSite(b, siteOptions{workerConnections: conns + 100})
 	for range b.N {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), serverEnv+"="+st.conf)
+		cmd.Env = append(os.Environ(), serverEnv+"="+conf)
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			b.Fatal(err)
@@ -119,51 +162,62 @@ func BenchmarkIdleRSS(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
+		out := bufio.NewReader(stdout)
+		line, err := out.ReadString('\n')
 		if err != nil {
 			b.Fatalf("server subprocess: %v", err)
 		}
 		addr := strings.TrimSpace(line)
 		pid := cmd.Process.Pid
+		stats := func() (goroutines, idle, handshaking int) {
+			io.WriteString(stdin, "stats\n")
+			line, err := out.ReadString('\n')
+			if err != nil {
+				b.Fatalf("server subprocess stats: %v", err)
+			}
+			fmt.Sscan(line, &goroutines, &idle, &handshaking)
+			return
+		}
 
-		// Warm up: one connection, a few requests, so the loop's first
-		// exchange and the runtime's structures exist before measuring.
-		warm := dial(b, addr)
+		// Warm up: a few connections, so the loop's first exchange and
+		// the runtime's structures exist before measuring.
 		for range 10 {
-			warm.mustGet(b, "/1k.txt", 200)
+			nc, err := open(addr)
+			if err != nil {
+				b.Fatalf("warm-up: %v", err)
+			}
+			nc.Close()
 		}
 		time.Sleep(100 * time.Millisecond) // let RSS settle; not an assertion
 		before, err := vmRSS(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
+		g0, _, _ := stats()
 		ncs := make([]net.Conn, 0, conns)
-		req := []byte("GET /1k.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-		buf := make([]byte, 4096)
+		start := time.Now()
 		for range conns {
-			nc, err := net.DialTimeout("tcp", addr, waitBudget)
+			nc, err := open(addr)
 			if err != nil {
-				b.Fatalf("dial %d: %v", len(ncs), err)
+				b.Fatalf("conn %d: %v", len(ncs), err)
 			}
 			ncs = append(ncs, nc)
-			nc.SetDeadline(time.Now().Add(waitBudget))
-			nc.Write(req)
-			got := 0
-			for !bytes.Contains(buf[:got], []byte("\r\n\r\n")) || got < 1024 {
-				n, err := nc.Read(buf[got:])
-				if err != nil {
-					b.Fatalf("conn %d: %v", len(ncs), err)
-				}
-				got += n
-			}
 		}
+		opened := time.Since(start)
 		time.Sleep(200 * time.Millisecond)
 		after, err := vmRSS(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(after-before)/conns, "bytes/idle-conn")
+		g1, idle, hs := stats()
+		b.ReportMetric(float64(after-before)/float64(conns), "bytes/idle-conn")
 		b.ReportMetric(float64(after)/(1<<20), "MiB-rss")
+		b.ReportMetric(float64(conns)/opened.Seconds(), "conns/s")
+		b.ReportMetric(float64(g1), "goroutines")
+		b.ReportMetric(float64(g1-g0), "goroutines-added")
+		if idle != conns || hs != 0 {
+			b.Errorf("server: %d idle connections and %d handshakes running, want %d and 0", idle, hs, conns)
+		}
 		for _, nc := range ncs {
 			nc.Close()
 		}
@@ -177,7 +231,13 @@ func BenchmarkIdleRSS(b *testing.B) {
 // process over loopback.
 func BenchmarkStatic1K(b *testing.B) {
 	st := newSite(b, siteOptions{keepaliveRequests: 1 << 30})
-	s := newServerTB(b, st.conf, event.Options{Loops: 1})
+	benchStatic(b, st.conf, func(addr string) *client { return dial(b, addr) })
+}
+
+// benchStatic runs BenchmarkStatic1K's load on the server for conf,
+// its connections opened by open.
+func benchStatic(b *testing.B, conf string, open func(addr string) *client) {
+	s := newServerTB(b, conf, event.Options{Loops: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	var g errgroup.Group
 	g.Go(func() error { return s.Serve(ctx) })
@@ -187,7 +247,7 @@ func BenchmarkStatic1K(b *testing.B) {
 	const conns = 100
 	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: bench\r\n\r\n")
 	// Every response has the same length (the Date field is fixed-width).
-	c := dial(b, addr)
+	c := open(addr)
 	c.mustGet(b, "/1k.txt", 200)
 	c.nc.Write(req)
 	probe := make([]byte, 8192)
@@ -205,7 +265,7 @@ func BenchmarkStatic1K(b *testing.B) {
 	}
 	ncs := make([]net.Conn, conns)
 	for i := range ncs {
-		ncs[i] = dial(b, addr).nc
+		ncs[i] = open(addr).nc
 	}
 	var left atomic.Int64
 	left.Store(int64(b.N))

@@ -329,6 +329,10 @@ func (l *loop) advance(c *conn) {
 		var more bool
 		switch c.st {
 		case stIdle:
+			if !l.flushIdle(c) {
+				l.close(c)
+				return
+			}
 			if !c.readable() {
 				return
 			}
@@ -372,6 +376,7 @@ func (l *loop) timeout(c *conn) {
 		// no 408 either).
 		l.close(c)
 	case stTLS:
+		l.s.log.Logf("info", c.id, "client timed out (110: Connection timed out) while SSL handshaking, client: %s, server: %s", c.remote.Addr(), c.ln.Addr)
 		l.stopHandshake(c)
 	case stBody:
 		if l.bodyDone(c, coreio.ErrTimeout) {
@@ -437,7 +442,7 @@ func (l *loop) readHead(c *conn) bool {
 			l.release(c)
 			c.st = stIdle
 			l.stats.idle.Add(1)
-			if l.closing {
+			if l.closing || !l.flushIdle(c) {
 				l.close(c)
 			}
 			return false

@@ -49,24 +49,25 @@ type loopStats struct {
 	tempFiles                              atomic.Int64 // open response temp files
 	accepted, requests, copies, offloaded  atomic.Uint64
 	spilled, handshakes                    atomic.Uint64
-	handshaking                            atomic.Int64
+	handshaking, hsWaiting                 atomic.Int64
 }
 
 func (s *loopStats) snapshot() LoopStats {
 	ls := LoopStats{
-		Connections: int(s.connections.Load()),
-		Idle:        int(s.idle.Load()),
-		Upstreams:   int(s.upstreams.Load()),
-		Borrowed:    int(s.borrowed.Load()),
-		Accepted:    s.accepted.Load(),
-		Requests:    s.requests.Load(),
-		FileCopies:  s.copies.Load(),
-		Offloaded:   s.offloaded.Load(),
-		Spilled:     s.spilled.Load(),
-		TempFiles:   int(s.tempFiles.Load()),
-		Buffers:     s.buffers.Load(),
-		Handshakes:  s.handshakes.Load(),
-		Handshaking: int(s.handshaking.Load()),
+		Connections:       int(s.connections.Load()),
+		Idle:              int(s.idle.Load()),
+		Upstreams:         int(s.upstreams.Load()),
+		Borrowed:          int(s.borrowed.Load()),
+		Accepted:          s.accepted.Load(),
+		Requests:          s.requests.Load(),
+		FileCopies:        s.copies.Load(),
+		Offloaded:         s.offloaded.Load(),
+		Spilled:           s.spilled.Load(),
+		TempFiles:         int(s.tempFiles.Load()),
+		Buffers:           s.buffers.Load(),
+		Handshakes:        s.handshakes.Load(),
+		Handshaking:       int(s.handshaking.Load()),
+		HandshakesWaiting: int(s.hsWaiting.Load()),
 	}
 	ls.Active = ls.Connections - ls.Idle
 	return ls

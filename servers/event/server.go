@@ -83,6 +83,9 @@ type LoopStats struct {
 	// Handshaking is the number of TLS handshakes running now, each on
 	// a goroutine of its own (at most Options.TLSHandshakes per loop).
 	Handshaking int
+	// HandshakesWaiting is the number of TLS connections whose first
+	// record is read and whose handshake waits for one of those.
+	HandshakesWaiting int
 	// Buffers is the memory the loop keeps in its free exchanges for
 	// their buffers (request heads and bodies, response heads, upstream
 	// reads): it does not grow with the size of past request or
@@ -247,6 +250,7 @@ func (s *Server) Stats() Stats {
 		st.Buffers += ls.Buffers
 		st.Handshakes += ls.Handshakes
 		st.Handshaking += ls.Handshaking
+		st.HandshakesWaiting += ls.HandshakesWaiting
 	}
 	return st
 }

@@ -248,8 +248,7 @@ func (l *loop) recv(c *conn, p []byte) (int, error) {
 	if _, ok := err.(wouldBlock); ok || err == nil {
 		return 0, errAgain
 	}
-	switch {
-	case err == io.EOF:
+	if err == io.EOF {
 		return 0, coreio.ErrClosed // close_notify, or a FIN at a record boundary
 	}
 	t.broken = true
@@ -332,6 +331,19 @@ func (l *loop) flushTLS(c *conn) error {
 		l.freeOut(t)
 	}
 	return nil
+}
+
+// flushIdle writes what an idle TLS connection still has to send: the
+// end of its handshake, or an answer crypto/tls gave while reading (a
+// TLS 1.3 KeyUpdate). The client may wait for it before it sends a
+// request, so it goes out on the next EPOLLOUT if the socket is full.
+// It reports false when the connection failed.
+func (l *loop) flushIdle(c *conn) bool {
+	if t := c.tls; t == nil || t.ob == len(t.out) {
+		return true
+	}
+	err := l.flushTLS(c)
+	return err == nil || err == errAgain
 }
 
 // outBuffer lends an output buffer.
@@ -432,6 +444,7 @@ func (l *loop) handshake(c *conn) bool {
 	}
 	if l.hsRunning >= l.s.opts.TLSHandshakes {
 		t.queued = true
+		l.stats.hsWaiting.Add(1)
 		l.hsWait = append(l.hsWait, t)
 		return false
 	}
@@ -588,8 +601,9 @@ func (l *loop) handshakeDone(c *conn, err error) bool {
 		l.close(c)
 		return false
 	}
-	conf, _ := l.s.engine().ListenerOf(c.ln)
-	l.setTimer(c, coreio.HeaderTimeout(conf)) // the first request's wait starts now
+	// The first request's wait goes on under the timer set at the
+	// accept: as in nginx, client_header_timeout bounds the handshake
+	// and the first request head together.
 	if err := l.flushTLS(c); err != nil && err != errAgain {
 		l.close(c)
 		return false
@@ -608,6 +622,7 @@ func (l *loop) nextHandshake() {
 			continue // closed meanwhile
 		}
 		t.queued = false
+		l.stats.hsWaiting.Add(-1)
 		l.startHandshake(t)
 	}
 	if len(l.hsWait) == 0 {
@@ -662,7 +677,10 @@ func (l *loop) closeTLS(c *conn) {
 	if t == nil {
 		return
 	}
-	t.queued = false
+	if t.queued {
+		t.queued = false
+		l.stats.hsWaiting.Add(-1)
+	}
 	if !t.async && !t.broken && t.version != 0 && t.ob == len(t.out) && !l.killed {
 		t.tc.CloseWrite() // close_notify into out
 		c.flags |= fWrite // one try: the socket is closed right after

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/c10k/c10k/servers/event"
 	"github.com/c10k/c10k/servers/servertest"
@@ -171,6 +174,20 @@ func TestTLSProxy(t *testing.T) {
 			if string(small) != "ok" {
 				t.Fatalf("GET /app/small: %q, want ok", small)
 			}
+			// A request body of 1 MiB: past the memory buffer, spooled.
+			upload := testBody(1 << 20)
+			c.send(t, fmt.Sprintf("POST /app/upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", len(upload)))
+			if _, err := c.nc.Write(upload); err != nil {
+				t.Fatalf("write the request body: %v", err)
+			}
+			resp, err = http.ReadResponse(c.br, nil)
+			if err != nil {
+				t.Fatalf("POST /app/upload: %v", err)
+			}
+			small, _ = io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(small) != "ok" {
+				t.Fatalf("POST /app/upload: %d %q, want 200 ok", resp.StatusCode, small)
+			}
 			c.send(t, "GET /app/big HTTP/1.1\r\nHost: a\r\n\r\n")
 			c.readBig(t, body, !tc.chunked)
 			if got := s.Stats().Spilled; got != 1 {
@@ -300,7 +317,11 @@ func TestTLSIdleConnectionsHoldNoGoroutine(t *testing.T) {
 // stops after its ClientHello (its handshake goroutine waits for the
 // next flight), are both closed, and the goroutine ends.
 func TestTLSHandshakeTimeout(t *testing.T) {
-	s, cfg := newTLSServer(t, siteOptions{headerTimeout: "1s"}, event.Options{Loops: 1})
+	ssl, cfg := sslSite(t)
+	st := newSite(t, siteOptions{headerTimeout: "1s", ssl: ssl})
+	logs := &logBuffer{t: t}
+	s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
+	serve(t, s)
 	addr := s.Addrs()[0].String()
 
 	partial, err := net.DialTimeout("tcp", addr, waitBudget)
@@ -333,6 +354,9 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	})
 	if st := s.Stats(); st.Handshakes != 0 {
 		t.Errorf("Handshakes = %d, want 0", st.Handshakes)
+	}
+	if n := logs.count("client timed out (110: Connection timed out) while SSL handshaking"); n != 2 {
+		t.Errorf("%d handshake timeouts logged, want 2 (nginx's info line)", n)
 	}
 }
 
@@ -367,5 +391,126 @@ func TestTLSPlainRequest(t *testing.T) {
 	}
 	if st := s.Stats(); st.Handshakes != 0 {
 		t.Errorf("Handshakes = %d, want 0", st.Handshakes)
+	}
+}
+
+// TestTLSHandshakeQueue checks Options.TLSHandshakes: with one slot,
+// held by a client that stalls after its ClientHello, another client's
+// handshake waits in the queue and completes once the stalled client
+// leaves.
+func TestTLSHandshakeQueue(t *testing.T) {
+	s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 1, TLSHandshakes: 1})
+	addr := s.Addrs()[0].String()
+	stalled, err := net.DialTimeout("tcp", addr, waitBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
+	tc.SetDeadline(time.Now().Add(waitBudget))
+	var g sync.WaitGroup
+	g.Go(func() { tc.Handshake() })
+	eventually(t, "the stalled handshake running", func() bool { return s.Stats().Handshaking == 1 })
+
+	queued, err := net.DialTimeout("tcp", addr, waitBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer queued.Close()
+	qc := tls.Client(queued, cfg)
+	qc.SetDeadline(time.Now().Add(waitBudget))
+	var qerr error
+	g.Go(func() { qerr = qc.Handshake() })
+	eventually(t, "the second handshake queued", func() bool { return s.Stats().HandshakesWaiting == 1 })
+	if st := s.Stats(); st.Handshaking != 1 || st.Handshakes != 0 {
+		t.Errorf("with one slot taken and one waiting: Handshaking %d, Handshakes %d; want 1, 0", st.Handshaking, st.Handshakes)
+	}
+	stalled.Close()
+	g.Wait()
+	if qerr != nil {
+		t.Fatalf("the queued handshake: %v", qerr)
+	}
+	c := &client{nc: qc, br: bufio.NewReader(qc)}
+	c.mustGet(t, "/1k.txt", 200)
+	if st := s.Stats(); st.Handshakes != 1 || st.HandshakesWaiting != 0 {
+		t.Errorf("Handshakes %d, HandshakesWaiting %d; want 1, 0", st.Handshakes, st.HandshakesWaiting)
+	}
+}
+
+// TestTLSStopDuringHandshake checks that a stop does not wait for a
+// stalled handshake past Options.ShutdownTimeout: its goroutine gives
+// up and Serve returns.
+func TestTLSStopDuringHandshake(t *testing.T) {
+	ssl, cfg := sslSite(t)
+	st := newSite(t, siteOptions{ssl: ssl})
+	s := newServer(t, st.conf, event.Options{Loops: 1, ShutdownTimeout: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var g errgroup.Group
+	g.Go(func() error { return s.Serve(ctx) })
+	stalled, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	tc := tls.Client(&helloOnly{Conn: stalled}, cfg)
+	tc.SetDeadline(time.Now().Add(waitBudget))
+	var hs sync.WaitGroup
+	hs.Go(func() { tc.Handshake() })
+	eventually(t, "the stalled handshake running", func() bool { return s.Stats().Handshaking == 1 })
+	cancel()
+	served := make(chan error, 1)
+	go func() { served <- g.Wait() }()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(waitBudget):
+		t.Fatal("Serve did not return with a handshake stalled")
+	}
+	hs.Wait()
+	if st := s.Stats(); st.Handshaking != 0 || st.Connections != 0 {
+		t.Errorf("after the stop: Handshaking %d, Connections %d; want 0, 0", st.Handshaking, st.Connections)
+	}
+}
+
+// TestTLSBadFirstRecord checks first records crypto/tls refuses: the
+// handshake goroutine fails, the failure is logged at info as nginx's
+// SSL_do_handshake() line, and the connection closes.
+func TestTLSBadFirstRecord(t *testing.T) {
+	tests := []struct {
+		name  string
+		bytes []byte
+	}{
+		{"not-a-client-hello", []byte{0x16, 3, 1, 0, 4, 0xff, 0, 0, 0}},
+		{"sslv2-hello", []byte{0x80, 0x2e, 1, 3, 1, 0, 0x15, 0, 0, 0, 0x10}},
+		{"oversized-record", []byte{0x16, 3, 1, 0xff, 0xff, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ssl, _ := sslSite(t)
+			st := newSite(t, siteOptions{ssl: ssl})
+			logs := &logBuffer{t: t}
+			s := newServer(t, st.conf, event.Options{Loops: 1, ErrorLog: logs})
+			serve(t, s)
+			nc, err := net.DialTimeout("tcp", s.Addrs()[0].String(), waitBudget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.Write(tt.bytes)
+			nc.SetReadDeadline(time.Now().Add(waitBudget))
+			if _, err := io.Copy(io.Discard, nc); err != nil && !strings.Contains(err.Error(), "reset") {
+				t.Fatalf("after %x: %v, want the connection closed", tt.bytes, err)
+			}
+			eventually(t, "no connection and no handshake left", func() bool {
+				st := s.Stats()
+				return st.Connections == 0 && st.Handshaking == 0
+			})
+			if logs.count("SSL_do_handshake() failed") != 1 {
+				t.Errorf("the failure was not logged as SSL_do_handshake() failed")
+			}
+		})
 	}
 }
