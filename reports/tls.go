@@ -127,8 +127,9 @@ func HasTLS(steps []Step) bool { return len(tlsLoads(steps)) > 0 }
 // plain and over TLS, grouped bars per core — plain, TLS (full
 // handshakes) and TLS with resumed sessions — of the throughput (req/s;
 // with keep-alive off that is new connections, and handshakes, per
-// second) or, for a fixed-rate load, the server's CPU per request. It
-// writes path+".png" and path+".svg".
+// second) or, for a fixed-rate load, the server's CPU per request, each
+// TLS bar labelled with its ratio to the plain one. It writes
+// path+".png" and path+".svg".
 func PlotTLS(steps []Step, path string) error {
 	if err := Validate(steps); err != nil {
 		return err
@@ -195,7 +196,34 @@ func tlsPanel(l *tlsLoad, withScenario bool) (*plot.Plot, error) {
 		bars.Offset = width * vg.Length(float64(k)-float64(len(present)-1)/2)
 		p.Add(bars)
 		p.Legend.Add(variantNames[v], bars)
+		if v == variantPlain {
+			continue
+		}
+		// Over each TLS bar, its ratio to the plain one.
+		var xys plotter.XYLabels
+		for i, core := range l.cores {
+			x, okX := l.value(l.steps[core][v])
+			base, okB := l.value(l.steps[core][variantPlain])
+			if okX && okB {
+				xys.XYs = append(xys.XYs, plotter.XY{X: float64(i), Y: x})
+				xys.Labels = append(xys.Labels, ratio(x, base, true)+"×")
+			}
+		}
+		if len(xys.XYs) == 0 {
+			continue
+		}
+		labels, err := plotter.NewLabels(xys)
+		if err != nil {
+			return nil, fmt.Errorf("reports: TLS ratio labels: %w", err)
+		}
+		for i := range labels.TextStyle {
+			labels.TextStyle[i].XAlign = draw.XCenter
+			labels.TextStyle[i].Font.Size = vg.Points(8)
+		}
+		labels.Offset = vg.Point{X: bars.Offset, Y: vg.Points(2)}
+		p.Add(labels)
 	}
+	p.Y.Tick.Marker = plainTicks{}
 	p.NominalX(l.cores...)
 	p.X.Min, p.X.Max = -0.6, float64(len(l.cores))-0.4
 	p.Y.Min = 0
@@ -203,6 +231,20 @@ func tlsPanel(l *tlsLoad, withScenario bool) (*plot.Plot, error) {
 		p.Y.Max = top * (1 + legendRoom)
 	}
 	return p, nil
+}
+
+// plainTicks are gonum's default ticks labelled without trailing zeros
+// ("25000", not "25000.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 // saveRow draws plots side by side on one w×h page and writes it as
