@@ -22,7 +22,7 @@ import (
 // parser (econn.parse), the request budget, the timeout and the
 // accounting are the plain loop's.
 
-// tlsLoop runs l's connections as TLS goroutines until ctx ends or the
+// runTLS runs l's connections as TLS goroutines until ctx ends or the
 // budget is spent.
 func (l *loop) runTLS(ctx context.Context) {
 	var wg sync.WaitGroup
