@@ -183,12 +183,6 @@ func (s *tlsStats) summary(resume bool, other *tlsStats) (*result.TLSStats, *hdr
 	return t, s.hist
 }
 
-// ErrTLS wraps a TLS preflight failure: the one handshake tried before
-// the run could not be done (an untrusted or wrong certificate, no common
-// version, a port that does not speak TLS). The message says what to
-// change.
-var ErrTLS = errors.New("TLS preflight")
-
 // tlsPreflight shakes hands once with t before any load, so that a
 // certificate the client cannot trust gives one clear error instead of
 // one per request. A target that does not accept the TCP connection is
