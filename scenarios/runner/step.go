@@ -110,15 +110,7 @@ func (r *runner) measure(ctx context.Context, sc *scenarioRun, t Target, trial, 
 	// Before the load: does the path answer at all? A misconfigured
 	// target measured at the speed of its error page is no result.
 	{
-		client := httpClient
-		if st.TLS {
-			c, err := tlsClient(sc.tls.CA)
-			if err != nil {
-				return rec, err
-			}
-			client = c
-		}
-		code, err := getWith(ctx, client, target)
+		code, err := firstGet(ctx, sc, st, target)
 		switch {
 		case ctx.Err() != nil:
 			return rec, ctx.Err()
@@ -222,6 +214,19 @@ func (r *runner) measure(ctx context.Context, sc *scenarioRun, t Target, trial, 
 	}
 	r.fill(&rec, sc, i, sum, samples, log)
 	return rec, nil
+}
+
+// firstGet fetches a step's target once before its load: over https
+// with the run's CA for a TLS step.
+func firstGet(ctx context.Context, sc *scenarioRun, st scenarios.Step, target string) (int, error) {
+	if !st.TLS {
+		return get(ctx, target)
+	}
+	c, err := tlsClient(sc.tls.CA)
+	if err != nil {
+		return 0, err
+	}
+	return getWith(ctx, c, target)
 }
 
 // loadOptions are the generator's options for step i: the measured part,
