@@ -61,6 +61,10 @@ type Options struct {
 	Progress io.Writer
 	// Log gets one line per finished step and per note; nil: none.
 	Log io.Writer
+	// URLTLS is the client side of url targets with an https URL: the
+	// CA to trust or none (--cacert, --insecure); zero: the system's
+	// roots.
+	URLTLS loadgen.TLSOptions
 	// Sources are the source addresses of steps holding 1,000 or more
 	// idle connections; nil: 127.0.0.2-127.0.0.21 toward a loopback
 	// target, the kernel's choice otherwise.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -110,7 +111,7 @@ func (r *runner) measure(ctx context.Context, sc *scenarioRun, t Target, trial, 
 	// Before the load: does the path answer at all? A misconfigured
 	// target measured at the speed of its error page is no result.
 	{
-		code, err := firstGet(ctx, sc, st, target)
+		code, err := r.firstGet(ctx, sc, st, target)
 		switch {
 		case ctx.Err() != nil:
 			return rec, ctx.Err()
@@ -217,16 +218,30 @@ func (r *runner) measure(ctx context.Context, sc *scenarioRun, t Target, trial, 
 }
 
 // firstGet fetches a step's target once before its load: over https
-// with the run's CA for a TLS step.
-func firstGet(ctx context.Context, sc *scenarioRun, st scenarios.Step, target string) (int, error) {
-	if !st.TLS {
-		return get(ctx, target)
+// with the run's CA for a TLS step, with Options.URLTLS for an https url
+// target.
+func (r *runner) firstGet(ctx context.Context, sc *scenarioRun, st scenarios.Step, target string) (int, error) {
+	switch {
+	case st.TLS:
+		c, err := tlsClient(sc.tls.CA)
+		if err != nil {
+			return 0, err
+		}
+		return getWith(ctx, c, target)
+	case strings.HasPrefix(target, "https://"):
+		t, err := loadgen.ParseTarget(target)
+		if err != nil {
+			return 0, err
+		}
+		cfg, err := r.o.URLTLS.Config(t)
+		if err != nil {
+			return 0, err
+		}
+		c := *httpClient
+		c.Transport = &http.Transport{Proxy: nil, DisableKeepAlives: true, TLSClientConfig: cfg}
+		return getWith(ctx, &c, target)
 	}
-	c, err := tlsClient(sc.tls.CA)
-	if err != nil {
-		return 0, err
-	}
-	return getWith(ctx, c, target)
+	return get(ctx, target)
 }
 
 // loadOptions are the generator's options for step i: the measured part,
@@ -235,6 +250,9 @@ func (r *runner) loadOptions(sc *scenarioRun, i int, target string, measured boo
 	st := sc.s.Steps[i]
 	o := loadgen.Options{Request: loadgen.Request{URL: target}, Timeout: sc.s.TimeoutFor(i),
 		NoReuse: st.KeepAlive != nil && !*st.KeepAlive}
+	if strings.HasPrefix(target, "https://") {
+		o.TLS = r.o.URLTLS // an https url target
+	}
 	if st.TLS {
 		// The run's own CA: the generator verifies the server as a
 		// client would.

@@ -2,11 +2,16 @@ package runner
 
 import (
 	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/c10k/c10k/loadgen"
 	"github.com/c10k/c10k/loadgen/result"
 	"github.com/c10k/c10k/reports"
 	"github.com/c10k/c10k/scenarios"
@@ -79,5 +84,58 @@ func TestRunTLS(t *testing.T) {
 	}
 	if !reports.HasTLS(run.Steps) {
 		t.Error("the report finds no TLS load")
+	}
+}
+
+// TestRunURLTLS benches an external https URL whose certificate only
+// Options.URLTLS makes trusted.
+func TestRunURLTLS(t *testing.T) {
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello\n")) }))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // refused and cut handshakes are expected
+	ts.StartTLS()
+	defer ts.Close()
+	s := parse(t, `{
+  "name": "ext",
+  "description": "an external https server",
+  "warmup": "50ms",
+  "duration": "200ms",
+  "steps": [{"path": "/hello", "connections": 2, "keepalive": false}]
+}`)
+	for _, tc := range []struct {
+		name  string
+		tls   loadgen.TLSOptions
+		valid bool
+	}{
+		{"insecure", loadgen.TLSOptions{Insecure: true}, true},
+		{"untrusted", loadgen.TLSOptions{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			run, err := Run(context.Background(), Options{
+				Scenarios: []*scenarios.Scenario{s},
+				Targets:   []Target{{Name: "url", Kind: reports.KindURL, URL: ts.URL}},
+				Dir:       dir, ServerCPU: -1, ClientCPU: -1, URLTLS: tc.tls,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := run.Steps[0]
+			if st.Valid != tc.valid || (tc.valid && st.Throughput <= 0) {
+				t.Fatalf("step valid %v (%s), %v req/s; want valid %v", st.Valid, st.Invalid, st.Throughput, tc.valid)
+			}
+			if !tc.valid {
+				if !strings.Contains(st.Invalid, "certificate") {
+					t.Errorf("invalid %q: want the certificate named", st.Invalid)
+				}
+				return
+			}
+			sum, err := result.ReadFile(filepath.Join(dir, "raw", "ext", "url", "keepalive=off_c=2.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.TLS == nil || sum.TLS.Handshakes < sum.Requests {
+				t.Errorf("raw result TLS %+v for %d requests", sum.TLS, sum.Requests)
+			}
+		})
 	}
 }
