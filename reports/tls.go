@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -181,6 +182,7 @@ func tlsPanel(l *tlsLoad, withScenario bool) (*plot.Plot, error) {
 	}
 	width := vg.Points(min(24, 60/float64(len(present))))
 	top := 0.0
+	var texts []plot.Plotter
 	for k, v := range present {
 		vals := make(plotter.Values, len(l.cores))
 		for i, core := range l.cores {
@@ -196,32 +198,47 @@ func tlsPanel(l *tlsLoad, withScenario bool) (*plot.Plot, error) {
 		bars.Offset = width * vg.Length(float64(k)-float64(len(present)-1)/2)
 		p.Add(bars)
 		p.Legend.Add(variantNames[v], bars)
-		if v == variantPlain {
-			continue
-		}
-		// Over each TLS bar, its ratio to the plain one.
-		var xys plotter.XYLabels
+		// Over each TLS bar, its ratio to the plain one; where a step
+		// ran but has no figure (invalid, skipped), an upright word
+		// says so rather than a bar of zero. Drawn after every bar.
+		var ratios, missing plotter.XYLabels
 		for i, core := range l.cores {
-			x, okX := l.value(l.steps[core][v])
+			st := l.steps[core][v]
+			x, okX := l.value(st)
 			base, okB := l.value(l.steps[core][variantPlain])
-			if okX && okB {
-				xys.XYs = append(xys.XYs, plotter.XY{X: float64(i), Y: x})
-				xys.Labels = append(xys.Labels, ratio(x, base, true)+"×")
+			switch {
+			case st != nil && !okX:
+				missing.XYs = append(missing.XYs, plotter.XY{X: float64(i), Y: 0})
+				missing.Labels = append(missing.Labels, "invalid")
+			case okX && okB && v != variantPlain:
+				ratios.XYs = append(ratios.XYs, plotter.XY{X: float64(i), Y: x})
+				ratios.Labels = append(ratios.Labels, ratio(x, base, true)+"×")
 			}
 		}
-		if len(xys.XYs) == 0 {
-			continue
+		for _, set := range []struct {
+			xys     plotter.XYLabels
+			upright bool
+		}{{ratios, false}, {missing, true}} {
+			if len(set.xys.XYs) == 0 {
+				continue
+			}
+			labels, err := plotter.NewLabels(set.xys)
+			if err != nil {
+				return nil, fmt.Errorf("reports: TLS bar labels: %w", err)
+			}
+			for i := range labels.TextStyle {
+				ts := &labels.TextStyle[i]
+				ts.XAlign, ts.Font.Size = draw.XCenter, vg.Points(8)
+				if set.upright {
+					ts.Rotation, ts.XAlign, ts.YAlign = math.Pi/2, draw.XLeft, draw.YCenter
+				}
+			}
+			labels.Offset = vg.Point{X: bars.Offset, Y: vg.Points(2)}
+			texts = append(texts, labels)
 		}
-		labels, err := plotter.NewLabels(xys)
-		if err != nil {
-			return nil, fmt.Errorf("reports: TLS ratio labels: %w", err)
-		}
-		for i := range labels.TextStyle {
-			labels.TextStyle[i].XAlign = draw.XCenter
-			labels.TextStyle[i].Font.Size = vg.Points(8)
-		}
-		labels.Offset = vg.Point{X: bars.Offset, Y: vg.Points(2)}
-		p.Add(labels)
+	}
+	for _, t := range texts {
+		p.Add(t)
 	}
 	p.Y.Tick.Marker = plainTicks{}
 	p.NominalX(l.cores...)
