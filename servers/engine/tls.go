@@ -36,11 +36,14 @@ import (
 // server's.
 //
 // A core serves a connection of an SSL listener as nginx's
-// ngx_http_ssl_handshake does: it waits for the first byte (bounded by
-// the listener's HeaderTimeout), and when IsTLSHandshake refuses it,
-// reads the request in clear with Conn.PlainHTTP set (Serve answers
-// 400); otherwise it runs the handshake with this config, bounded by
-// HeaderTimeout too, then records its outcome with Conn.SetTLS.
+// ngx_http_ssl_handshake does: it waits for the first byte, and when
+// IsTLSHandshake refuses it, reads the request in clear with
+// Conn.PlainHTTP set (Serve answers 400); otherwise it runs the
+// handshake with this config and records its outcome with Conn.SetTLS.
+// The listener's HeaderTimeout (client_header_timeout) bounds the first
+// byte, the handshake and the wait for the first request together, as
+// nginx's timer set at the accept. coreio.TLSConn does all of it for a
+// net.Conn.
 func (e *Engine) TLSConfig(i int) *tls.Config {
 	if i < 0 || i >= len(e.tlsConfigs) {
 		return nil

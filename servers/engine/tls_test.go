@@ -23,7 +23,7 @@ import (
 func tlsSite(t *testing.T) (dir string, certs *servertest.Certs) {
 	t.Helper()
 	certs = servertest.TestCerts(t)
-	for _, n := range []string{"a.test", "b.test"} {
+	for _, n := range []string{"a.test", "b.test", "r1.test"} {
 		if _, _, err := certs.Issue(n, n); err != nil {
 			t.Fatal(err)
 		}
@@ -105,6 +105,12 @@ server {
 server {
   listen 127.0.0.1:0 ssl;
   server_name c.test;
+}
+server {
+  listen 127.0.0.1:0 ssl;
+  server_name ~^r\d+\.test$;
+  ssl_certificate r1.test.pem;
+  ssl_certificate_key r1.test.key;
 }`
 
 func TestTLSConfigCertificateBySNI(t *testing.T) {
@@ -129,6 +135,8 @@ func TestTLSConfigCertificateBySNI(t *testing.T) {
 		{"a.test", "a.test"},
 		{"b.test", "b.test"},
 		{"www.b.test", "b.test"}, // server_name *.b.test
+		{"r1.test", "r1.test"},   // a regex server_name
+		{"R1.TEST", "r1.test"},   // names are case-insensitive
 		{"c.test", "a.test"},     // no certificate of its own: the default server's
 		{"other.test", "a.test"}, // no match: the default server
 		{"", "a.test"},           // no SNI

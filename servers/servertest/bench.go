@@ -3,11 +3,13 @@ package servertest
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -26,6 +28,10 @@ type BenchOptions struct {
 	// HTTP holds extra lines for the http block, such as
 	// "open_file_cache max=1000 inactive=20s;".
 	HTTP string
+	// TLS serves the file over TLS ("listen ... ssl", a certificate
+	// from Certs): every connection makes its handshake (TLS 1.3,
+	// ECDSA P-256) before the timer starts.
+	TLS bool
 }
 
 // OpenFileCache is the open_file_cache setting of scripts/bench-servers'
@@ -51,6 +57,20 @@ func BenchmarkStatic(b *testing.B, start StartTB, opts ...BenchOptions) {
 	if err := os.WriteFile(filepath.Join(root, "1k.txt"), body, 0o644); err != nil {
 		b.Fatal(err)
 	}
+	listen := "listen 127.0.0.1:0 default_server;"
+	var tlsCfg *tls.Config
+	if o.TLS {
+		certs, err := NewCerts(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cert, key, err := certs.Issue("bench", "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		listen = fmt.Sprintf("listen 127.0.0.1:0 ssl default_server; ssl_certificate %s; ssl_certificate_key %s;", cert, key)
+		tlsCfg = certs.ClientConfig("bench")
+	}
 	conf := filepath.Join(dir, "nginx.conf")
 	text := fmt.Sprintf(`worker_processes 1;
 events { worker_connections 4096; }
@@ -60,11 +80,11 @@ http {
     keepalive_requests 1000000000; # the client does not reconnect
     %s
     server {
-        listen 127.0.0.1:0 default_server;
+        %s
         root %s;
     }
 }
-`, o.HTTP, root)
+`, o.HTTP, listen, root)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -72,17 +92,33 @@ http {
 
 	req := []byte("GET /1k.txt HTTP/1.1\r\nHost: bench\r\n\r\n")
 	var failed atomic.Value
-	b.SetParallelism((BenchConnections + 1) / 2) // × GOMAXPROCS (2 here) goroutines
+	par := (BenchConnections + 1) / 2
+	b.SetParallelism(par) // × GOMAXPROCS (2 here) goroutines
+	// The connections (and their TLS handshakes) are made before the
+	// timer: the figure is the requests'.
+	pool := make(chan *benchConn, par*runtime.GOMAXPROCS(0))
+	for range cap(pool) {
+		c, err := newBenchConn(addr, req, tlsCfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pool <- c
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	begin := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
-		c, err := newBenchConn(addr, req)
-		if err != nil {
-			failed.Store(err)
-			for pb.Next() { // RunParallel wants the loop drained; the error is reported below
+		var c *benchConn
+		select {
+		case c = <-pool:
+		default:
+			var err error
+			if c, err = newBenchConn(addr, req, tlsCfg); err != nil {
+				failed.Store(err)
+				for pb.Next() { // RunParallel wants the loop drained; the error is reported below
+				}
+				return
 			}
-			return
 		}
 		defer c.nc.Close()
 		for pb.Next() {
@@ -96,6 +132,10 @@ http {
 	})
 	elapsed := time.Since(begin)
 	b.StopTimer()
+	close(pool)
+	for c := range pool { // those RunParallel did not take
+		c.nc.Close()
+	}
 	if err, ok := failed.Load().(error); ok {
 		b.Fatal(err)
 	}
@@ -110,8 +150,15 @@ type benchConn struct {
 	req []byte
 }
 
-func newBenchConn(addr string, req []byte) (*benchConn, error) {
-	nc, err := net.DialTimeout("tcp", addr, IOTimeout)
+// newBenchConn connects to addr, over TLS with cfg unless it is nil.
+func newBenchConn(addr string, req []byte, cfg *tls.Config) (*benchConn, error) {
+	var nc net.Conn
+	var err error
+	if cfg != nil {
+		nc, err = tlsDial(addr, cfg)
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, IOTimeout)
+	}
 	if err != nil {
 		return nil, err
 	}
