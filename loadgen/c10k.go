@@ -22,6 +22,8 @@ type C10kOptions struct {
 	// Settle), giving the memory per idle connection.
 	RSSPIDs []int
 	Settle  time.Duration // wait between the set being open and the RSS sample
+	// TLS configures the client of an https URL.
+	TLS TLSOptions
 }
 
 // C10kResult is the outcome of RunC10k, JSON-encodable.
@@ -61,6 +63,14 @@ func RunC10k(ctx context.Context, o C10kOptions) (*C10kResult, error) {
 		}
 	}
 	d := &Dialer{Sources: o.Sources}
+	if t.TLS {
+		if d.TLS, err = o.TLS.Config(t); err != nil {
+			return nil, err
+		}
+		if err := tlsPreflight(ctx, t, d.TLS, o.Timeout); err != nil {
+			return nil, err
+		}
+	}
 	set, err := HoldIdle(ctx, IdleOptions{Target: t, Conns: o.Idle, OpenRate: o.OpenRate, Timeout: o.Timeout, Dialer: d})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,7 +53,10 @@ type closedEngine struct {
 
 // loop is one worker.
 type loop struct {
-	e     *closedEngine
+	e *closedEngine
+	// mu guards the counters below when the connections are TLS
+	// goroutines (closed_tls.go); the plain loop owns them alone.
+	mu    sync.Mutex
 	epfd  int
 	conns []*econn
 	byFD  map[int32]*econn
@@ -149,6 +153,10 @@ func (e *closedEngine) run(ctx context.Context, start time.Time) {
 }
 
 func (l *loop) run(ctx context.Context) {
+	if l.e.o.Target.TLS {
+		l.runTLS(ctx)
+		return
+	}
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		l.fail(err)

@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,7 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Dialer opens TCP connections spread round-robin over source addresses.
+// Dialer opens TCP connections spread round-robin over source addresses,
+// and TLS ones over them when TLS is set.
 // Each socket is bound to its source address before connect with
 // SO_REUSEADDR and IP_BIND_ADDRESS_NO_PORT, so the kernel picks the port
 // at connect time from the whole ephemeral range per (source,
@@ -23,12 +26,37 @@ type Dialer struct {
 	Sources []netip.Addr
 	// Timeout bounds each connect; zero means the context's deadline only.
 	Timeout time.Duration
+	// TLS, when set, makes every connection a TLS client of this
+	// configuration: DialContext returns it past the handshake. Each
+	// handshake is counted in stats (Run sets them).
+	TLS   *tls.Config
+	stats *tlsStats
 
 	next atomic.Uint64
 }
 
-// DialContext connects to addr ("host:port") from the next source address.
+// DialContext connects to addr ("host:port") from the next source
+// address and, with TLS set, shakes hands within ctx.
 func (d *Dialer) DialContext(ctx context.Context, addr string) (net.Conn, error) {
+	c, err := d.dialTCP(ctx, addr)
+	if err != nil || d.TLS == nil {
+		return c, err
+	}
+	t0 := time.Now()
+	tc := tls.Client(c, d.TLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			d.stats.fail() // a run that ends cuts handshakes short: not a failure
+		}
+		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+	}
+	d.stats.record(time.Since(t0), tc.ConnectionState())
+	return tc, nil
+}
+
+// dialTCP connects to addr from the next source address.
+func (d *Dialer) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 	nd := net.Dialer{Timeout: d.Timeout, Control: control}
 	var src netip.Addr
 	if len(d.Sources) > 0 {

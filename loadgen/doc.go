@@ -25,6 +25,20 @@
 //     (Dialer) and a preflight of fd limits and ephemeral ports
 //     (Preflight, ErrPreflight) before any connection.
 //
+// TLS. An https:// URL makes every connection of every model — load,
+// idle set, probes, slow readers — a crypto/tls client (Options.TLS:
+// --insecure, --cacert, --tls-resume, --tls-version); the Dialer does the
+// handshake, so each one is timed and counted: Summary.TLS holds the
+// load connections' handshakes, resumed ones and handshakes per second,
+// with their latency in Hist.Handshake. Every new connection does a full
+// handshake unless TLSOptions.Resume keeps a session cache. The open
+// model hands the connections to vegeta's transport as already past TLS
+// (DialTLSContext); the closed model runs TLS connections as goroutines
+// on Go's netpoller, because crypto/tls cannot work on the raw
+// non-blocking sockets of its epoll loops (closed_tls.go). Before the
+// load one handshake is tried: a certificate the client cannot trust is
+// one error wrapping ErrTLS, not one per request.
+//
 // Validity. An open-model run is invalid when the generator, not the
 // server, kept it from its schedule: it started fewer than 99 % of the
 // scheduled requests per second AND either its CPU was saturated (user +

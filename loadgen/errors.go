@@ -11,4 +11,10 @@ var (
 	// ErrTimeout is a connection or request that did not finish within
 	// its timeout.
 	ErrTimeout = errors.New("timed out")
+
+	// ErrTLS wraps a TLS preflight failure: the one handshake tried
+	// before the run could not be done (an untrusted or wrong
+	// certificate, no common version, a port that does not speak TLS).
+	// The message says what to change.
+	ErrTLS = errors.New("TLS preflight")
 )

@@ -86,10 +86,12 @@ func TestParseTarget(t *testing.T) {
 		want Target
 		bad  bool
 	}{
-		{"http://127.0.0.1:8080/1k.txt", Target{"127.0.0.1:8080", "127.0.0.1:8080", "/1k.txt"}, false},
-		{"http://localhost", Target{"localhost:80", "localhost", "/"}, false},
-		{"http://h:1/a?b=c", Target{"h:1", "h:1", "/a?b=c"}, false},
-		{"https://h/", Target{}, true},
+		{"http://127.0.0.1:8080/1k.txt", Target{"127.0.0.1:8080", "127.0.0.1:8080", "/1k.txt", false}, false},
+		{"http://localhost", Target{"localhost:80", "localhost", "/", false}, false},
+		{"http://h:1/a?b=c", Target{"h:1", "h:1", "/a?b=c", false}, false},
+		{"https://h/", Target{"h:443", "h", "/", true}, false},
+		{"https://127.0.0.1:8443/x", Target{"127.0.0.1:8443", "127.0.0.1:8443", "/x", true}, false},
+		{"ftp://h/", Target{}, true},
 		{"127.0.0.1:80", Target{}, true},
 	} {
 		got, err := ParseTarget(tc.in)

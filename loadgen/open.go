@@ -99,6 +99,11 @@ func newOpen(o openOptions) *openEngine {
 		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
 		IdleConnTimeout: 90 * time.Second,
 	}
+	if o.Dialer.TLS != nil {
+		// https: the Dialer shakes hands (and counts the handshake);
+		// the transport takes the connection as past TLS.
+		e.tr.DialTLSContext = e.dial
+	}
 	e.client = &http.Client{
 		Transport:     countingTransport{e.tr},
 		Timeout:       o.Timeout,
@@ -331,6 +336,8 @@ func vegetaErrorKind(res *vegeta.Result) string {
 		return "refused"
 	case strings.Contains(s, "reset by peer") || strings.Contains(s, "EOF") || strings.Contains(s, "broken pipe"):
 		return "reset"
+	case strings.Contains(s, "tls: ") || strings.Contains(s, "x509: "):
+		return "tls"
 	}
 	return "other"
 }

@@ -43,7 +43,7 @@ type ProbeResult struct {
 	Errors   int64 // timeouts, connection errors and 4xx/5xx statuses
 	Timeouts int64
 	Latency  *hdrhistogram.Histogram // µs; completed responses and timeouts
-	// Kinds counts errors by kind: timeout, refused, reset, status, other.
+	// Kinds counts errors by kind: timeout, refused, reset, status, tls, other.
 	Kinds map[string]int64
 	// FirstError is the text of the first error, for the report.
 	FirstError string
@@ -131,7 +131,8 @@ func probeOnce(ctx context.Context, opts ProbeOptions, req []byte, intended time
 	return lat, err
 }
 
-// errorKind classifies a probe error for the report.
+// errorKind classifies an error for the report: timeout, refused,
+// reset, status, tls or other.
 func errorKind(err error) string {
 	switch {
 	case errors.Is(err, ErrTimeout):
@@ -142,6 +143,8 @@ func errorKind(err error) string {
 		return "reset"
 	case errors.Is(err, errStatus):
 		return "status"
+	case isTLSError(err):
+		return "tls"
 	}
 	return "other"
 }

@@ -57,6 +57,9 @@ type Options struct {
 	SlowPath    string
 	SlowRate    int64
 
+	// TLS configures the client of an https URL; unused for http.
+	TLS TLSOptions
+
 	// Output is where results go: for the open model vegeta gob
 	// results, with the summary beside them (result.SidecarPath); for the
 	// other models the summary. "" writes nothing.
@@ -180,7 +183,22 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		s.Shards = []string{o.Shard.String()}
 		s.Generator.Shard = o.Shard.String()
 	}
+	// The load's connections and the others (idle set, probes, slow
+	// readers) share the TLS configuration and its session cache but
+	// count their handshakes apart: the load's make the TLS figures.
 	d := &Dialer{Sources: o.Sources, Timeout: o.Timeout}
+	dx := &Dialer{Sources: o.Sources, Timeout: o.Timeout}
+	if t.TLS {
+		cfg, err := o.TLS.Config(t)
+		if err != nil {
+			return nil, err
+		}
+		if err := tlsPreflight(ctx, t, cfg, o.Timeout); err != nil {
+			return nil, err
+		}
+		d.TLS, d.stats = cfg, newTLSStats()
+		dx.TLS, dx.stats = cfg, newTLSStats()
+	}
 
 	var out *output
 	if o.Output != "" {
@@ -200,7 +218,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		if o.Progress != nil {
 			o.Progress(Progress{Phase: "idle", Total: time.Duration(float64(o.Idle) / o.OpenRate * float64(time.Second))})
 		}
-		set, err = HoldIdle(ctx, IdleOptions{Target: t, Conns: o.Idle, OpenRate: o.OpenRate, Timeout: o.Timeout, Dialer: d})
+		set, err = HoldIdle(ctx, IdleOptions{Target: t, Conns: o.Idle, OpenRate: o.OpenRate, Timeout: o.Timeout, Dialer: dx})
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +300,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	var slow *slowReaders
 	if o.SlowReaders > 0 {
 		slow = newSlow(slowOptions{Target: st, Wire: Request{Header: o.Request.Header}.wire(st, true),
-			Readers: o.SlowReaders, Rate: o.SlowRate, Timeout: o.Timeout, Dialer: d})
+			Readers: o.SlowReaders, Rate: o.SlowRate, Timeout: o.Timeout, Dialer: dx})
 		g.Go(func() error {
 			slow.run(sctx)
 			return nil
@@ -296,7 +314,7 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 		if pd > 0 {
 			g.Go(func() error {
 				var perr error
-				pr, perr = Probe(lctx, ProbeOptions{Target: t, Rate: o.ProbeRate, Duration: pd, Timeout: o.Timeout, Dialer: d})
+				pr, perr = Probe(lctx, ProbeOptions{Target: t, Rate: o.ProbeRate, Duration: pd, Timeout: o.Timeout, Dialer: dx})
 				return perr
 			})
 		}
@@ -348,6 +366,9 @@ func Run(ctx context.Context, o Options) (*result.Summary, error) {
 	runtime.ReadMemStats(&ms)
 	g2.HeapMB = float64(ms.HeapAlloc) / (1 << 20)
 	serr := summarise(s)
+	if d.stats != nil {
+		s.TLS, s.Hist.Handshake = d.stats.summary(o.TLS.Resume, dx.stats)
+	}
 	if model == result.ModelClosed && s.DurationS > 0 {
 		s.RateAchieved = float64(s.Requests) / s.DurationS
 	}

@@ -43,7 +43,9 @@ type slowOptions struct {
 // when it closes) and sends the next request when it has read the
 // previous answer. Every read from the socket takes at most chunk bytes
 // and comes at least interval after the previous one, so a reader never
-// receives more than chunk + Rate × elapsed bytes.
+// receives more than chunk + Rate × elapsed bytes. Over TLS the pacing
+// holds for the decrypted bytes; the socket is read a record (at most
+// 16 KiB) at a time, so it may be one record ahead.
 type slowReaders struct {
 	o         slowOptions
 	chunk     int

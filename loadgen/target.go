@@ -11,26 +11,33 @@ type Target struct {
 	Addr string // host:port to dial
 	Host string // Host header value
 	Path string // request-target: path and query
+	TLS  bool   // https: every connection shakes hands first
 }
 
-// ParseTarget parses an http:// URL. https is not supported yet.
+// ParseTarget parses an http:// or https:// URL (ports 80 and 443 by
+// default).
 func ParseTarget(raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return Target{}, fmt.Errorf("loadgen: url %q: %w", raw, err)
 	}
-	if u.Scheme != "http" {
-		return Target{}, fmt.Errorf("loadgen: url %q: scheme %q is not supported (want http)", raw, u.Scheme)
+	port := "80"
+	switch u.Scheme {
+	case "http":
+	case "https":
+		port = "443"
+	default:
+		return Target{}, fmt.Errorf("loadgen: url %q: scheme %q is not supported (want http or https)", raw, u.Scheme)
 	}
 	if u.Host == "" {
 		return Target{}, fmt.Errorf("loadgen: url %q: no host", raw)
 	}
 	addr := u.Host
 	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+		addr = net.JoinHostPort(u.Hostname(), port)
 	}
 	path := u.RequestURI()
-	return Target{Addr: addr, Host: u.Host, Path: path}, nil
+	return Target{Addr: addr, Host: u.Host, Path: path, TLS: u.Scheme == "https"}, nil
 }
 
 // request returns the bytes of a GET request for t.

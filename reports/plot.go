@@ -175,6 +175,7 @@ func WritePlots(dir string, run Run) ([]string, error) {
 		{"timeline", func(steps []Step) bool {
 			return slices.ContainsFunc(steps, func(s Step) bool { return len(s.Timeline) > 1 })
 		}, PlotTimeline},
+		{"tls", HasTLS, PlotTLS},
 	}
 	var out []string
 	names, groups := scenarios(run.Steps)

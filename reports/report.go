@@ -36,6 +36,12 @@ func WriteMarkdown(w io.Writer, run Run, plots []string) error {
 			return err
 		}
 	}
+	if HasTLS(run.Steps) {
+		b.WriteString("\n")
+		if err := WriteTLSTable(&b, run.Steps, Markdown); err != nil {
+			return err
+		}
+	}
 	if notes := Notes(run); len(notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
 		for _, n := range notes {
@@ -71,6 +77,9 @@ func WriteHTML(w io.Writer, run Run, plots []string) error {
 	}
 	if rows := comparisonRows(run.Steps); len(rows) > 0 {
 		page.Tables = append(page.Tables, htmlTable{Title: comparisonTitle, Header: pairHeader, Rows: rows})
+	}
+	if rows := tlsRows(run.Steps); len(rows) > 0 {
+		page.Tables = append(page.Tables, htmlTable{Title: tlsTitle, Header: tlsHeader, Rows: rows})
 	}
 	for _, p := range plots {
 		if !strings.EqualFold(filepath.Ext(p), ".png") {
@@ -225,16 +234,23 @@ func WriteReport(dir string, run Run) error {
 }
 
 // WriteTables writes every table of run: one per scenario, then the
-// model-vs-reality comparison when the run holds reference servers.
+// model-vs-reality comparison when the run holds reference servers, and
+// the TLS cost table when it measured loads both plain and over TLS.
 func WriteTables(w io.Writer, run Run, format Format) error {
 	if err := WriteTable(w, run.Steps, format); err != nil {
 		return err
 	}
-	if len(Pairings(run.Steps)) == 0 {
+	if len(Pairings(run.Steps)) > 0 {
+		fmt.Fprintln(w)
+		if err := WriteComparison(w, run.Steps, format); err != nil {
+			return err
+		}
+	}
+	if !HasTLS(run.Steps) {
 		return nil
 	}
 	fmt.Fprintln(w)
-	return WriteComparison(w, run.Steps, format)
+	return WriteTLSTable(w, run.Steps, format)
 }
 
 // ReadRun reads the summary.json a bench run left in dir and checks it.

@@ -68,8 +68,24 @@ type Step struct {
 	Note string `json:"note,omitempty"`
 	// Skipped steps were not run (the target cannot serve them).
 	Skipped bool `json:"skipped,omitempty"`
+	// TLS holds the handshake figures of a step over https; nil for a
+	// plain one.
+	TLS *TLS `json:"tls,omitempty"`
 
 	trials int // steps this one stands for (Medians); not saved
+}
+
+// TLS is what a step over https measured of its TLS handshakes: those
+// of its load connections, so with keep-alive off PerSecond is the
+// server's handshake rate.
+type TLS struct {
+	Resume     bool    `json:"resume,omitempty"` // the client kept a session cache
+	Handshakes int64   `json:"handshakes"`
+	Resumed    int64   `json:"resumed"`           // of Handshakes
+	PerSecond  float64 `json:"per_s"`             // handshakes per second
+	P50        float64 `json:"p50_ms"`            // handshake latency
+	P99        float64 `json:"p99_ms"`            //
+	Version    string  `json:"version,omitempty"` // "TLS 1.3 X25519MLKEM768"
 }
 
 // Latency summarizes a latency histogram, in milliseconds.
@@ -133,6 +149,19 @@ func (s *Step) validate() error {
 	for _, f := range fields {
 		if err := check(f.name, f.v); err != nil {
 			return err
+		}
+	}
+	if t := s.TLS; t != nil {
+		if t.Handshakes < 0 || t.Resumed < 0 || t.Resumed > t.Handshakes {
+			return fmt.Errorf("TLS handshakes %d, resumed %d: %w", t.Handshakes, t.Resumed, ErrBadValue)
+		}
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{"handshakes per second", t.PerSecond}, {"handshake p50", t.P50}, {"handshake p99", t.P99}} {
+			if err := check(f.name, f.v); err != nil {
+				return err
+			}
 		}
 	}
 	for j, p := range s.Percentiles {

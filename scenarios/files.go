@@ -39,6 +39,7 @@ var order = []string{
 	"slow-clients",
 	"backend-failure",
 	"blue-green",
+	"tls-cost",
 }
 
 // Names returns the names of the embedded scenarios in All's order.
@@ -47,7 +48,7 @@ func Names() []string { return append([]string(nil), order...) }
 // All parses the embedded scenarios and returns them in a fixed order:
 // static-1k, c10k-idle, keepalive-off, proxy-balance, cgi-vs-app (the
 // quick set), then static-1m, slow-clients, backend-failure,
-// blue-green. Every call returns new values the caller may change.
+// blue-green, tls-cost. Every call returns new values the caller may change.
 func All() ([]*Scenario, error) {
 	all := make([]*Scenario, 0, len(order))
 	for _, name := range order {

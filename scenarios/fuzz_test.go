@@ -62,6 +62,7 @@ func FuzzParse(f *testing.F) {
 			CGIProgram: "/srv/run/hello.sh",
 			Backends:   backendAddrs(s, 9001),
 		}
+		goldenTLS(&e)
 		for _, color := range []string{"blue", "green"} {
 			e.Color = color
 			text, err := NginxConf(s, e, ForC10k)

@@ -65,13 +65,15 @@ var mimeTypes = []struct{ typ, exts string }{
 // and the addresses and paths of e: one worker process, the keep-alive
 // limits of the Site, static files from e.Root, the proxy location to
 // an upstream "app" of the backends of Site.Upstream(e.Color) with their
-// weights and the balancing method, and (ForC10k) the CGI location.
+// weights and the balancing method, (ForC10k) the CGI location, and for
+// a site with TLS a second listener, `listen e.TLSListen ssl` with
+// e.TLSCert and e.TLSKey.
 // The upstream lists the members that have an address in e.Backends
 // (the running ones, so a killed backend can be left out), in the order
 // of Proxy.Backends. An Env that lacks what the site needs (a listen
 // address, an address for any member of the upstream, the CGI program,
-// ForNginx's Dir) is an error wrapping ErrEnv; a path the config cannot
-// hold safely wraps ErrUnsafePath.
+// ForNginx's Dir, the TLS listener and certificate) is an error wrapping
+// ErrEnv; a path the config cannot hold safely wraps ErrUnsafePath.
 func NginxConf(s *Scenario, e Env, f Flavor) (string, error) {
 	if s == nil {
 		return "", errors.New("nginx.conf: no scenario")
@@ -142,6 +144,27 @@ func nginxConf(s *Scenario, e Env, f Flavor) (string, error) {
 		}
 		if !validLocation(site.Proxy.Location) {
 			return "", fmt.Errorf("%w: proxy location %q", ErrUnsafePath, site.Proxy.Location)
+		}
+	}
+	var tlsListen, tlsCert, tlsKey string
+	if site.TLS != nil {
+		if !e.TLSListen.IsValid() {
+			return "", fmt.Errorf("%w: no TLS listen address (Env.TLSListen) for a site with TLS", ErrEnv)
+		}
+		if f == ForNginx && e.TLSListen.Port() == 0 {
+			return "", fmt.Errorf("%w: TLS listen address %s has no port (nginx cannot bind port 0)", ErrEnv, e.TLSListen)
+		}
+		if e.TLSListen == e.Listen && e.Listen.Port() != 0 {
+			return "", fmt.Errorf("%w: TLS listen address %s is also the plain one", ErrEnv, e.TLSListen)
+		}
+		if tlsListen, err = confWord("TLS listen address", e.TLSListen.String()); err != nil {
+			return "", err
+		}
+		if tlsCert, err = absPath("certificate (Env.TLSCert)", e.TLSCert); err != nil {
+			return "", err
+		}
+		if tlsKey, err = absPath("certificate key (Env.TLSKey)", e.TLSKey); err != nil {
+			return "", err
 		}
 	}
 	var cgiProgram string
@@ -236,6 +259,15 @@ func nginxConf(s *Scenario, e Env, f Flavor) (string, error) {
 	w.blank()
 	w.line(1, "server {")
 	w.line(2, "listen %s;", listen)
+	if site.TLS != nil {
+		// TLS 1.2 and 1.3 on every server: nginx 1.22 leaves 1.3 out
+		// of its default (1.23.4 added it; c10k's default is that);
+		// session tickets on and no server-side cache, nginx's defaults.
+		w.line(2, "listen %s ssl;", tlsListen)
+		w.line(2, "ssl_certificate %s;", quotePath(tlsCert))
+		w.line(2, "ssl_certificate_key %s;", quotePath(tlsKey))
+		w.line(2, "ssl_protocols TLSv1.2 TLSv1.3;")
+	}
 	w.line(2, "root %s;", quotePath(root))
 	w.blank()
 	w.line(2, "location / {")

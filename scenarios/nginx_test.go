@@ -27,7 +27,31 @@ func nginxGoldenEnv(s *Scenario, color string) Env {
 		CGIProgram: "/srv/c10k/run/hello.sh",
 		Backends:   backendAddrs(s, 9001),
 	}
+	goldenTLS(&e)
 	return e
+}
+
+// goldenTLS gives e the fixed TLS listener and certificate paths of the
+// golden files; a site without TLS leaves them out of its config.
+func goldenTLS(e *Env) {
+	e.TLSListen = netip.MustParseAddrPort("127.0.0.1:8443")
+	e.TLSCert, e.TLSKey = "/srv/c10k/tls/cert.pem", "/srv/c10k/tls/key.pem"
+}
+
+// testTLS gives e a TLS listener and a real certificate under dir when
+// s's site has TLS, for the tests that load it (c10k's engine, nginx -t,
+// apache2 -t, lighttpd -tt).
+func testTLS(t *testing.T, s *Scenario, e *Env, dir string) {
+	t.Helper()
+	if s.Site.TLS == nil {
+		return
+	}
+	f, err := WriteTLS(filepath.Join(dir, "tls"), s.Site.TLS.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.TLSListen = netip.AddrPortFrom(e.Listen.Addr(), e.Listen.Port()+1)
+	e.TLSCert, e.TLSKey = f.Cert, f.Key
 }
 
 // backendAddrs gives every backend of s an address on 127.0.0.1 from
@@ -127,6 +151,7 @@ func TestNginxConfC10kLoads(t *testing.T) {
 					CGIProgram: prog,
 					Backends:   backendAddrs(s, 9001),
 				}
+				testTLS(t, s, &e, run)
 				text, err := NginxConf(s, e, ForC10k)
 				if err != nil {
 					t.Fatal(err)
@@ -234,6 +259,7 @@ func TestNginxConfNginxTest(t *testing.T) {
 					Color:    color,
 					Backends: backendAddrs(s, 9001),
 				}
+				testTLS(t, s, &e, run)
 				text, err := NginxConf(s, e, ForNginx)
 				if err != nil {
 					t.Fatal(err)
@@ -260,6 +286,10 @@ func TestNginxConfEnvErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tlsCost, err := Lookup("tls-cost")
+	if err != nil {
+		t.Fatal(err)
+	}
 	good := nginxGoldenEnv(cgi, "")
 	tests := []struct {
 		name   string
@@ -282,6 +312,11 @@ func TestNginxConfEnvErrors(t *testing.T) {
 		{"variable in root", static, ForC10k, func(e *Env) { e.Root = "/srv/$host" }, ErrUnsafePath, "nginx reads as a variable"},
 		{"newline in root", static, ForNginx, func(e *Env) { e.Root = "/srv/a\nb" }, ErrUnsafePath, "control character"},
 		{"newline in dir", static, ForNginx, func(e *Env) { e.Dir = "/srv/a\nb" }, ErrUnsafePath, "control character"},
+		{"no TLS listen", tlsCost, ForC10k, func(e *Env) { e.TLSListen = netip.AddrPort{} }, ErrEnv, "no TLS listen address"},
+		{"nginx TLS port 0", tlsCost, ForNginx, func(e *Env) { e.TLSListen = netip.MustParseAddrPort("127.0.0.1:0") }, ErrEnv, "has no port"},
+		{"TLS on the plain port", tlsCost, ForNginx, func(e *Env) { e.TLSListen = e.Listen }, ErrEnv, "is also the plain one"},
+		{"no certificate", tlsCost, ForC10k, func(e *Env) { e.TLSCert = "" }, ErrEnv, "no certificate"},
+		{"relative key", tlsCost, ForNginx, func(e *Env) { e.TLSKey = "key.pem" }, ErrEnv, "is not absolute"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/c10k/c10k/loadgen"
 )
 
 // MaxFileSize bounds a scenario file; anything larger is refused before
@@ -573,6 +575,18 @@ func checkSite(c *checker, site *Site) {
 			c.errorf("site.proxy.backends", "no backend serves before a deploy: want one without a color or a blue one")
 		}
 	}
+	if t := site.TLS; t != nil {
+		switch t.Key {
+		case "", KeyECDSAP256, KeyRSA2048:
+		default:
+			c.errorf("site.tls.key", "%q: want %s or %s", t.Key, KeyECDSAP256, KeyRSA2048)
+		}
+		for i, name := range t.Curves {
+			if _, err := loadgen.ParseCurves(name); err != nil || strings.TrimSpace(name) == "" || strings.Contains(name, ",") {
+				c.errorf(fmt.Sprintf("site.tls.curves[%d]", i), "%q: want X25519, X25519MLKEM768, P-256, P-384 or P-521", name)
+			}
+		}
+	}
 	if g := site.CGI; g != nil {
 		switch {
 		case !validLocation(g.Location):
@@ -645,6 +659,15 @@ func checkStep(c *checker, s *Scenario, i int) {
 	}
 	if st.SlowReaders == 0 && (st.SlowPath != "" || st.SlowRate != 0) {
 		c.errorf(f+".slow_readers", "0, but slow_path or slow_rate is set")
+	}
+	if st.TLS && s.Site.TLS == nil {
+		c.errorf(f+".tls", "the site has no TLS: add \"tls\": {} to site")
+	}
+	if st.TLS && st.Target != "" {
+		c.errorf(f+".tls", "the backends speak plain HTTP: a TLS step goes to the server (target \"\")")
+	}
+	if st.TLSResume && !st.TLS {
+		c.errorf(f+".tls_resume", "resumes TLS sessions: set tls too")
 	}
 	if st.SlowPath != "" && !validRequestPath(st.SlowPath) {
 		c.errorf(f+".slow_path", "%q: want a request path starting with '/' (printable, no spaces or '#')", st.SlowPath)

@@ -20,7 +20,7 @@ func TestAllOrder(t *testing.T) {
 	for _, s := range all {
 		names = append(names, s.Name)
 	}
-	want := []string{"static-1k", "c10k-idle", "keepalive-off", "proxy-balance", "cgi-vs-app", "static-1m", "slow-clients", "backend-failure", "blue-green"}
+	want := []string{"static-1k", "c10k-idle", "keepalive-off", "proxy-balance", "cgi-vs-app", "static-1m", "slow-clients", "backend-failure", "blue-green", "tls-cost"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("All() = %v, want %v", names, want)
 	}
@@ -197,6 +197,25 @@ func TestScenarioContent(t *testing.T) {
 				t.Errorf("duration %v", s.DurationFor(0))
 			}
 		}, 1},
+		{"tls-cost", []string{"keepalive=off plain", "keepalive=off tls", "keepalive=off tls-resume", "1k plain", "1k tls", "1m plain", "1m tls"}, func(t *testing.T, s *Scenario) {
+			wantFiles(t, s, File{"1k.txt", 1024}, File{"1m.bin", 1 << 20})
+			if s.Site.TLS == nil || s.Site.TLS.Key != KeyRSA2048 || s.Quick {
+				t.Errorf("site TLS %+v, quick %v; want rsa-2048, not quick", s.Site.TLS, s.Quick)
+			}
+			// Steps pair up: plain, then the same load over TLS.
+			var tlsSteps, resumed int
+			for _, st := range s.Steps {
+				if st.TLS {
+					tlsSteps++
+				}
+				if st.TLSResume {
+					resumed++
+				}
+			}
+			if tlsSteps != 4 || resumed != 1 {
+				t.Errorf("%d TLS steps, %d resumed; want 4 and 1", tlsSteps, resumed)
+			}
+		}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -440,6 +459,12 @@ func TestParseInvalid(t *testing.T) {
 		{"target", func(s *Scenario) { s.Steps[3].Target = "a" }, `x.json: steps[3].target: "a": want "" (the server under test) or "backend:NAME"`},
 		{"target unknown", func(s *Scenario) { s.Steps[3].Target = "backend:zz" }, `x.json: steps[3].target: backend "zz" is not in site.proxy.backends`},
 		{"target green", func(s *Scenario) { s.Steps[3].Target = "backend:green" }, `x.json: steps[3].target: backend "green" is green: it runs only after a deploy`},
+		{"tls without site tls", func(s *Scenario) { s.Steps[0].TLS = true }, `x.json: steps[0].tls: the site has no TLS: add "tls": {} to site`},
+		{"tls to a backend", func(s *Scenario) { s.Site.TLS = &SiteTLS{}; s.Steps[3].TLS = true }, `x.json: steps[3].tls: the backends speak plain HTTP`},
+		{"resume without tls", func(s *Scenario) { s.Steps[0].TLSResume = true }, `x.json: steps[0].tls_resume: resumes TLS sessions: set tls too`},
+		{"tls key", func(s *Scenario) { s.Site.TLS = &SiteTLS{Key: "dsa"} }, `x.json: site.tls.key: "dsa": want ecdsa-p256 or rsa-2048`},
+		{"tls curves", func(s *Scenario) { s.Site.TLS = &SiteTLS{Curves: []string{"X25519", "X448"}} }, `x.json: site.tls.curves[1]: "X448": want X25519`},
+		{"tls curves list", func(s *Scenario) { s.Site.TLS = &SiteTLS{Curves: []string{"X25519,P-256"}} }, `x.json: site.tls.curves[0]: "X25519,P-256"`},
 		{"step timeout", func(s *Scenario) { s.Steps[0].Timeout = Duration(time.Hour) }, `x.json: steps[0].timeout: 1h0m0s is above the limit of 10m0s`},
 		{"event step", func(s *Scenario) { s.Events[0].Step = 4 }, `x.json: events[0].step: 4: want a step index from 0 to 3`},
 		{"event late", func(s *Scenario) { s.Events[0].At = Duration(5 * time.Second) }, `x.json: events[0].at: 5s is not before the end of step 1 (5s)`},

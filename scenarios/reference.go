@@ -136,8 +136,9 @@ func (r Reference) apache() bool { return strings.HasPrefix(r.Name, "apache-") }
 // Config returns the name of the server's config file (a base name, to
 // be written in e.Dir) and its text: the scenario's Site — document
 // root, proxy location with the e.Color upstream's weights and balancing
-// method, keep-alive limits, CGI program, the same short mime type
-// table — as the server's own configuration, self-contained (it
+// method, keep-alive limits, CGI program, the TLS listener with
+// e.TLSCert (Apache's mod_ssl, lighttpd's mod_openssl), the same short
+// mime type table — as the server's own configuration, self-contained (it
 // includes no file of /etc), with its pid file, logs and temp files
 // under e.Dir and no access log. nginx gets NginxConf(s, e, ForNginx)
 // itself. The upstream is the backends of s.Site.Upstream(e.Color)
@@ -303,6 +304,19 @@ func checkEnv(st *Site, e Env, cgi bool) error {
 			return fmt.Errorf("env: %s: %w", p.name, err)
 		}
 	}
+	if st.TLS != nil {
+		if !e.TLSListen.IsValid() || e.TLSListen.Port() == 0 || e.TLSListen == e.Listen {
+			return fmt.Errorf("env: TLS listen address %q is not an addr:port of its own: %w", e.TLSListen, ErrEnv)
+		}
+		for _, p := range []struct{ name, p string }{{"TLSCert", e.TLSCert}, {"TLSKey", e.TLSKey}} {
+			if !filepath.IsAbs(p.p) {
+				return fmt.Errorf("env: %s %q is not an absolute path: %w", p.name, p.p, ErrEnv)
+			}
+			if err := checkConfString(p.p); err != nil {
+				return fmt.Errorf("env: %s: %w", p.name, err)
+			}
+		}
+	}
 	for _, loc := range []string{proxyLocation(st), cgiLocation(st)} {
 		if loc == "" {
 			continue
@@ -399,6 +413,9 @@ func (r Reference) apacheConf(s *Scenario, e Env) (string, error) {
 	w("# No access log (nginx.conf: access_log off): no CustomLog.")
 	w("ServerName localhost")
 	w("Listen %s", e.Listen)
+	if st.TLS != nil {
+		w("Listen %s https", e.TLSListen)
+	}
 	w("# Debian's Apache refuses to serve as root: the parent binds and logs,")
 	w("# its children run as www-data, which must read the site.")
 	w("User www-data")
@@ -418,6 +435,9 @@ func (r Reference) apacheConf(s *Scenario, e Env) (string, error) {
 		} else {
 			mod("cgid", "cgid")
 		}
+	}
+	if st.TLS != nil {
+		mod("ssl", "ssl")
 	}
 	if st.Proxy != nil {
 		mod("proxy", "proxy")
@@ -502,6 +522,18 @@ func (r Reference) apacheConf(s *Scenario, e Env) (string, error) {
 		w("    ProxySet lbmethod=%s", method)
 		w("</Proxy>")
 		w("ProxyPass %q %q", p.Location, "balancer://"+UpstreamName+p.Location)
+	}
+	if st.TLS != nil {
+		w("")
+		w("# TLS: the same site on %s (nginx.conf: listen ... ssl), TLS 1.2 and", e.TLSListen)
+		w("# 1.3 (ssl_protocols TLSv1.2 TLSv1.3). mod_ssl's defaults, as nginx's:")
+		w("# session tickets on, no server-side session cache.")
+		w("<VirtualHost %s>", e.TLSListen)
+		w("    SSLEngine on")
+		w("    SSLProtocol -all +TLSv1.2 +TLSv1.3")
+		w("    SSLCertificateFile %q", e.TLSCert)
+		w("    SSLCertificateKeyFile %q", e.TLSKey)
+		w("</VirtualHost>")
 	}
 	if cgi {
 		c := st.CGI
@@ -638,6 +670,9 @@ func (r Reference) lighttpdConf(s *Scenario, e Env) (string, error) {
 	if st.Proxy != nil {
 		mods = append(mods, `"mod_proxy"`)
 	}
+	if st.TLS != nil {
+		mods = append(mods, `"mod_openssl"`)
+	}
 	w("server.modules = ( %s )", strings.Join(mods, ", "))
 	w("# No access log (nginx.conf: access_log off): mod_accesslog is not loaded.")
 	w("server.document-root = %q", e.Root)
@@ -692,6 +727,17 @@ func (r Reference) lighttpdConf(s *Scenario, e Env) (string, error) {
 			w("# proxy_buffering on: lighttpd buffers whole responses by default")
 			w("# (server.stream-response-body = 0), in memory or under upload-dirs.")
 		}
+	}
+	if st.TLS != nil {
+		w("")
+		w("# TLS: the same site on %s (nginx.conf: listen ... ssl), TLS 1.2 and", e.TLSListen)
+		w("# 1.3 (ssl_protocols TLSv1.2 TLSv1.3), mod_openssl's session tickets on.")
+		w("$SERVER[\"socket\"] == %q {", e.TLSListen.String())
+		w("    ssl.engine = \"enable\"")
+		w("    ssl.openssl.ssl-conf-cmd = ( \"MinProtocol\" => \"TLSv1.2\", \"MaxProtocol\" => \"TLSv1.3\" )")
+		w("    ssl.pemfile = %q", e.TLSCert)
+		w("    ssl.privkey = %q", e.TLSKey)
+		w("}")
 	}
 	if st.CGI != nil {
 		c := st.CGI

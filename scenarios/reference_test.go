@@ -119,6 +119,7 @@ func refGoldenEnv(s *Scenario, color string) Env {
 	if c := s.Site.CGI; c != nil {
 		e.CGIProgram = "/srv/c10k/run/" + strings.TrimSuffix(c.Program, ".c")
 	}
+	goldenTLS(&e)
 	return e
 }
 
@@ -500,6 +501,7 @@ func TestReferenceConfigSyntax(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
+					testTLS(t, s, &e, e.Dir)
 					if e.CGIProgram != "" {
 						e.CGIProgram = filepath.Join(e.Dir, filepath.Base(e.CGIProgram))
 						if err := os.WriteFile(e.CGIProgram, []byte("#!/bin/sh\n"), 0o755); err != nil {

@@ -76,6 +76,28 @@ type Site struct {
 	// WorkerConnections is nginx's worker_connections (and the
 	// equivalent elsewhere); zero: 19000, room for a C10k run.
 	WorkerConnections int `json:"worker_connections,omitempty"`
+	// TLS, when set, makes the server listen with TLS as well, on a
+	// second port (Env.TLSListen), serving the same site; steps with
+	// TLS set go there.
+	TLS *SiteTLS `json:"tls,omitempty"`
+}
+
+// SiteTLS is the TLS side of a site: the runner generates a CA and a
+// certificate it signs for 127.0.0.1 (WriteTLS) into the run directory,
+// configures the server with the certificate (nginx.conf's `listen ...
+// ssl` and ssl_certificate, Apache's mod_ssl, lighttpd's mod_openssl)
+// and gives the CA to the generator, which verifies the server as a
+// client would.
+type SiteTLS struct {
+	// Key is the certificate's key type: KeyECDSAP256 ("", the default)
+	// or KeyRSA2048.
+	Key string `json:"key,omitempty"`
+	// Curves are the key exchanges the generator offers, in order
+	// ("X25519", "X25519MLKEM768", "P-256", ...); empty: Go's default,
+	// X25519MLKEM768 first as browsers do. OpenSSL 3.0 servers (Debian
+	// 12's nginx, Apache, lighttpd) lack the hybrid and pick X25519,
+	// the c10k cores take the hybrid: ["X25519"] makes them alike.
+	Curves []string `json:"curves,omitempty"`
 }
 
 // A File is a static file of Size bytes at Path under the document root.
@@ -139,6 +161,13 @@ type Step struct {
 
 	KeepAlive *bool `json:"keepalive,omitempty"` // nil: on
 
+	// TLS sends the step's requests over https to the server's TLS
+	// listener (the site must have TLS). Every new connection does a
+	// full handshake unless TLSResume lets it resume the session of an
+	// earlier one, as a browser's session cache does.
+	TLS       bool `json:"tls,omitempty"`
+	TLSResume bool `json:"tls_resume,omitempty"`
+
 	Idle      int     `json:"idle,omitempty"`       // idle keep-alive connections held during the step
 	OpenRate  float64 `json:"open_rate,omitempty"`  // idle connections opened per second; 0: 2000
 	ProbeRate float64 `json:"probe_rate,omitempty"` // fresh-connection probes per second; 0: none
@@ -197,4 +226,9 @@ type Env struct {
 	Color string
 	// CGIProgram is the absolute path of the Site's CGI program.
 	CGIProgram string
+	// TLSListen is the server's TLS listener, and TLSCert and TLSKey
+	// the absolute paths of its certificate and key (PEM), for a site
+	// with TLS.
+	TLSListen       netip.AddrPort
+	TLSCert, TLSKey string
 }

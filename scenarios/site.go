@@ -66,7 +66,8 @@ func (s *Scenario) Runs(core string) bool {
 
 // Name returns the step's name in tables and file names: its Label, or
 // one derived from the load: "c=100", "rate=500", "idle=5000", with
-// "keepalive=off " in front when keep-alive is off.
+// "keepalive=off " in front when keep-alive is off and "tls " (or
+// "tls-resume ") before that for a TLS step.
 func (st Step) Name() string {
 	if st.Label != "" {
 		return st.Label
@@ -84,6 +85,12 @@ func (st Step) Name() string {
 	}
 	if st.KeepAlive != nil && !*st.KeepAlive {
 		n = "keepalive=off " + n
+	}
+	switch {
+	case st.TLSResume:
+		n = "tls-resume " + n
+	case st.TLS:
+		n = "tls " + n
 	}
 	return n
 }

@@ -93,6 +93,8 @@ func TestStepName(t *testing.T) {
 		{Step{Rate: 12.5}, "rate=12.5"},
 		{Step{Idle: 5000, ProbeRate: 100}, "idle=5000"},
 		{Step{Connections: 50, KeepAlive: &off}, "keepalive=off c=50"},
+		{Step{Connections: 50, KeepAlive: &off, TLS: true}, "tls keepalive=off c=50"},
+		{Step{Connections: 50, TLS: true, TLSResume: true}, "tls-resume c=50"},
 		{Step{Connections: 50, KeepAlive: &on}, "c=50"},
 		{Step{ProbeRate: 5}, "idle=0"},
 	}

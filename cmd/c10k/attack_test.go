@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +52,9 @@ func TestAttackBadInput(t *testing.T) {
 		{[]string{"--format", "xml", "-c", "1", "http://127.0.0.1:1/"}, "--format"},
 		{[]string{"http://127.0.0.1:1/"}, "nothing to do"},
 		{[]string{"-c", "100000000", "http://127.0.0.1:1/"}, "RLIMIT_NOFILE"},
+		{[]string{"--tls-version", "1.1", "-c", "1", "https://127.0.0.1:1/"}, "--tls-version"},
+		{[]string{"--tls-curves", "X448", "-c", "1", "https://127.0.0.1:1/"}, "--tls-curves"},
+		{[]string{"--cacert", filepath.Join(dir, "missing.pem"), "-c", "1", "https://127.0.0.1:1/"}, "--cacert"},
 	} {
 		var out, errb bytes.Buffer
 		code := attack(context.Background(), tc.args, &out, &errb)
@@ -127,5 +134,41 @@ func TestAttackC10kJSONCompat(t *testing.T) {
 	}
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Idle.Held != 5 || r.Idle.Asked != 5 || r.Probe.Sent != 10 || r.RSSHeld == 0 {
 		t.Errorf("%+v %v: %s", r, err, out.String())
+	}
+}
+
+// TestAttackTLS attacks an https server: with its CA the summary holds
+// the handshake figures; without it the run stops before any load with
+// one error that names the fix.
+func TestAttackTLS(t *testing.T) {
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	defer ts.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string // in stdout (0) or stderr (2)
+	}{
+		{[]string{"--cacert", ca, "-c", "2", "--requests", "20", "--keepalive=false", "--json", ts.URL + "/"}, 0, `"handshakes":20`},
+		{[]string{"--insecure", "--tls-resume", "-c", "1", "--requests", "5", "--keepalive=false", ts.URL + "/"}, 0, "4 resumed"},
+		{[]string{"-c", "2", "--requests", "20", ts.URL + "/"}, 2, "--cacert"},
+	} {
+		var out, errb bytes.Buffer
+		code := attack(context.Background(), tc.args, &out, &errb)
+		got := out.String()
+		if tc.code != 0 {
+			got = errb.String()
+		}
+		if code != tc.code || !strings.Contains(got, tc.want) {
+			t.Errorf("attack %q = %d, stdout %q, stderr %q; want %d and %q", tc.args, code, out.String(), errb.String(), tc.code, tc.want)
+		}
+		if tc.code == 2 && strings.Count(errb.String(), "\n") != 1 {
+			t.Errorf("attack %q: stderr %q; want one line", tc.args, errb.String())
+		}
 	}
 }

@@ -57,6 +57,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	refs := fs.String("references", "", "comma-separated reference server `names` (implies --reference)")
 	url := fs.String("url", "", "bench this external base `URL` instead of the cores (unless --cores is given too)")
 	pid := fs.Int("pid", 0, "with --url: the server's `pid`, to sample its /proc figures")
+	cacert := fs.String("cacert", "", "with an https --url: trust the CA certificates of PEM `file`")
+	insecure := fs.Bool("insecure", false, "with an https --url: do not verify the server's certificate")
 	out := fs.String("out", "", "run `directory` (default results/<run-id>)")
 	scale := fs.Float64("scale", 1, "multiply every warm-up and step duration by `factor`")
 	trials := fs.Int("trials", 1, "run every step `N` times, interleaved across targets")
@@ -141,6 +143,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		o.Targets = append(o.Targets, runner.Target{Name: "url", Kind: reports.KindURL, URL: strings.TrimSuffix(*url, "/"), PID: *pid})
 	}
+	o.URLTLS = loadgen.TLSOptions{CAFile: *cacert, Insecure: *insecure}
 	if len(o.Targets) == 0 {
 		return fail("nothing to bench: --cores is empty and there is no --reference or --url")
 	}

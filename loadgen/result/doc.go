@@ -1,7 +1,7 @@
 // Package result is the load generator's measurement record: a Summary of
 // one run (counts, status codes, errors, connection and fairness figures,
 // generator health, a timeline of successes and errors in TimelineBucket
-// steps, slow-reader counts) with its latency HdrHistograms, how to read
+// steps, slow-reader counts, TLS handshake figures) with its latency HdrHistograms, how to read
 // and write it as a file, and how to merge the summaries of several shards
 // into one.
 //

@@ -67,7 +67,7 @@ func WriteFile(path string, s *Summary) error {
 }
 
 func (h *Histograms) named() map[string]*hdrhistogram.Histogram {
-	return map[string]*hdrhistogram.Histogram{"latency": h.Latency, "service": h.Service, "lag": h.Lag, "probe": h.Probe}
+	return map[string]*hdrhistogram.Histogram{"latency": h.Latency, "service": h.Service, "lag": h.Lag, "probe": h.Probe, "handshake": h.Handshake}
 }
 
 func (h *Histograms) set(name string, v *hdrhistogram.Histogram) bool {
@@ -80,6 +80,8 @@ func (h *Histograms) set(name string, v *hdrhistogram.Histogram) bool {
 		h.Lag = v
 	case "probe":
 		h.Probe = v
+	case "handshake":
+		h.Handshake = v
 	default:
 		return false
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // Merge combines the summaries of shards that ran at the same time into
-// one: counts, rates, connections and slow-reader counts add up,
+// one: counts, rates, connections, slow-reader and TLS handshake counts
+// add up,
 // histograms merge exactly, timelines add up bucket by bucket (each
 // shard's counted from its own load start), the duration is the longest,
 // and the result is valid only when every shard was. The inputs are not
@@ -65,6 +66,13 @@ func Merge(parts ...*Summary) (*Summary, error) {
 		m.Hist.Service = mergeHist(m.Hist.Service, p.Hist.Service)
 		m.Hist.Lag = mergeHist(m.Hist.Lag, p.Hist.Lag)
 		m.Hist.Probe = mergeHist(m.Hist.Probe, p.Hist.Probe)
+		m.Hist.Handshake = mergeHist(m.Hist.Handshake, p.Hist.Handshake)
+		if p.TLS != nil {
+			if m.TLS == nil {
+				m.TLS = &TLSStats{}
+			}
+			m.TLS.merge(p.TLS)
+		}
 		g := &m.Generator
 		g.CPUs += p.Generator.CPUs
 		g.CPUPercent += p.Generator.CPUPercent

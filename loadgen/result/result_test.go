@@ -113,6 +113,53 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// tlsSample is sample with TLS figures: n handshakes of d, r resumed.
+func tlsSample(shard string, n, r int64, d time.Duration) *Summary {
+	s := sample(shard, time.Millisecond)
+	s.TLS = &TLSStats{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Handshakes: n, Resumed: r, Other: 1}
+	s.Hist.Handshake = NewHistogram()
+	for range n {
+		Record(s.Hist.Handshake, d)
+	}
+	s.Finish()
+	return s
+}
+
+// TestTLSStats checks that the TLS figures survive a file and add up in
+// a merge, and that a summary without them stays without.
+func TestTLSStats(t *testing.T) {
+	a, b := tlsSample("0/2", 10, 0, time.Millisecond), tlsSample("1/2", 30, 30, 3*time.Millisecond)
+	if a.TLS.PerSecond != 10 || a.TLS.Latency.P50 < 0.99 || a.TLS.Latency.P50 > 1.01 {
+		t.Errorf("finished TLS figures %+v", *a.TLS)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.TLS == nil || *back.TLS != *b.TLS || back.Hist.Handshake.TotalCount() != 30 {
+		t.Errorf("read back TLS %+v, %d handshakes in the histogram; want %+v", back.TLS, back.Hist.Handshake.TotalCount(), *b.TLS)
+	}
+	m, err := Merge(a, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TLS.Handshakes != 40 || m.TLS.Resumed != 30 || m.TLS.Other != 2 || m.TLS.PerSecond != 40 || m.Hist.Handshake.TotalCount() != 40 || m.TLS.Version != "TLS 1.3" {
+		t.Errorf("merged TLS %+v", *m.TLS)
+	}
+	var txt bytes.Buffer
+	WriteText(&txt, m)
+	if !strings.Contains(txt.String(), "40 done (40.0/s)") {
+		t.Errorf("text lacks the handshakes:\n%s", txt.String())
+	}
+	if plain, _ := Merge(sample("0/1", time.Millisecond)); plain.TLS != nil || plain.Hist.Handshake != nil {
+		t.Errorf("a plain run merged into TLS figures %+v", plain.TLS)
+	}
+}
+
 func TestFairness(t *testing.T) {
 	f := FairnessOf([]int64{100, 100, 100, 1})
 	if f.Starved != 1 || f.Min != 1 || f.Max != 100 || f.Conns != 4 {
@@ -161,6 +208,9 @@ func FuzzRead(f *testing.F) {
 	f.Add(b.Bytes())
 	b.Reset()
 	Write(&b, timelined("0/1", 3, 2))
+	f.Add(b.Bytes())
+	b.Reset()
+	Write(&b, tlsSample("0/1", 3, 1, time.Millisecond))
 	f.Add(b.Bytes())
 	var v bytes.Buffer
 	vegeta.NewEncoder(&v).Encode(&vegeta.Result{Code: 200, Latency: time.Millisecond, Timestamp: time.Unix(1, 0)})

@@ -178,7 +178,7 @@ type Summary struct {
 	Scheduled     int64            `json:"scheduled,omitempty"`
 	SuccessRatio  float64          `json:"success_ratio"` // 2xx and 3xx / requests
 	StatusCodes   map[string]int64 `json:"status_codes"`
-	Errors        map[string]int64 `json:"errors"` // by kind: timeout, refused, reset, status, other
+	Errors        map[string]int64 `json:"errors"` // by kind: timeout, refused, reset, status, tls, other
 	FirstError    string           `json:"first_error,omitempty"`
 	BytesIn       int64            `json:"bytes_in"`
 	BytesOut      int64            `json:"bytes_out"`
@@ -220,6 +220,8 @@ type Summary struct {
 	Timeline []TimeBucket `json:"timeline,omitempty"`
 	// Slow counts the slow readers' work; nil without slow readers.
 	Slow *SlowStats `json:"slow,omitempty"`
+	// TLS holds the handshake figures of an https run; nil for http.
+	TLS *TLSStats `json:"tls,omitempty"`
 
 	// Histograms in microseconds; nil when not measured.
 	Hist Histograms `json:"-"`
@@ -237,8 +239,9 @@ type SlowStats struct {
 }
 
 // Histograms are a summary's latency distributions in microseconds.
+// Handshake is the TLS handshakes' of the load connections.
 type Histograms struct {
-	Latency, Service, Lag, Probe *hdrhistogram.Histogram
+	Latency, Service, Lag, Probe, Handshake *hdrhistogram.Histogram
 }
 
 // Finish recomputes the derived figures (percentiles, ratios, fairness)
@@ -270,6 +273,13 @@ func (s *Summary) Finish() {
 	}
 	if len(s.PerConn) > 0 {
 		s.Fairness = FairnessOf(s.PerConn)
+	}
+	if t := s.TLS; t != nil {
+		t.Latency = LatencyOf(s.Hist.Handshake)
+		t.PerSecond = 0
+		if s.DurationS > 0 {
+			t.PerSecond = float64(t.Handshakes) / s.DurationS
+		}
 	}
 	if s.StatusCodes == nil {
 		s.StatusCodes = map[string]int64{}

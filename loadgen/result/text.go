@@ -77,6 +77,16 @@ func WriteText(w io.Writer, s *Summary) error {
 	if pr := s.Probe; pr != nil && pr.Sent > 0 {
 		p("probes\t%d sent\t%d ok\t%d errors (%d timeouts)", pr.Sent, pr.OK, pr.Errors, pr.Timeouts)
 	}
+	if t := s.TLS; t != nil {
+		resume := "off"
+		if t.Resume {
+			resume = "on"
+		}
+		p("tls\t%s %s %s\tsession resumption %s", t.Version, t.Cipher, t.Curve, resume)
+		p("handshakes\t%d done (%.1f/s)\t%d resumed\t%d failed\t%d by idle/probe/slow connections", t.Handshakes, t.PerSecond, t.Resumed, t.Failed, t.Other)
+		l := t.Latency
+		p("handshake (ms)\tp50 %.3f\tp90 %.3f\tp99 %.3f\tmax %.3f", l.P50, l.P90, l.P99, l.Max)
+	}
 	if sl := s.Slow; sl != nil {
 		p("slow readers\t%d readers\t%d responses\t%d errors\t%d bytes read", sl.Readers, sl.Responses, sl.Errors, sl.Bytes)
 	}

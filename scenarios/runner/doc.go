@@ -23,6 +23,7 @@
 //	raw/<scenario>/<target>/<step>.json  loadgen result (result.ReadFile, `c10k report FILE`)
 //	raw/<scenario>/<target>/samples.jsonl  /proc samples, one JSON object a line
 //	raw/<scenario>/<target>/server.log, backend-NAME.log, generated configs
+//	tls/<scenario>/ca.pem, cert.pem, key.pem  a TLS site's CA and certificate, new every run
 //
 // A server runs in a short private directory under the system's temporary
 // directory (its pid file, temp files, Apache's cgid socket; readable by

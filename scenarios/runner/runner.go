@@ -61,6 +61,10 @@ type Options struct {
 	Progress io.Writer
 	// Log gets one line per finished step and per note; nil: none.
 	Log io.Writer
+	// URLTLS is the client side of url targets with an https URL: the
+	// CA to trust or none (--cacert, --insecure); zero: the system's
+	// roots.
+	URLTLS loadgen.TLSOptions
 	// Sources are the source addresses of steps holding 1,000 or more
 	// idle connections; nil: 127.0.0.2-127.0.0.21 toward a loopback
 	// target, the kernel's choice otherwise.
@@ -432,10 +436,11 @@ type scenarioRun struct {
 	s     *scenarios.Scenario
 	conf  *scenarios.Scenario // what configs are generated from: s, without its CGI location when the program is missing
 	tmp   string
-	root  string // document root
-	cgi   string // the CGI program; "" when none
-	noCGI string // why a CGI site has no program
-	prep  string // why the site could not be prepared: every step skipped
+	root  string             // document root
+	cgi   string             // the CGI program; "" when none
+	noCGI string             // why a CGI site has no program
+	prep  string             // why the site could not be prepared: every step skipped
+	tls   scenarios.TLSFiles // the CA, certificate and key of a site with TLS
 	skip  map[int]string
 	files []string // step i's file name (no extension)
 }
@@ -472,6 +477,17 @@ func (r *runner) prepare(sc *scenarioRun) {
 			sc.prep = err.Error()
 			return
 		}
+	}
+	if t := sc.s.Site.TLS; t != nil {
+		// A CA and a certificate of its own for every run, in the run
+		// directory: the generator trusts that CA and nothing else.
+		f, err := scenarios.WriteTLS(filepath.Join(r.dir, "tls", sc.s.Name), t.Key)
+		if err != nil {
+			sc.prep = "generate the TLS certificate: " + err.Error()
+			r.note("%s: %s: every step skipped", sc.s.Name, sc.prep)
+			return
+		}
+		sc.tls = f
 	}
 	prog, err := scenarios.Prepare(&sc.s.Site, sc.root, filepath.Join(sc.tmp, "bin"))
 	worldReadable(sc.tmp)

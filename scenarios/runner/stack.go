@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -87,6 +89,13 @@ func (k *stack) up(ctx context.Context, i int) error {
 		return err
 	}
 	k.env.Listen = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port)
+	if k.sc.s.Site.TLS != nil {
+		if port, err = freePort(); err != nil {
+			return err
+		}
+		k.env.TLSListen = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port)
+		k.env.TLSCert, k.env.TLSKey = k.sc.tls.Cert, k.sc.tls.Key
+	}
 	conf, err := k.writeConfig("")
 	if err != nil {
 		return err
@@ -193,6 +202,9 @@ func (k *stack) url(i int) string {
 	}
 	if name, ok := directBackend(st); ok {
 		return "http://" + k.env.Backends[name].String() + st.Path
+	}
+	if st.TLS {
+		return "https://" + k.env.TLSListen.String() + st.Path
 	}
 	return "http://" + k.env.Listen.String() + st.Path
 }
@@ -313,11 +325,32 @@ var httpClient = &http.Client{
 
 // get fetches url and returns its status code.
 func get(ctx context.Context, url string) (int, error) {
+	return getWith(ctx, httpClient, url)
+}
+
+// tlsClient is httpClient for https URLs whose certificate the CA of PEM
+// file ca signed.
+func tlsClient(ca string) (*http.Client, error) {
+	pemBytes, err := os.ReadFile(ca)
+	if err != nil {
+		return nil, fmt.Errorf("runner: TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("runner: TLS CA %s: no PEM certificate", ca)
+	}
+	c := *httpClient
+	c.Transport = &http.Transport{Proxy: nil, DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool}}
+	return &c, nil
+}
+
+// getWith fetches url with client c and returns its status code.
+func getWith(ctx context.Context, c *http.Client, url string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -35,6 +36,11 @@ func (r *runner) runStep(ctx context.Context, sc *scenarioRun, t Target, trial, 
 	}
 	if ri := r.refs[t.Name]; ri != nil {
 		rec.Pair = ri.ref.Pair
+	}
+	if st.TLS {
+		// Set whatever happens to the step, so that the report pairs it
+		// with its plain twin even when it measured nothing.
+		rec.TLS = &reports.TLS{Resume: st.TLSResume}
 	}
 	if why := r.skipReason(sc, t, i); why != "" {
 		rec.Skipped, rec.Invalid, rec.Note = true, "skipped", why
@@ -71,6 +77,8 @@ func (r *runner) skipReason(sc *scenarioRun, t Target, i int) string {
 		return sc.skip[i]
 	case t.Kind == reports.KindURL && direct:
 		return fmt.Sprintf("the step goes straight to %s; a url target has no backends of the runner's", st.Target)
+	case t.Kind == reports.KindURL && st.TLS:
+		return "the step goes to the server's TLS listener with the runner's certificate; a url target has only its URL (give an https:// one to measure TLS there)"
 	case t.Kind == reports.KindReference && r.refs[t.Name].err != nil:
 		return r.refs[t.Name].err.Error()
 	case t.Kind != reports.KindURL && sc.isCGI(i) && sc.noCGI != "":
@@ -103,7 +111,7 @@ func (r *runner) measure(ctx context.Context, sc *scenarioRun, t Target, trial, 
 	// Before the load: does the path answer at all? A misconfigured
 	// target measured at the speed of its error page is no result.
 	{
-		code, err := get(ctx, target)
+		code, err := r.firstGet(ctx, sc, st, target)
 		switch {
 		case ctx.Err() != nil:
 			return rec, ctx.Err()
@@ -209,12 +217,49 @@ func (r *runner) measure(ctx context.Context, sc *scenarioRun, t Target, trial, 
 	return rec, nil
 }
 
+// firstGet fetches a step's target once before its load: over https
+// with the run's CA for a TLS step, with Options.URLTLS for an https url
+// target.
+func (r *runner) firstGet(ctx context.Context, sc *scenarioRun, st scenarios.Step, target string) (int, error) {
+	switch {
+	case st.TLS:
+		c, err := tlsClient(sc.tls.CA)
+		if err != nil {
+			return 0, err
+		}
+		return getWith(ctx, c, target)
+	case strings.HasPrefix(target, "https://"):
+		t, err := loadgen.ParseTarget(target)
+		if err != nil {
+			return 0, err
+		}
+		cfg, err := r.o.URLTLS.Config(t)
+		if err != nil {
+			return 0, err
+		}
+		c := *httpClient
+		c.Transport = &http.Transport{Proxy: nil, DisableKeepAlives: true, TLSClientConfig: cfg}
+		return getWith(ctx, &c, target)
+	}
+	return get(ctx, target)
+}
+
 // loadOptions are the generator's options for step i: the measured part,
 // or its warm-up (the load alone: no idle set, probes or slow readers).
 func (r *runner) loadOptions(sc *scenarioRun, i int, target string, measured bool) loadgen.Options {
 	st := sc.s.Steps[i]
 	o := loadgen.Options{Request: loadgen.Request{URL: target}, Timeout: sc.s.TimeoutFor(i),
 		NoReuse: st.KeepAlive != nil && !*st.KeepAlive}
+	if strings.HasPrefix(target, "https://") {
+		o.TLS = r.o.URLTLS // an https url target
+	}
+	if st.TLS {
+		// The run's own CA: the generator verifies the server as a
+		// client would.
+		o.TLS = loadgen.TLSOptions{CAFile: sc.tls.CA, Resume: st.TLSResume}
+		// Validated when the scenario was parsed.
+		o.TLS.Curves, _ = loadgen.ParseCurves(strings.Join(sc.s.Site.TLS.Curves, ","))
+	}
 	if st.Rate > 0 {
 		o.Rate, o.Connections = st.Rate, st.RateConnections
 	} else {
@@ -262,6 +307,13 @@ func (r *runner) fill(rec *reports.Step, sc *scenarioRun, i int, s *result.Summa
 		rec.Starved = s.Fairness.Starved
 	}
 	rec.Latency = reports.Latency{P50: s.Latency.P50, P90: s.Latency.P90, P99: s.Latency.P99, P999: s.Latency.P999, Max: s.Latency.Max}
+	if t := s.TLS; t != nil && rec.TLS != nil {
+		*rec.TLS = reports.TLS{Resume: t.Resume, Handshakes: t.Handshakes, Resumed: t.Resumed, PerSecond: t.PerSecond,
+			P50: t.Latency.P50, P99: t.Latency.P99, Version: strings.TrimSpace(t.Version + " " + t.Curve)}
+		if t.Failed > 0 {
+			log.note("%d TLS handshakes failed", t.Failed)
+		}
+	}
 	if h := s.Hist.Latency; h != nil && h.TotalCount() > 0 {
 		for _, q := range Quantiles {
 			v := h.ValueAtQuantile(q)
