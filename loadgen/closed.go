@@ -353,17 +353,10 @@ func (l *loop) event(c *econn, ev uint32, now time.Time) {
 		l.result(c, now, fmt.Errorf("read response: %w", err))
 		return
 	case n == 0:
-		if c.phase == phUntilEOF {
-			c.keep = false
-			l.result(c, now, nil)
-			return
-		}
-		l.result(c, now, fmt.Errorf("read response: %w", errUnexpectedEOF))
+		l.result(c, now, c.eof())
 		return
 	}
-	c.w += n
-	c.n += int64(n)
-	done, perr := c.parse(l.e.o.Head)
+	done, perr := c.got(n, l.e.o.Head)
 	switch {
 	case perr != nil:
 		l.result(c, now, perr)
@@ -373,6 +366,25 @@ func (l *loop) event(c *econn, ev uint32, now time.Time) {
 }
 
 var errUnexpectedEOF = errors.New("connection closed before the response ended")
+
+// got takes n more bytes read into c.buf[c.w:] and parses them: done
+// when the response is complete.
+func (c *econn) got(n int, head bool) (done bool, err error) {
+	c.w += n
+	c.n += int64(n)
+	return c.parse(head)
+}
+
+// eof ends the response on c when the server closed the connection: a
+// body read until the end is complete (and the connection not kept),
+// anything else was cut short.
+func (c *econn) eof() error {
+	if c.phase == phUntilEOF {
+		c.keep = false
+		return nil
+	}
+	return fmt.Errorf("read response: %w", errUnexpectedEOF)
+}
 
 // send writes (the rest of) the request; t0 is its start.
 func (l *loop) send(c *econn, t0 time.Time) {
@@ -403,8 +415,28 @@ func (l *loop) send(c *econn, t0 time.Time) {
 // result ends the exchange on c: it records it and sends the next request
 // on the same connection or a new one.
 func (l *loop) result(c *econn, now time.Time, err error) {
-	lat := now.Sub(c.t0)
-	result.Record(l.hist, lat)
+	l.record(c, now, c.t0, err)
+	c.n, c.t0 = 0, time.Time{}
+	if err == nil && c.keep && l.e.o.KeepAlive && c.r == c.w {
+		if !l.take() {
+			c.wrote = 0
+			l.close(c)
+			return
+		}
+		c.r, c.w, c.wrote, c.phase = 0, 0, 0, phHead
+		l.send(c, now)
+		return
+	}
+	l.close(c)
+	l.connect(c, now)
+}
+
+// record counts one finished exchange of c that began at t0: its
+// latency, bytes, status or error, and its place in the timeline. The
+// plain loop's result and the TLS goroutines (closed_tls.go, holding
+// l.mu) both count through it.
+func (l *loop) record(c *econn, now, t0 time.Time, err error) {
+	result.Record(l.hist, now.Sub(t0))
 	l.done.Add(1)
 	c.reqs++
 	l.bytes += c.n
@@ -419,19 +451,6 @@ func (l *loop) result(c *econn, now time.Time, err error) {
 	}
 	ok := err == nil && c.status >= 200 && c.status < 400 // as Summary.Finish counts successes
 	l.timeline = result.AddToTimeline(l.timeline, now.Sub(l.e.start), ok)
-	c.n, c.t0 = 0, time.Time{}
-	if err == nil && c.keep && l.e.o.KeepAlive && c.r == c.w {
-		if !l.take() {
-			c.wrote = 0
-			l.close(c)
-			return
-		}
-		c.r, c.w, c.wrote, c.phase = 0, 0, 0, phHead
-		l.send(c, now)
-		return
-	}
-	l.close(c)
-	l.connect(c, now)
 }
 
 func (l *loop) close(c *econn) {

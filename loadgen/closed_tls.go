@@ -8,8 +8,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/c10k/c10k/loadgen/result"
 )
 
 // The closed model over TLS. crypto/tls needs a net.Conn that blocks: it
@@ -108,9 +106,7 @@ func (l *loop) tlsExchange(tc net.Conn, c *econn, deadline time.Time) error {
 		}
 		n, err := tc.Read(c.buf[c.w:])
 		if n > 0 {
-			c.w += n
-			c.n += int64(n)
-			done, perr := c.parse(l.e.o.Head)
+			done, perr := c.got(n, l.e.o.Head)
 			if perr != nil {
 				return perr
 			}
@@ -120,33 +116,10 @@ func (l *loop) tlsExchange(tc net.Conn, c *econn, deadline time.Time) error {
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, io.EOF) && c.phase == phUntilEOF:
-			c.keep = false
-			return nil
 		case errors.Is(err, io.EOF):
-			return fmt.Errorf("read response: %w", errUnexpectedEOF)
+			return c.eof()
 		default:
 			return fmt.Errorf("read response: %w", timeoutErr(err))
 		}
 	}
-}
-
-// record counts one finished exchange of c that began at t0, as the
-// plain loop's result does. The caller holds l.mu.
-func (l *loop) record(c *econn, now, t0 time.Time, err error) {
-	result.Record(l.hist, now.Sub(t0))
-	l.done.Add(1)
-	c.reqs++
-	l.bytes += c.n
-	if err != nil {
-		l.fail(err)
-	} else {
-		l.codes[c.status]++
-		if c.status >= 400 {
-			l.kinds["status"]++
-			l.errs.Add(1)
-		}
-	}
-	ok := err == nil && c.status >= 200 && c.status < 400
-	l.timeline = result.AddToTimeline(l.timeline, now.Sub(l.e.start), ok)
 }
