@@ -196,7 +196,7 @@ func sslProtocols(p *parser, lv *level, d *directive) error {
 			return d.errorf("invalid value %q in %q directive", a, d.name)
 		}
 		if v == 0 {
-			p.warn(d, fmt.Sprintf("%s in %q directive is not implemented by crypto/tls, ignored", a, d.name))
+			p.warn(d, fmt.Sprintf("%s in %q directive has no support in crypto/tls, ignored", a, d.name))
 			continue
 		}
 		set[v] = true
