@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/c10k/c10k/servers/config"
 	"github.com/c10k/c10k/servers/http1"
@@ -121,15 +124,15 @@ func (x *Proxy) CacheBody(b []byte) {
 		return
 	}
 	w.n += int64(len(b))
-	if m := x.c.z.maxSize; m > 0 && w.hdrLen+int64(len(w.head))+w.n > m {
-		x.abandonWriter()
+	if m := x.c.z.maxSize.Load(); m > 0 && w.hdrLen+int64(len(w.head))+w.n > m {
+		x.cacheAbandon() // not stored: the lock's waiters go on now
 		return
 	}
 	if w.f == nil {
 		w.body = append(w.body, b...)
 	} else if _, err := w.f.Write(b); err != nil {
 		x.e.logf("crit", "write to cache temp file %q failed (%v)", x.p, w.f.Name(), err)
-		x.abandonWriter()
+		x.cacheAbandon()
 		return
 	}
 	if w.n == w.want {
@@ -296,6 +299,15 @@ func (e *Engine) cacheServe(p *Plan, ent *cacheEntry, status string) bool {
 		if err != nil {
 			return st.blocked
 		}
+		// The index was read under the zone's lock, the file is opened
+		// after it: a fill that renamed a new file for the key in
+		// between must not have its bytes sent with this entry's head
+		// and offsets. The inode tells them apart (fstat of an open
+		// descriptor does not wait for the disk).
+		if unix.Fstat(fd, &p.stat) != nil || p.stat.Ino != ent.ino || p.stat.Size != ent.bodyOff+ent.bodyLen {
+			unix.Close(fd)
+			return false
+		}
 		p.CloseFile()
 		p.File = os.NewFile(uintptr(fd), p.name(path))
 		p.Offset = ent.bodyOff
@@ -353,18 +365,23 @@ func (x *Proxy) cacheResponse(resp *http1.Response) {
 	c := &x.c
 	p := x.p
 	if c.z == nil || !c.store || p.HeadOnly {
+		x.releaseFill() // nothing to wait for: the waiters go on now
 		return
 	}
 	now := x.e.now()
 	expires, ok := cacheValidity(resp.Header, resp.Status, c.pc.Valid, now)
 	if !ok {
+		x.releaseFill()
 		return
 	}
 	z := c.z
-	if resp.ContentLength > 0 && z.maxSize > 0 && resp.ContentLength > z.maxSize {
+	if m := z.maxSize.Load(); resp.ContentLength > 0 && m > 0 && resp.ContentLength > m {
+		x.releaseFill()
 		return
 	}
-	w := &cacheWriter{key: c.main, status: p.Status, expires: expires, want: p.ContentLength}
+	// The upstream's status, as nginx stores it: p.Status may already
+	// be an error_page's, which a hit applies again (finish).
+	w := &cacheWriter{key: c.main, status: resp.Status, expires: expires, want: p.ContentLength}
 	if resp.Chunked {
 		w.want = -1
 	}
@@ -388,6 +405,7 @@ func (x *Proxy) cacheResponse(resp *http1.Response) {
 		f, err := os.CreateTemp(z.dir, ".tmp-")
 		if err != nil {
 			x.e.logf("crit", "cache temp file in %q failed (%v)", p, z.dir, err)
+			x.releaseFill()
 			return
 		}
 		hdr := appendEntryHeader(make([]byte, 0, cacheHeaderLen+len(keyText)+len(w.vary)+len(w.head)),
@@ -399,6 +417,7 @@ func (x *Proxy) cacheResponse(resp *http1.Response) {
 			x.e.logf("crit", "write to cache temp file %q failed (%v)", p, f.Name(), err)
 			f.Close()
 			os.Remove(f.Name())
+			x.releaseFill()
 			return
 		}
 		w.f = f
@@ -434,6 +453,11 @@ func (x *Proxy) cacheDone() {
 			b[i] = byte(uint64(w.n) >> (8 * i))
 		}
 		_, err := w.f.WriteAt(b[:], cacheHeaderLen-8)
+		if fi, serr := w.f.Stat(); serr == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				ent.ino = st.Ino // a rename keeps it
+			}
+		}
 		if cerr := w.f.Close(); err == nil {
 			err = cerr
 		}
@@ -459,7 +483,7 @@ func (x *Proxy) cacheDone() {
 			os.Remove(tmp) // gone when the rename worked
 		}()
 	}
-	if z.maxSize > 0 && ent.size > z.maxSize {
+	if m := z.maxSize.Load(); m > 0 && ent.size > m {
 		x.releaseFill()
 		return
 	}

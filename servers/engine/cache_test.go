@@ -595,3 +595,113 @@ error_page 502 = /app/x;
 	p.End(0)
 	leader.End(0)
 }
+
+// An error_page target that is a caching proxy stores the upstream's
+// status, not the error_page's: a direct request then gets 200.
+func TestCacheStoresUpstreamStatus(t *testing.T) {
+	now := testNow
+	e := loadEngine(t, `http {
+proxy_cache_path memory: keys_zone=z:1m;
+proxy_cache_valid 200 1h;
+server {
+listen 127.0.0.1:80;
+error_page 404 /fb;
+location = /missing { return 404; }
+location / { proxy_pass http://10.0.0.1:80; proxy_cache z; proxy_cache_key $uri; add_header X-Cache $upstream_cache_status always; }
+}
+}`, &now)
+	var p Plan
+	got, asked := exchange(t, e, &p, "GET", "/missing", &upResp{status: 200, body: "fallback"})
+	t.Logf("error page: status %d body %q asked %v X-Cache %q", p.Status, got, asked, header(&p, "X-Cache"))
+	got, asked = exchange(t, e, &p, "GET", "/fb", &upResp{status: 200, body: "fallback"})
+	if p.Status != 200 {
+		t.Errorf("direct GET /fb: status %d body %q asked %v X-Cache %q, want 200", p.Status, got, asked, header(&p, "X-Cache"))
+	}
+}
+
+// A disk hit whose lookup found an entry whose file another fill (a
+// BYPASS, an UPDATING one) replaced before the open: the new file's
+// bytes are never sent with the old entry's head and offsets.
+func TestCacheDiskFileReplaced(t *testing.T) {
+	now := testNow
+	dir := t.TempDir()
+	e := loadEngine(t, `http {
+proxy_cache_path `+dir+` keys_zone=z:1m;
+proxy_cache_valid 200 1h;
+server {
+listen 127.0.0.1:80;
+location / { proxy_pass http://10.0.0.1:80; proxy_cache z; proxy_cache_key $uri; proxy_cache_bypass $arg_b; }
+}
+}`, &now)
+	var p Plan
+	exchange(t, e, &p, "GET", "/a", &upResp{status: 200, body: "OLD-BODY"})
+	var z *cacheZone
+	for _, zz := range e.cacheZones {
+		z = zz
+	}
+	var old *cacheEntry
+	for _, ent := range z.entries {
+		old = ent
+	}
+	// The replacement: a longer head.
+	exchange(t, e, &p, "GET", "/a?b=1", &upResp{status: 200, fields: []string{"X-Long", strings.Repeat("h", 40)}, body: "NEW-BODY"})
+	var q Plan
+	e.Serve(request("GET", "/a", "Host", "example.com"), conn, &q) // a hit: q is set up
+	q.CloseFile()
+	if e.cacheServe(&q, old, "HIT") {
+		b := body(t, &q)
+		q.CloseFile()
+		t.Errorf("served %q from the replaced file with the old entry's head and offsets", b)
+	}
+}
+
+// A reload sets the shared store's max_size while the old engine's
+// fills read it (CacheBody, cacheResponse, cacheDone): run with -race.
+func TestCacheReloadRace(t *testing.T) {
+	now := testNow
+	conf := "proxy_cache_path memory: keys_zone=z:1m max_size=1m;\nproxy_cache_valid 1h;"
+	old := cacheEngine(t, conf, &now)
+	news := make([]*Engine, 20)
+	for i := range news {
+		news[i] = cacheEngine(t, conf, &now)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var p Plan
+		for i := 0; i < 200; i++ {
+			exchange(t, old, &p, "GET", "/r"+itoa(i), &upResp{status: 200, body: "kept"})
+		}
+	}()
+	for _, n := range news {
+		n.InheritZones(old)
+	}
+	<-done
+}
+
+// TestCacheLockReleasedWhenNotStored: once the leader's response turns
+// out not to be stored (Set-Cookie here), proxy_cache_lock's waiters go
+// on at once instead of waiting for its whole body.
+func TestCacheLockReleasedWhenNotStored(t *testing.T) {
+	now := testNow
+	e := cacheEngine(t, "proxy_cache_path memory: keys_zone=z:1m;\nproxy_cache_valid 1m;\nproxy_cache_lock on;", &now)
+	var leader, waiter Plan
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &leader)
+	e.Serve(request("GET", "/l", "Host", "example.com"), conn, &waiter)
+	if leader.Proxy == nil || waiter.Wait == nil {
+		t.Fatalf("leader %s, waiter Wait %v: want a fill and a waiter", result(&leader), waiter.Wait)
+	}
+	leader.Proxy.Next()
+	resp := &http1.Response{Status: 200, Major: 1, Minor: 1, ContentLength: 2,
+		Header: http1.Header{{Name: []byte("Set-Cookie"), Value: []byte("a=b")}}}
+	leader.Proxy.Response(resp)
+	if leader.Proxy.Caching() {
+		t.Fatal("a Set-Cookie response is being stored")
+	}
+	select {
+	case <-waiter.Wait:
+	default:
+		t.Fatal("the waiter still waits for a response that will not be stored")
+	}
+	leader.End(0)
+}

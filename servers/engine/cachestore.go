@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/c10k/c10k/servers/config"
@@ -56,6 +58,7 @@ type cacheEntry struct {
 	vary       string    // disk load: the response's Vary, to rebuild varies
 	main       cacheKey  // disk load: the main key of a Vary variant
 	size       int64     // bytes counted against max_size
+	ino        uint64    // disk zone: the file's inode, to tell it from a file that replaced it
 }
 
 // cacheFill marks a key whose response a request is fetching to store:
@@ -71,7 +74,7 @@ type cacheStore struct {
 	name     string
 	dir      string // "" for a memory zone
 	levels   []int
-	maxSize  int64
+	maxSize  atomic.Int64 // max_size, 0 for none; fills read it without mu
 	inactive time.Duration
 	maxKeys  int
 	entries  map[cacheKey]*cacheEntry
@@ -121,7 +124,6 @@ func newCacheStore(z *config.CachePath, now func() time.Time, errorLog func(leve
 		name:     z.Name,
 		dir:      z.Path,
 		levels:   z.Levels,
-		maxSize:  z.MaxSize,
 		inactive: z.Inactive,
 		maxKeys:  int(max((z.KeysSize-zoneOverhead)/cacheNodeSize, 1)),
 		entries:  make(map[cacheKey]*cacheEntry),
@@ -135,6 +137,7 @@ func newCacheStore(z *config.CachePath, now func() time.Time, errorLog func(leve
 		now:      now,
 	}
 	s.lru.prev, s.lru.next = &s.lru, &s.lru
+	s.maxSize.Store(z.MaxSize)
 	if s.dir != "" {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return nil, err
@@ -258,7 +261,7 @@ func (s *cacheStore) insert(e *cacheEntry, rename func() error) error {
 	s.pushFront(e)
 	s.used += e.size
 	delete(s.uses, e.key)
-	for (s.maxSize > 0 && s.used > s.maxSize || len(s.entries) > s.maxKeys) && s.lru.prev != e {
+	for (s.maxSize.Load() > 0 && s.used > s.maxSize.Load() || len(s.entries) > s.maxKeys) && s.lru.prev != e {
 		s.remove(s.lru.prev, true)
 	}
 	return nil
@@ -360,6 +363,10 @@ func readEntryHead(path string, key cacheKey) (*cacheEntry, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
 	var h [cacheHeaderLen]byte
 	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:8]) != cacheMagic {
 		return nil, time.Time{}, errCacheFile
@@ -386,7 +393,7 @@ func readEntryHead(path string, key cacheKey) (*cacheEntry, time.Time, error) {
 	e := &cacheEntry{
 		key: key, status: status, head: buf[keyLen+varyLen:],
 		bodyOff: off, bodyLen: bodyLen, expires: time.Unix(0, expires), size: fi.Size(),
-		vary: string(buf[keyLen : keyLen+varyLen]),
+		vary: string(buf[keyLen : keyLen+varyLen]), ino: ino,
 	}
 	if e.vary != "" {
 		e.main = md5.Sum(buf[:mainLen])
@@ -457,7 +464,8 @@ func (e *Engine) inheritCaches(old *Engine) {
 			oz.retain()
 			z.cacheStore = oz.cacheStore
 			z.mu.Lock()
-			z.maxSize, z.inactive = c.MaxSize, c.Inactive // levels= stay: the files are where they are
+			z.maxSize.Store(c.MaxSize)
+			z.inactive = c.Inactive // levels= stay: the files are where they are
 			z.maxKeys = int(max((c.KeysSize-zoneOverhead)/cacheNodeSize, 1))
 			z.mu.Unlock()
 			mine.release()
