@@ -429,7 +429,9 @@ func (l *loop) handshake(c *conn) bool {
 			c.flags &^= fRead
 		}
 		t.in = t.in[:len(t.in)+n]
-		if t.in[0] != 0x16 {
+		if t.in[0] == 0x16 {
+			max = tlsHelloMax
+		} else {
 			max = firstBuffer
 		}
 	}

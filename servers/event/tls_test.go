@@ -498,3 +498,53 @@ func TestTLSBadFirstRecord(t *testing.T) {
 		})
 	}
 }
+
+// bigHello returns cfg with an ALPN list that makes its ClientHello
+// about 5 KiB: larger than the first read's 4 KiB buffer, as large
+// tickets or post-quantum key shares make real ones.
+func bigHello(cfg *tls.Config) *tls.Config {
+	big := cfg.Clone()
+	for i := range 24 {
+		big.NextProtos = append(big.NextProtos, strings.Repeat(string(rune('a'+i)), 200))
+	}
+	return big
+}
+
+// TestTLSBigClientHello: a ClientHello over 4 KiB that arrives whole is
+// read whole before its handshake starts, directly and after waiting
+// in the handshake queue; the handshake used to stall on the first
+// 4 KiB until client_header_timeout.
+func TestTLSBigClientHello(t *testing.T) {
+	t.Run("direct", func(t *testing.T) {
+		s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 1})
+		nc, err := net.Dial("tcp", s.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		tc := tls.Client(nc, bigHello(cfg))
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("handshake with a 5 KiB ClientHello: %v (stats %+v)", err, s.Stats().LoopStats)
+		}
+	})
+	t.Run("queued", func(t *testing.T) {
+		s, cfg := newTLSServer(t, siteOptions{}, event.Options{Loops: 1, TLSHandshakes: 1})
+		stalled, handshook := stallHandshake(t, s, cfg)
+		nc, err := net.Dial("tcp", s.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		tc := tls.Client(nc, bigHello(cfg))
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		done := make(chan error, 1)
+		go func() { done <- tc.Handshake() }()
+		eventually(t, "the handshake queued", func() bool { return s.Stats().HandshakesWaiting == 1 })
+		stalled.Close()
+		handshook()
+		if err := <-done; err != nil {
+			t.Fatalf("queued handshake with a 5 KiB ClientHello: %v (stats %+v)", err, s.Stats().LoopStats)
+		}
+	})
+}
