@@ -337,10 +337,15 @@ func (s *cacheStore) load(now time.Time) {
 		list = append(list, found{e, mtime})
 		return nil
 	})
+	// Oldest first, so that the LRU order follows the files' ages; but
+	// every loaded entry counts as used now, as nginx's cache loader
+	// gives each one inactive= from the load: hits do not touch the
+	// files, so their mtime says nothing of use, and a restart must not
+	// empty a warm cache at the manager's first pass.
 	sort.Slice(list, func(i, j int) bool { return list[i].mtime.Before(list[j].mtime) })
 	s.mu.Lock()
 	for _, f := range list {
-		f.e.used = f.mtime
+		f.e.used = now
 		s.insert(f.e, nil)
 		if f.e.vary != "" {
 			s.setVary(f.e.main, f.e.vary)
