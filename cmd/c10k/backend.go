@@ -47,11 +47,8 @@ func runBackend(ctx context.Context, args []string) int {
 			"/health answers ok, /stats the counters.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "c10k backend: unexpected argument %q\n", fs.Arg(0))

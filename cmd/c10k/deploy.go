@@ -47,11 +47,8 @@ func runDeploy(ctx context.Context, args []string) int {
 			"failed; 2: bad flags.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "c10k deploy: unexpected argument %q\n", fs.Arg(0))

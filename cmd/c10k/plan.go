@@ -68,11 +68,8 @@ func planCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	plotPath := fs.String("plot", "", "write the latency-vs-rate plot to `file`.png and .svg")
 	sources := fs.String("source-ips", "", "source addresses of the generator, e.g. 127.0.0.2-127.0.0.9")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), planUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "c10k plan: "+format+"\n", a...)

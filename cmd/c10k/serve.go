@@ -51,11 +51,8 @@ func runServe(ctx context.Context, args []string) int {
 		fmt.Fprintf(fs.Output(), "usage: c10k serve -c FILE [-t] [--core thread] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "c10k serve: unexpected argument %q\n", fs.Arg(0))
